@@ -1,0 +1,151 @@
+"""The `focus` command line: parses options, calls the library, turns FocusError into exit codes."""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from focuscli import __version__
+from focuscli.errors import ExitCode, FocusError, UsageError
+
+app = typer.Typer(
+    name="focus",
+    help="A shared focus timer for remote teams, on Firebase Realtime Database.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"focus {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = False,
+) -> None:
+    """A shared focus timer for remote teams, on Firebase Realtime Database.
+
+    Example: focus serve --port 0
+    """
+
+
+def default_data_dir(environ: dict[str, str] | None = None) -> Path:
+    """Where `focus serve` keeps its data unless told otherwise (XDG data dir)."""
+    env = os.environ if environ is None else environ
+    base = env.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "focus" / "database"
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on. Non-loopback needs the admin secret.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on; 0 picks a free one.", min=0, max=65535)] = 9000,
+    rules: Annotated[
+        Path | None, typer.Option(help="Security rules file loaded into every namespace at start.")
+    ] = None,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option("--data-dir", help="Directory for durable data [default: the XDG data dir].", show_default=False),
+    ] = None,
+    memory: Annotated[bool, typer.Option("--memory", help="Keep nothing on disk.")] = False,
+    admin_secret_file: Annotated[
+        Path | None,
+        typer.Option(help="Admin secret file used when bound to a non-loopback address (created if missing)."),
+    ] = None,
+    strict_indexes: Annotated[
+        bool, typer.Option("--strict-indexes", help="Refuse queries without a matching .indexOn, as production does.")
+    ] = False,
+    keepalive: Annotated[
+        float, typer.Option(help="Seconds of stream idleness before a keep-alive event.", min=0.05)
+    ] = 30.0,
+) -> None:
+    """Run a local Realtime Database server that speaks the Firebase emulator's protocol.
+
+    The firebase-admin SDK, the Firebase CLI's tools and curl use it like the official emulator.
+    Stops cleanly on Ctrl-C or SIGTERM.
+
+    Example: focus serve --port 0 --memory --rules firebase/database.rules.json
+    """
+    from focuscli.server import ServerConfig, run
+    from focuscli.server.rulesdoc import RulesDocument, RulesError
+
+    if memory and data_dir is not None:
+        raise UsageError("--data-dir and --memory exclude each other; pick one.")
+    source = None
+    if rules is not None:
+        try:
+            source = rules.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as err:
+            raise UsageError(f"--rules: cannot read {rules}: {_reason(err)}") from None
+        try:
+            RulesDocument.parse(source)
+        except RulesError as err:
+            raise UsageError(f"{rules}:{err}", detail=_caret(source, err.line, err.column)) from None
+    directory = None if memory else (data_dir or default_data_dir())
+    config = ServerConfig(
+        host=host,
+        port=port,
+        data_dir=directory,
+        rules_source=source,
+        keepalive=keepalive,
+        admin_secret_file=admin_secret_file,
+        enforce_indexes=strict_indexes,
+    )
+
+    def ready(url: str, secret: Path | None) -> None:
+        hostport = url.removeprefix("http://")
+        where = "in memory" if directory is None else f"data in {directory}"
+        typer.echo(f"focus serve: listening on {url} ({where}); FIREBASE_DATABASE_EMULATOR_HOST={hostport}")
+        if secret is not None:
+            typer.echo(
+                f"focus serve: admin secret in {secret} (non-loopback address: 'owner' is not accepted)",
+                err=True,
+            )
+
+    try:
+        run(config, ready)
+    except OSError as err:
+        raise FocusError(f"cannot serve on {host}:{port}: {_reason(err)}") from None
+
+
+def _reason(err: BaseException) -> str:
+    if isinstance(err, OSError) and err.strerror:
+        return err.strerror.lower()
+    return str(err)
+
+
+def _caret(source: str, line: int, column: int) -> str:
+    lines = source.splitlines() or [""]
+    text = lines[min(max(line, 1), len(lines)) - 1]
+    return f"  {text}\n  {' ' * max(column - 1, 0)}^"
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the `focus` console script: the one place errors become exit codes."""
+    try:
+        app(args=argv, prog_name="focus", standalone_mode=True)
+    except FocusError as err:
+        typer.echo(f"focus: {err.message}", err=True)
+        if err.detail:
+            typer.echo(err.detail, err=True)
+        sys.exit(int(err.exit_code))
+    except KeyboardInterrupt:
+        sys.exit(int(ExitCode.INTERRUPTED))
+    except Exception:
+        if os.environ.get("FOCUS_DEBUG"):
+            raise
+        lines = traceback.format_exc(limit=-3).rstrip().splitlines()
+        typer.echo("focus: internal error (set FOCUS_DEBUG=1 for the full traceback):", err=True)
+        typer.echo("\n".join(lines[-6:]), err=True)
+        sys.exit(int(ExitCode.ERROR))

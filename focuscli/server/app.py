@@ -1,0 +1,415 @@
+"""The protocol core: one HTTP request value in, one response (or an opened stream) out; no sockets."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import unquote, unquote_plus
+
+from focuscli.server import tree
+from focuscli.server.access import compile_access
+from focuscli.server.auth import AuthError, Identity, resolve_identity
+from focuscli.server.pushid import PushIds
+from focuscli.server.query import Query, QueryError, parse_query, run_query
+from focuscli.server.rulesdoc import OPEN_RULES, RulesDocument, RulesError
+from focuscli.server.sse import Change, Listener, dumps
+from focuscli.server.store import DEFAULT_NAMESPACE, Namespace, Store
+from focuscli.server.tree import Node, Path, TreeError
+
+JSON_TYPE = "application/json; charset=utf-8"
+SSE_TYPE = "text/event-stream; charset=utf-8"
+WRITE_SIZE_LIMITS = frozenset({"tiny", "small", "medium", "large", "unlimited"})
+_TIMEOUT = re.compile(r"^(\d+)(ms|s|min)$")
+_NAMESPACE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
+IF_MATCH_NOT_SUPPORTED = "The 'if-match' header is not supported with GET, PATCH or POST requests"
+
+
+@dataclass
+class Request:
+    method: str
+    raw_path: str  # percent-encoded, without the query string
+    query_string: str
+    headers: Mapping[str, str]  # lower-case names
+    body: bytes = b""
+
+
+@dataclass
+class Response:
+    status: int
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class StreamOpen:
+    """The request opened a stream: the transport sends headers and then the listener's bytes."""
+
+    namespace: Namespace
+    listener: Listener
+    headers: dict[str, str]
+
+
+class HttpError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def parse_params(query_string: str) -> dict[str, str]:
+    """Form-style decoding (``+`` is a space); the first occurrence of a name wins."""
+    params: dict[str, str] = {}
+    for item in query_string.split("&"):
+        if not item:
+            continue
+        name, _, value = item.partition("=")
+        params.setdefault(unquote_plus(name), unquote_plus(value))
+    return params
+
+
+class App:
+    """Routes requests to the store; every failure becomes ``{"error": …}`` with its status."""
+
+    def __init__(self, store: Store, *, admin_secret: str | None, enforce_indexes: bool = False):
+        self.store = store
+        self.admin_secret = admin_secret
+        self.enforce_indexes = enforce_indexes
+        self.push_ids = PushIds()
+
+    async def handle(self, request: Request) -> Response | StreamOpen:
+        origin = request.headers.get("origin")
+        try:
+            result = await self._route(request)
+        except HttpError as err:
+            result = self._json(err.status, {"error": err.message}, pretty=True)
+        except AuthError as err:
+            result = self._json(err.status, {"error": err.message}, pretty=True)
+        cors = {
+            "access-control-allow-origin": origin or "*",
+            "access-control-expose-headers": "ETag, Content-Length",
+        }
+        if origin:
+            cors["vary"] = "Origin"
+        result.headers.update(cors)
+        return result
+
+    # -- routing ------------------------------------------------------------------------------
+
+    async def _route(self, request: Request) -> Response | StreamOpen:
+        method = request.method.upper()
+        if method == "POST" and "x-http-method-override" in request.headers:
+            method = request.headers["x-http-method-override"].strip().upper()
+        if method == "OPTIONS":
+            return self._preflight(request)
+        params = parse_params(request.query_string)
+        segments = request.raw_path.split("/")
+        last = segments[-1]
+        if not last.endswith(".json"):
+            raise HttpError(404, "Not found: REST paths end in .json (for example /path/to/data.json)")
+        segments[-1] = last[: -len(".json")]
+        decoded = [unquote(s, errors="strict") for s in segments]
+        name = params.get("ns", DEFAULT_NAMESPACE)
+        if not _NAMESPACE.match(name):
+            raise HttpError(400, f"Invalid namespace {name!r}: use letters, digits, '-' and '_'.")
+        clean = [s for s in decoded if s]
+        identity = resolve_identity(request.headers, params, admin_secret=self.admin_secret)
+        if clean and clean[0] == ".settings":
+            return await self._settings(method, clean[1:], params, request, identity, name)
+        if clean and clean[0] == ".inspect":
+            return self._inspect(clean[1:])
+        try:
+            path = tree.parse_path(clean)
+        except TreeError as err:
+            raise HttpError(400, str(err)) from None
+        ns = self.store.namespace(name)
+        if method == "GET":
+            if "text/event-stream" in request.headers.get("accept", ""):
+                return self._stream(ns, path, params, identity)
+            return await self._get(ns, path, params, request, identity)
+        if method in ("PUT", "POST", "PATCH", "DELETE"):
+            _check_write_params(params)
+            return await self._write(method, ns, path, params, request, identity)
+        raise HttpError(405, f"Method {method} is not supported.")
+
+    def _preflight(self, request: Request) -> Response:
+        headers = {
+            "access-control-allow-methods": "OPTIONS,GET,POST,PUT,DELETE,PATCH",
+            "access-control-max-age": "3600",
+        }
+        asked = request.headers.get("access-control-request-headers")
+        if asked:
+            headers["access-control-allow-headers"] = asked
+        return Response(200, b"", headers)
+
+    # -- reads --------------------------------------------------------------------------------
+
+    async def _get(
+        self, ns: Namespace, path: Path, params: dict[str, str], request: Request, who: Identity
+    ) -> Response:
+        if "if-match" in request.headers:
+            raise HttpError(400, IF_MATCH_NOT_SUPPORTED)
+        _check_timeout(params)
+        shallow = params.get("shallow") == "true"
+        query = self._query(params, shallow=shallow)
+        root = ns.root
+        pending = self.store.barrier()
+        if pending is not None:
+            await pending
+        if not who.admin and not ns.access.can_read(path, who.auth, root, self.store.now_ms(), params):
+            raise HttpError(401, "Permission denied")
+        if query is not None and self.enforce_indexes:
+            self._check_index(ns, path, query)
+        node = tree.get(root, path)
+        if query is not None:
+            node = run_query(node, query)
+        if shallow:
+            value = tree.shallow(node)
+        elif params.get("format") == "export":
+            value = tree.export(node)
+        else:
+            value = tree.render(node)
+        headers: dict[str, str] = {}
+        want_etag = request.headers.get("x-firebase-etag", "").lower() == "true"
+        if_none = request.headers.get("if-none-match")
+        if want_etag or if_none is not None:
+            current = tree.etag(tree.get(root, path))
+            headers["etag"] = current
+            if if_none is not None and if_none == current:
+                return Response(304, b"", headers)
+        response = self._body(200, value, params, headers)
+        return response
+
+    def _query(self, params: dict[str, str], *, shallow: bool) -> Query | None:
+        try:
+            return parse_query(params, shallow=shallow)
+        except QueryError as err:
+            raise HttpError(400, str(err)) from None
+
+    def _check_index(self, ns: Namespace, path: Path, query: Query) -> None:
+        index = query.index_name()
+        if index is not None and index not in ns.access.index_on(path):
+            shown = index if index != ".value" else ".value"
+            raise HttpError(
+                400,
+                f'Index not defined, add ".indexOn": "{shown}", for path "{tree.path_str(path)}", '
+                "to the rules",
+            )
+
+    def _stream(self, ns: Namespace, path: Path, params: dict[str, str], who: Identity) -> StreamOpen:
+        query = self._query(params, shallow=False)
+        listener = Listener(path, query, who.admin, who.auth, params)
+        if not ns.can_read(listener, ns.published, self.store.now_ms()):
+            raise HttpError(401, "Permission denied")
+        self.store.subscribe(ns, listener)
+        return StreamOpen(ns, listener, {"content-type": SSE_TYPE, "cache-control": "no-cache"})
+
+    # -- writes -------------------------------------------------------------------------------
+
+    async def _write(
+        self,
+        method: str,
+        ns: Namespace,
+        path: Path,
+        params: dict[str, str],
+        request: Request,
+        who: Identity,
+    ) -> Response:
+        if_match = request.headers.get("if-match")
+        if if_match is not None and method in ("PATCH", "POST"):
+            raise HttpError(400, IF_MATCH_NOT_SUPPORTED)
+        now = self.store.now_ms()
+        root = ns.root
+        resolve = tree.server_values(now, root)
+        name: str | None = None
+        if method == "DELETE":
+            change = Change("put", path, (((), None),))
+        elif method == "PATCH":
+            change = self._patch_change(path, request, resolve)
+        else:
+            raw = _parse_body(request.body)
+            if method == "POST":
+                name = self.push_ids.next(now)
+                path = path + (name,)
+            change = Change("put", path, (((), _normalize(raw, path, resolve, request.body)),))
+        if if_match is not None:
+            current = tree.get(root, path)
+            if not who.admin and not ns.access.can_read(path, who.auth, root, now, None):
+                raise HttpError(401, "Permission denied")
+            current_tag = tree.etag(current)
+            if if_match != current_tag:
+                return self._body(412, tree.render(current), {}, {"etag": current_tag})
+        new_root = change.apply(root)
+        if not who.admin:
+            for target in change.paths():
+                if not ns.access.can_write(target, who.auth, root, new_root, now):
+                    raise HttpError(401, "Permission denied")
+        if new_root is not root:
+            await self.store.commit(ns, change, new_root)
+        else:
+            pending = self.store.barrier()
+            if pending is not None:
+                await pending
+        headers: dict[str, str] = {}
+        if if_match is not None or request.headers.get("x-firebase-etag", "").lower() == "true":
+            headers["etag"] = tree.etag(tree.get(new_root, path))
+        if method == "POST":
+            return self._body(200, {"name": name}, params, headers)
+        if method == "DELETE":
+            return self._body(200, None, params, headers)
+        if method == "PATCH":
+            echo = {
+                "/".join(rel): tree.render(tree.get(new_root, path + rel)) for rel, _ in change.entries
+            }
+            return self._body(200, echo, params, headers)
+        return self._body(200, tree.render(tree.get(new_root, path)), params, headers)
+
+    def _patch_change(self, path: Path, request: Request, resolve: tree.ServerValue) -> Change:
+        raw = _parse_body(request.body)
+        if type(raw) is not dict:
+            raise HttpError(400, "Invalid data; a PATCH body must be a JSON object.")
+        entries: list[tuple[Path, Node]] = []
+        for key, value in raw.items():
+            try:
+                rel = tree.parse_path(key.split("/"))
+            except TreeError:
+                raise HttpError(400, tree.key_error_message(_text(request.body), key)) from None
+            if not rel:
+                raise HttpError(400, tree.key_error_message(_text(request.body), key))
+            entries.append((rel, _normalize(value, path + rel, resolve, request.body)))
+        ordered = sorted(rel for rel, _ in entries)
+        for before, after in zip(ordered, ordered[1:]):
+            if after[: len(before)] == before:
+                raise HttpError(
+                    400,
+                    f"Invalid data; path {tree.path_str(before)} is an ancestor of "
+                    f"{tree.path_str(after)} in the same update.",
+                )
+        return Change("patch", path, tuple(entries))
+
+    # -- emulator admin endpoints -------------------------------------------------------------
+
+    async def _settings(
+        self,
+        method: str,
+        rest: list[str],
+        params: dict[str, str],
+        request: Request,
+        who: Identity,
+        name: str,
+    ) -> Response:
+        if rest == ["rules"]:
+            if not who.admin:
+                raise HttpError(403, "Permission denied")
+            ns = self.store.namespace(name)
+            if method == "GET":
+                source = (ns.rules or OPEN_RULES).source
+                if params.get("format") == "strict":
+                    doc = ns.rules or OPEN_RULES
+                    return self._body(200, doc.strict_json(), params, {})
+                return Response(200, source.encode("utf-8"), {"content-type": JSON_TYPE})
+            if method == "PUT":
+                source = _text(request.body)
+                try:
+                    doc = RulesDocument.parse(source)
+                    access = compile_access(doc)
+                except RulesError as err:
+                    raise HttpError(400, f"{err}\n") from None
+                await self.store.set_rules(ns, doc, access)
+                return self._body(200, {"status": "ok"}, params, {})
+            raise HttpError(405, f"Method {method} is not supported on /.settings/rules.json.")
+        if rest and rest[0] in ("functionTriggers", "defaultWriteSizeLimit"):
+            if not who.admin:
+                raise HttpError(403, "Permission denied")
+            # Accepted for tooling compatibility; focus serve has no Cloud Functions integration.
+            return self._body(200, {"status": "ok"} if method != "GET" else None, params, {})
+        raise HttpError(404, "Not found")
+
+    def _inspect(self, rest: list[str]) -> Response:
+        if rest == ["databases"]:
+            names = sorted(self.store.namespaces)
+            return self._json(200, [{"name": n} for n in names])
+        raise HttpError(404, "Not found")
+
+    # -- responses ----------------------------------------------------------------------------
+
+    def _json(self, status: int, value: Any, *, pretty: bool = False) -> Response:
+        return Response(status, _pretty(value) if pretty else dumps(value), {"content-type": JSON_TYPE, "cache-control": "no-cache"})
+
+    def _body(
+        self, status: int, value: Any, params: dict[str, str], headers: dict[str, str]
+    ) -> Response:
+        headers = {"content-type": JSON_TYPE, "cache-control": "no-cache", **headers}
+        printing = params.get("print")
+        if printing == "silent" and status < 300:
+            del headers["content-type"]
+            return Response(204, b"", headers)
+        body = _pretty(value) if printing == "pretty" else dumps(value)
+        callback = params.get("callback")
+        if callback is not None and status == 200:
+            if not re.match(r"^[A-Za-z_$][\w$.]*$", callback):
+                raise HttpError(400, "callback must be a JavaScript identifier.")
+            headers["content-type"] = "application/javascript; charset=utf-8"
+            body = callback.encode() + b"(" + body + b");"
+        download = params.get("download")
+        if download is not None and status == 200:
+            safe = re.sub(r'[^\w.\- ]', "_", download) or "download"
+            headers["content-disposition"] = f'attachment; filename="{safe}"'
+        return Response(status, body, headers)
+
+
+def _pretty(value: Any) -> bytes:
+    text = json.dumps(value, indent=2, separators=(",", " : "), ensure_ascii=False)
+    return text.encode("utf-8", "backslashreplace")
+
+
+def _text(body: bytes) -> str:
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise HttpError(400, tree.INVALID_JSON) from None
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(name)
+
+
+def _parse_body(body: bytes) -> Any:
+    try:
+        return json.loads(_text(body), parse_constant=_reject_constant)
+    except (ValueError, RecursionError):
+        raise HttpError(400, tree.INVALID_JSON) from None
+
+
+def _normalize(value: Any, path: Path, resolve: tree.ServerValue, body: bytes) -> Node:
+    try:
+        return tree.normalize(value, path, resolve)
+    except tree.InvalidKey as err:
+        raise HttpError(400, tree.key_error_message(_text(body), err.key)) from None
+    except TreeError as err:
+        raise HttpError(400, str(err)) from None
+    except RecursionError:
+        raise HttpError(400, "Invalid data; the data is nested deeper than 32 levels.") from None
+
+
+def _check_timeout(params: dict[str, str]) -> None:
+    value = params.get("timeout")
+    if value is None:
+        return
+    match = _TIMEOUT.match(value)
+    if not match:
+        raise HttpError(400, "timeout must be a positive duration such as 500ms, 3s or 1min.")
+    amount, unit = int(match.group(1)), match.group(2)
+    ms = amount * {"ms": 1, "s": 1000, "min": 60000}[unit]
+    if ms <= 0 or ms > 15 * 60000:
+        raise HttpError(400, "timeout must be positive and at most 15min.")
+
+
+def _check_write_params(params: dict[str, str]) -> None:
+    limit = params.get("writeSizeLimit")
+    if limit is not None and limit not in WRITE_SIZE_LIMITS:
+        raise HttpError(
+            400, "writeSizeLimit must be one of tiny, small, medium, large or unlimited."
+        )

@@ -1,0 +1,182 @@
+"""Who is calling: turn a request's credentials into an Identity (admin, or the rules `auth`)."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import binascii
+import hmac
+import json
+import os
+import secrets
+import tempfile
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, NoReturn
+
+OWNER = "owner"
+"""The emulator's admin token (loopback mode only)."""
+
+UNPARSABLE = "Could not parse auth token."
+EXPIRED = "Auth token is expired."
+BAD_OVERRIDE = "Invalid auth_variable_override: must be a JSON object or null."
+OVERRIDE_PARAM = "auth_variable_override"
+
+
+@dataclass(frozen=True)
+class Identity:
+    """The caller as the rules see it."""
+
+    admin: bool  # bypasses rules
+    auth: dict[str, Any] | None  # the rules `auth` variable, or None (unauthenticated)
+
+
+ANONYMOUS = Identity(admin=False, auth=None)
+ADMIN = Identity(admin=True, auth=None)
+
+
+class AuthError(Exception):
+    """A credential problem; `status` and `message` form the `{"error": message}` response."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def resolve_identity(
+    headers: Mapping[str, str],
+    params: Mapping[str, str],
+    *,
+    admin_secret: str | None,
+    now: float | None = None,
+) -> Identity:
+    """The Identity behind a request (`headers` keys lower-case, `params` percent-decoded).
+
+    Carriers, first match wins: `authorization: Bearer <t>`, then `access_token=<t>`, then
+    `auth=<t>`. The admin token is `owner` when `admin_secret` is None (loopback mode) and only
+    `admin_secret` otherwise. Any other token is read as an unsigned emulator-style JWT.
+    `now` (seconds since the epoch) exists for tests. Raises AuthError (401, or 400 for a bad
+    `auth_variable_override`).
+    """
+    token = _credential(headers, params)
+    if token is None:
+        return ANONYMOUS
+    if _is_admin_token(token, admin_secret):
+        override = params.get(OVERRIDE_PARAM)
+        if override is None:
+            return ADMIN
+        return Identity(admin=False, auth=_parse_override(override))
+    # auth_variable_override from a non-admin caller (user token, or none at all above) is
+    # ignored: only an admin may choose whom to act as (rtdb-rest.md §12.14, INF).
+    return Identity(admin=False, auth=_auth_from_jwt(token, time.time() if now is None else now))
+
+
+def _credential(headers: Mapping[str, str], params: Mapping[str, str]) -> str | None:
+    header = headers.get("authorization", "").strip()
+    if header:
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() != "bearer":
+            # A credential we cannot use is an error, never a silent downgrade to anonymous.
+            _unparsable()
+        if value.strip():
+            return value.strip()
+    for name in ("access_token", "auth"):
+        value = params.get(name, "")
+        if value:
+            return value
+    return None
+
+
+def _is_admin_token(token: str, admin_secret: str | None) -> bool:
+    expected = OWNER if admin_secret is None else admin_secret
+    return hmac.compare_digest(token.encode("utf-8", "surrogatepass"), expected.encode("utf-8"))
+
+
+def _parse_override(text: str) -> dict[str, Any] | None:
+    try:
+        value = json.loads(text, parse_constant=_reject_constant)
+    except ValueError:
+        raise AuthError(400, BAD_OVERRIDE) from None
+    if value is not None and not isinstance(value, dict):
+        raise AuthError(400, BAD_OVERRIDE)
+    return value
+
+
+def _reject_constant(name: str) -> NoReturn:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _auth_from_jwt(token: str, now: float) -> dict[str, Any]:
+    """The rules `auth` of an unsigned (emulator) ID token; the signature is not checked."""
+    parts = token.split(".")
+    if len(parts) != 3:
+        _unparsable()
+    _b64_json_object(parts[0])  # the header must at least be a JSON object
+    claims = _b64_json_object(parts[1])
+    uid = claims.get("sub") or claims.get("user_id")
+    if not isinstance(uid, str) or not uid:
+        _unparsable()
+    exp = claims.get("exp")
+    if exp is not None:
+        if isinstance(exp, bool) or not isinstance(exp, (int, float)):
+            _unparsable()
+        if now >= exp:
+            raise AuthError(401, EXPIRED)
+    auth: dict[str, Any] = {"uid": uid, "token": claims}
+    firebase = claims.get("firebase")
+    if isinstance(firebase, dict) and isinstance(firebase.get("sign_in_provider"), str):
+        auth["provider"] = firebase["sign_in_provider"]
+    return auth
+
+
+def _b64_json_object(segment: str) -> dict[str, Any]:
+    try:
+        raw = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+        value = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+    except (ValueError, binascii.Error):  # UnicodeDecodeError and JSONDecodeError included
+        _unparsable()
+    if not isinstance(value, dict):
+        _unparsable()
+    return value
+
+
+def _unparsable() -> NoReturn:
+    raise AuthError(401, UNPARSABLE)
+
+
+def load_or_create_secret(path: os.PathLike[str] | str) -> str:
+    """The admin secret stored at `path`, creating it (mode 0600, atomically) when missing."""
+    path = os.fspath(path)
+    try:
+        return _read_secret(path)
+    except FileNotFoundError:
+        pass
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, mode=0o700, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".secret-", dir=directory)  # mkstemp creates it as 0600
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(secrets.token_urlsafe(32) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        try:
+            os.link(tmp, path)  # publishes the complete file, never replacing a concurrent one
+        except FileExistsError:
+            pass  # another process won the race: use its secret
+        except OSError:  # no hard links on this filesystem
+            if not os.path.exists(path):
+                os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+    return _read_secret(path)
+
+
+def _read_secret(path: str) -> str:
+    with open(path, encoding="utf-8") as fh:
+        secret = fh.read().strip()
+    if not secret:
+        raise ValueError(f"the secret file {path} is empty")
+    return secret

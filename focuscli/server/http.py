@@ -1,0 +1,97 @@
+"""HTTP transport: aiohttp's low-level server moving bytes between sockets and the protocol core."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+
+from aiohttp import web
+
+from focuscli.server.app import App, Request, Response
+from focuscli.server.sse import KEEP_ALIVE
+from focuscli.server.store import Store
+
+MAX_BODY_BYTES = 256 * 1024 * 1024
+
+
+class HttpServer:
+    """Serves one App on one listening socket; streams are plain chunked responses."""
+
+    def __init__(self, app: App, store: Store, *, keepalive: float) -> None:
+        self.app = app
+        self.store = store
+        self.keepalive = keepalive
+        self._runner: web.ServerRunner | None = None
+        self._ticker: asyncio.Task[None] | None = None
+        self.host = ""
+        self.port = 0
+
+    async def start(self, host: str, port: int) -> None:
+        server = web.Server(self._handle, access_log=None)
+        self._runner = web.ServerRunner(server, handle_signals=False, shutdown_timeout=2.0)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, host, port, reuse_address=True)
+        await site.start()
+        sockets = site._server.sockets if site._server is not None else ()  # type: ignore[union-attr]
+        self.host, self.port = sockets[0].getsockname()[:2]
+        self._ticker = asyncio.get_running_loop().create_task(self._keepalive_loop())
+
+    async def stop(self) -> None:
+        if self._ticker is not None:
+            self._ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._ticker
+        for listener in self.store.all_listeners():
+            listener.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def _keepalive_loop(self) -> None:
+        tick = min(1.0, self.keepalive / 4)
+        while True:
+            await asyncio.sleep(tick)
+            now = time.monotonic()
+            for listener in self.store.all_listeners():
+                if now - listener.last_sent >= self.keepalive and not listener.chunks:
+                    listener.push(KEEP_ALIVE)
+
+    async def _handle(self, request: web.BaseRequest) -> web.StreamResponse:
+        length = request.content_length
+        if length is not None and length > MAX_BODY_BYTES:
+            return _error(400, "Data to write exceeds the maximum size that can be modified with a single request.")
+        body = await request.content.read()
+        if len(body) > MAX_BODY_BYTES:
+            return _error(400, "Data to write exceeds the maximum size that can be modified with a single request.")
+        raw = request.raw_path
+        path, _, query = raw.partition("?")
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        result = await self.app.handle(Request(request.method, path, query, headers, body))
+        if isinstance(result, Response):
+            return web.Response(status=result.status, body=result.body, headers=result.headers)
+        listener = result.listener
+        response = web.StreamResponse(status=200, headers=result.headers)
+        try:
+            await response.prepare(request)
+            while True:
+                if not listener.chunks and not listener.closed:
+                    await listener.wakeup.wait()
+                data = listener.take()
+                if data:
+                    await response.write(data)
+                    listener.last_sent = time.monotonic()
+                if listener.closed:
+                    break
+        except (ConnectionError, asyncio.CancelledError):
+            pass
+        finally:
+            listener.close()
+            self.store.unsubscribe(result.namespace, listener)
+        return response
+
+
+def _error(status: int, message: str) -> web.Response:
+    body = json.dumps({"error": message}).encode()
+    return web.Response(status=status, body=body, content_type="application/json", charset="utf-8")

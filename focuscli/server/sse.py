@@ -1,0 +1,170 @@
+"""Server-sent events: wire framing, per-stream buffers, and the events one commit produces."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from focuscli.server import tree
+from focuscli.server.query import Query, run_query
+from focuscli.server.tree import Node, Path
+
+MAX_BUFFERED_BYTES = 64 * 1024 * 1024
+
+
+def dumps(value: Any) -> bytes:
+    """Compact one-line JSON as UTF-8; a lone surrogate becomes its JSON ``\\uXXXX`` escape."""
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    return text.encode("utf-8", "backslashreplace")
+
+
+def frame(event: str, data: bytes) -> bytes:
+    """One event: ``event:`` line, one ``data:`` line, blank line; LF only."""
+    return b"event: " + event.encode("ascii") + b"\ndata: " + data + b"\n\n"
+
+
+def data_event(event: str, path: Path, data: Any) -> bytes:
+    return frame(event, dumps({"path": tree.path_str(path), "data": data}))
+
+
+KEEP_ALIVE = frame("keep-alive", b"null")
+CANCEL = frame("cancel", b"null")
+
+
+@dataclass(frozen=True)
+class Change:
+    """One committed write: the request's base path, its kind and its (relative path, node) entries.
+
+    ``kind`` is ``"put"`` (PUT/POST/DELETE: one entry at ``()``) or ``"patch"`` (PATCH: one entry
+    per member, keys may hold several segments).
+    """
+
+    kind: str
+    base: Path
+    entries: tuple[tuple[Path, Node], ...]
+
+    def apply(self, root: Node) -> Node:
+        for rel, node in self.entries:
+            root = tree.set_at(root, self.base + rel, node)
+        return root
+
+    def paths(self) -> list[Path]:
+        return [self.base + rel for rel, _ in self.entries]
+
+
+@dataclass(eq=False)
+class Listener:
+    """One open stream: where it listens, as whom, and the bytes waiting to be sent."""
+
+    path: Path
+    query: Query | None
+    admin: bool
+    auth: dict[str, Any] | None
+    query_params: dict[str, str] | None = None
+    chunks: list[bytes] = field(default_factory=list)
+    buffered: int = 0
+    closed: bool = False
+    last_sent: float = 0.0
+    last_query_result: Any = None
+    wakeup: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def push(self, chunk: bytes) -> None:
+        if self.closed:
+            return
+        self.chunks.append(chunk)
+        self.buffered += len(chunk)
+        if self.buffered > MAX_BUFFERED_BYTES:
+            # A consumer this far behind is gone or stuck: end the stream; a client that is
+            # still there reconnects and resyncs from a fresh initial put.
+            self.chunks.clear()
+            self.close()
+            return
+        self.wakeup.set()
+
+    def close(self) -> None:
+        self.closed = True
+        self.wakeup.set()
+
+    def take(self) -> bytes:
+        data = b"".join(self.chunks)
+        self.chunks.clear()
+        self.buffered = 0
+        self.wakeup.clear()
+        return data
+
+    def initial(self, root: Node) -> bytes:
+        """The first event: a put at "/" of the listened value (query applied)."""
+        node = tree.get(root, self.path)
+        if self.query is not None:
+            self.last_query_result = tree.render(run_query(node, self.query))
+            return data_event("put", (), self.last_query_result)
+        return data_event("put", (), tree.render(node))
+
+
+def _relative(path: Path, base: Path) -> Path | None:
+    if path[: len(base)] == base:
+        return path[len(base) :]
+    return None
+
+
+def events_for(
+    listener: Listener, change: Change, old_root: Node, new_root: Node, cache: dict[Any, bytes]
+) -> bytes:
+    """The bytes ``change`` means for ``listener`` (empty when it does not concern it).
+
+    ``cache`` is shared across the listeners of one commit, so many streams on one path render
+    each event once.
+    """
+    location = listener.path
+    if listener.query is not None:
+        return _query_events(listener, change, old_root, new_root)
+    key = location
+    hit = cache.get(key)
+    if hit is not None:
+        return hit
+    out = _plain_events(location, change, old_root, new_root)
+    cache[key] = out
+    return out
+
+
+def _plain_events(location: Path, change: Change, old_root: Node, new_root: Node) -> bytes:
+    base_rel = _relative(change.base, location)
+    single = all(len(rel) == 1 for rel, _ in change.entries)
+    if change.kind == "patch" and single and base_rel is not None:
+        data = {rel[0]: tree.render(tree.get(new_root, change.base + rel)) for rel, _ in change.entries}
+        return data_event("patch", base_rel, data)
+    parts: list[bytes] = []
+    whole_changed = False
+    for abs_path in change.paths():
+        rel = _relative(abs_path, location)
+        if rel is not None:
+            parts.append(data_event("put", rel, tree.render(tree.get(new_root, abs_path))))
+        elif _relative(location, abs_path) is not None:
+            whole_changed = True
+    if whole_changed:
+        before, after = tree.get(old_root, location), tree.get(new_root, location)
+        if before is not after and before != after:
+            # A write above the location replaced it wholesale: one put at "/" says it all.
+            return data_event("put", (), tree.render(after))
+    return b"".join(parts)
+
+
+def _query_events(listener: Listener, change: Change, old_root: Node, new_root: Node) -> bytes:
+    location = listener.path
+    touches = any(
+        _relative(p, location) is not None or _relative(location, p) is not None
+        for p in change.paths()
+    )
+    if not touches or listener.query is None:
+        return b""
+    result = tree.render(run_query(tree.get(new_root, location), listener.query))
+    if result == listener.last_query_result:
+        return b""
+    listener.last_query_result = result
+    return data_event("put", (), result)
+
+
+ReadCheck = Callable[[Listener, Node], bool]

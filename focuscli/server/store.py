@@ -1,0 +1,232 @@
+"""The store: namespaces, their trees and rules, the commit pipeline, durability and fan-out.
+
+Everything here runs on the server's event loop thread, so a commit (check, apply, journal
+append) is atomic by construction. With a data directory a commit is acknowledged, and shown to
+streams, only once the journal reports it on disk; streams always see commits in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from focuscli.server import tree
+from focuscli.server.access import Access, compile_access
+from focuscli.server.journal import Journal
+from focuscli.server.rulesdoc import RulesDocument
+from focuscli.server.sse import CANCEL, Change, Listener, events_for
+from focuscli.server.tree import Node
+
+log = logging.getLogger("focuscli.server")
+
+DEFAULT_NAMESPACE = "fake-server"
+
+
+@dataclass(eq=False)
+class Namespace:
+    """One database: its tree (head of the commit sequence), rules and open streams."""
+
+    name: str
+    rules: RulesDocument | None
+    access: Access
+    root: Node = None
+    published: Node = None  # the tree as of the last commit shown to streams
+    listeners: set[Listener] = field(default_factory=set)
+    rules_uploaded: bool = False
+
+    def can_read(self, listener: Listener, root: Node, now_ms: int) -> bool:
+        if listener.admin:
+            return True
+        return self.access.can_read(listener.path, listener.auth, root, now_ms, listener.query_params)
+
+
+@dataclass
+class _Pending:
+    seq: int
+    namespace: Namespace
+    change: Change | None  # None for a rules change
+    old_root: Node
+    new_root: Node
+    done: asyncio.Future[None]
+
+
+class Store:
+    """All namespaces of one server, optionally journaled to a data directory."""
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        *,
+        data_dir: str | os.PathLike[str] | None,
+        default_rules: RulesDocument | None,
+        clock: Callable[[], float],
+    ) -> None:
+        self.loop = loop
+        self.clock = clock
+        self.default_rules = default_rules
+        self.default_access = compile_access(default_rules)
+        self.namespaces: dict[str, Namespace] = {}
+        self._pending: list[_Pending] = []
+        self._lock = threading.Lock()  # guards the snapshot the journal thread asks for
+        self._seq = 0
+        self.journal: Journal | None = None
+        if data_dir is not None:
+            self.journal, state = Journal.open(
+                data_dir,
+                on_durable=self._durable_from_thread,
+                apply=_apply_record,
+                snapshot_provider=self._snapshot,
+            )
+            for name, entry in state.items():
+                ns = self.namespace(name)
+                ns.root = ns.published = entry.get("data")
+                source = entry.get("rules")
+                if source is not None and default_rules is None:
+                    doc = RulesDocument.parse(source)
+                    ns.rules, ns.access, ns.rules_uploaded = doc, compile_access(doc), True
+
+    # -- namespaces ---------------------------------------------------------------------------
+
+    def namespace(self, name: str) -> Namespace:
+        ns = self.namespaces.get(name)
+        if ns is None:
+            ns = Namespace(name, self.default_rules, self.default_access)
+            self.namespaces[name] = ns
+        return ns
+
+    def now_ms(self) -> int:
+        return int(self.clock() * 1000)
+
+    # -- commits ------------------------------------------------------------------------------
+
+    def commit(self, ns: Namespace, change: Change, new_root: Node) -> asyncio.Future[None]:
+        """Make ``new_root`` (``change`` applied to ``ns.root``) the head; resolves when durable."""
+        old_root = ns.root
+        done: asyncio.Future[None] = self.loop.create_future()
+        with self._lock:
+            ns.root = new_root
+            if self.journal is None:
+                self._seq += 1
+                seq = self._seq
+            else:
+                entries = [[tree.path_str(p), tree.get(new_root, p)] for p in change.paths()]
+                seq = self.journal.append({"ns": ns.name, "e": entries})
+        pending = _Pending(seq, ns, change, old_root, new_root, done)
+        if self.journal is None:
+            self._publish(pending)
+        else:
+            self._pending.append(pending)
+        return done
+
+    def set_rules(self, ns: Namespace, doc: RulesDocument, access: Access) -> asyncio.Future[None]:
+        done: asyncio.Future[None] = self.loop.create_future()
+        with self._lock:
+            ns.rules, ns.access, ns.rules_uploaded = doc, access, True
+            if self.journal is None:
+                self._seq += 1
+                seq = self._seq
+            else:
+                seq = self.journal.append({"ns": ns.name, "rules": doc.source})
+        pending = _Pending(seq, ns, None, ns.root, ns.root, done)
+        if self.journal is None:
+            self._publish(pending)
+        else:
+            self._pending.append(pending)
+        return done
+
+    def barrier(self) -> asyncio.Future[None] | None:
+        """A future for the newest commit not yet durable (None when everything is)."""
+        return self._pending[-1].done if self._pending else None
+
+    def _durable_from_thread(self, seq: int) -> None:
+        self.loop.call_soon_threadsafe(self._durable, seq)
+
+    def _durable(self, seq: int) -> None:
+        while self._pending and self._pending[0].seq <= seq:
+            self._publish(self._pending.pop(0))
+
+    def _publish(self, item: _Pending) -> None:
+        ns = item.namespace
+        ns.published = item.new_root
+        if ns.listeners:
+            if item.change is None:
+                self._recheck_listeners(ns)
+            else:
+                self._fan_out(ns, item.change, item.old_root, item.new_root)
+        if not item.done.done():
+            item.done.set_result(None)
+
+    def _fan_out(self, ns: Namespace, change: Change, old_root: Node, new_root: Node) -> None:
+        cache: dict[Any, bytes] = {}
+        now = self.now_ms()
+        for listener in list(ns.listeners):
+            chunk = events_for(listener, change, old_root, new_root, cache)
+            if not chunk:
+                continue
+            if not ns.can_read(listener, new_root, now):
+                self.cancel(ns, listener)
+                continue
+            listener.push(chunk)
+            if listener.closed:
+                ns.listeners.discard(listener)
+
+    def _recheck_listeners(self, ns: Namespace) -> None:
+        now = self.now_ms()
+        for listener in list(ns.listeners):
+            if not ns.can_read(listener, ns.published, now):
+                self.cancel(ns, listener)
+
+    # -- streams ------------------------------------------------------------------------------
+
+    def subscribe(self, ns: Namespace, listener: Listener) -> None:
+        listener.push(listener.initial(ns.published))
+        ns.listeners.add(listener)
+
+    def unsubscribe(self, ns: Namespace, listener: Listener) -> None:
+        ns.listeners.discard(listener)
+
+    def cancel(self, ns: Namespace, listener: Listener) -> None:
+        listener.push(CANCEL)
+        listener.close()
+        ns.listeners.discard(listener)
+
+    def all_listeners(self) -> list[Listener]:
+        return [lst for ns in self.namespaces.values() for lst in ns.listeners]
+
+    # -- persistence --------------------------------------------------------------------------
+
+    def _snapshot(self) -> tuple[int, dict[str, dict[str, Any]]]:
+        """Called from the journal thread: a consistent (seq, state) of every namespace."""
+        with self._lock:
+            assert self.journal is not None
+            seq = self.journal.seq
+            state = {
+                name: {"data": ns.root, "rules": ns.rules.source if ns.rules_uploaded and ns.rules else None}
+                for name, ns in self.namespaces.items()
+                if ns.root is not None or ns.rules_uploaded
+            }
+        return seq, state
+
+    def close(self) -> None:
+        """Flush the journal (acknowledging what it held) and close every stream."""
+        if self.journal is not None:
+            self.journal.close()
+            self.journal = None
+        for ns in self.namespaces.values():
+            for listener in list(ns.listeners):
+                listener.close()
+            ns.listeners.clear()
+
+
+def _apply_record(state: dict[str, dict[str, Any]], record: dict[str, Any]) -> None:
+    """Replay one journal record into recovered state."""
+    entry = state.setdefault(record["ns"], {"data": None, "rules": None})
+    if "rules" in record:
+        entry["rules"] = record["rules"]
+    for path_text, node in record.get("e", ()):
+        entry["data"] = tree.set_at(entry["data"], tree.split_path(path_text), node)

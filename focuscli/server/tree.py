@@ -1,0 +1,346 @@
+"""The database tree: immutable JSON nodes, paths and keys, normalisation, rendering and ETags.
+
+Representation (the "stored form", which is also the export format):
+
+* absent: ``None``
+* a leaf: ``str``, ``int``, ``float`` or ``bool``
+* a leaf with a priority: ``{".value": leaf, ".priority": p}``
+* an inner node: a non-empty ``dict`` of child key -> node, plus an optional ``".priority"``
+
+Nodes are never mutated once they are part of a committed tree; every write path-copies
+(``set_at``), so an old root stays a valid snapshot forever and "did this subtree change"
+is usually an identity test. Stdlib only.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import hashlib
+import json
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, TypeAlias
+
+Node: TypeAlias = Any  # None | str | int | float | bool | dict[str, Node]
+Path: TypeAlias = tuple[str, ...]
+
+MAX_DEPTH = 32
+MAX_KEY_BYTES = 768
+MAX_STRING_BYTES = 10 * 1024 * 1024
+INT64_MIN = -(2**63)
+INT64_MAX = 2**63 - 1
+PRIORITY = ".priority"
+VALUE = ".value"
+SV = ".sv"
+_FORBIDDEN = frozenset(".$#[]/") | frozenset(chr(c) for c in range(0x20)) | {"\x7f"}
+
+INVALID_JSON = "Invalid data; couldn't parse JSON object, array, or value."
+INVALID_PATH = "Invalid path: Invalid token in path"
+KEY_RULE = "Key value can't be empty or contain $ # [ ] / or ."
+
+
+class TreeError(ValueError):
+    """A request's path or data cannot be stored; ``str()`` is the client-facing text."""
+
+
+class InvalidKey(TreeError):
+    """A key inside a written value is not a valid key."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(f"Invalid data; key {key!r} is not allowed. {KEY_RULE}")
+        self.key = key
+
+
+# ---------------------------------------------------------------------------------------------
+# keys and paths
+
+
+def is_valid_key(key: str) -> bool:
+    """True when ``key`` may name a child: non-empty, short enough, no forbidden character."""
+    if not key or len(key.encode("utf-8", "surrogatepass")) > MAX_KEY_BYTES:
+        return False
+    return not any(ch in _FORBIDDEN for ch in key)
+
+
+def parse_path(segments: Iterable[str]) -> Path:
+    """Validate already-decoded path segments (empty ones are skipped) into a Path."""
+    path = tuple(s for s in segments if s != "")
+    for seg in path:
+        if not is_valid_key(seg):
+            raise TreeError(INVALID_PATH)
+    if len(path) > MAX_DEPTH:
+        raise TreeError(INVALID_PATH)
+    return path
+
+
+def path_str(path: Path) -> str:
+    """The slash form used on the wire: ``/`` for the root, ``/a/b`` otherwise."""
+    return "/" + "/".join(path)
+
+
+def split_path(text: str) -> Path:
+    """Inverse of ``path_str`` for stored records (no validation)."""
+    return tuple(s for s in text.split("/") if s)
+
+
+@functools.lru_cache(maxsize=1 << 20)
+def key_order(key: str) -> tuple[int, int, int] | tuple[int, bytes]:
+    """Sort key giving Firebase key order.
+
+    Keys that read as 32-bit signed integers come first, by value (ties: shorter string first);
+    every other key follows, compared by UTF-16 code units as Java and JavaScript do.
+    """
+    body = key[1:] if key.startswith("-") else key
+    if 0 < len(body) and body.isascii() and body.isdigit():
+        digits = body.lstrip("0")
+        if len(digits) <= 10:
+            value = -int(body) if key.startswith("-") else int(body)
+            if -(2**31) <= value <= 2**31 - 1:
+                return (0, value, len(key))
+    return (1, key.encode("utf-16-be", "surrogatepass"))
+
+
+# ---------------------------------------------------------------------------------------------
+# reading
+
+
+def children(node: Node) -> Iterator[tuple[str, Node]]:
+    """The (key, child) pairs of an inner node, unordered; nothing for leaves and None."""
+    if type(node) is dict and VALUE not in node:
+        for key, child in node.items():
+            if key != PRIORITY:
+                yield key, child
+
+
+def has_children(node: Node) -> bool:
+    return type(node) is dict and VALUE not in node and len(node) > (PRIORITY in node)
+
+
+def priority(node: Node) -> str | int | float | None:
+    if type(node) is dict:
+        return node.get(PRIORITY)
+    return None
+
+
+def leaf_value(node: Node) -> Node:
+    """The primitive of a leaf (unwrapping ``.value``); inner nodes and None come back as is."""
+    if type(node) is dict and VALUE in node:
+        return node[VALUE]
+    return node
+
+
+def get(node: Node, path: Path) -> Node:
+    """The node at ``path`` below ``node`` (None when absent or when a leaf is in the way)."""
+    for seg in path:
+        if type(node) is not dict:
+            return None
+        node = node.get(seg)
+        if node is None or seg.startswith("."):
+            return None
+    return node
+
+
+def render(node: Node) -> Any:
+    """The value a normal read returns: no priorities, arrays where the array rule says so."""
+    if type(node) is not dict:
+        return node
+    if VALUE in node:
+        return node[VALUE]
+    keys = [k for k in node if k != PRIORITY]
+    count = len(keys)
+    max_key = -1
+    for key in keys:
+        if not (key.isascii() and key.isdigit()) or (key[0] == "0" and key != "0"):
+            break
+        number = int(key)
+        if number > max_key:
+            max_key = number
+    else:
+        if max_key < 2 * count:
+            out: list[Any] = [None] * (max_key + 1)
+            for key in keys:
+                out[int(key)] = render(node[key])
+            return out
+    keys.sort(key=key_order)
+    return {key: render(node[key]) for key in keys}
+
+
+def export(node: Node) -> Any:
+    """The value a ``format=export`` read returns: priorities kept, never arrays, key order."""
+    if type(node) is not dict or VALUE in node:
+        return node
+    out: dict[str, Any] = {}
+    for key in sorted((k for k in node if k != PRIORITY), key=key_order):
+        out[key] = export(node[key])
+    if PRIORITY in node:
+        out[PRIORITY] = node[PRIORITY]
+    return out
+
+
+def shallow(node: Node) -> Any:
+    """``shallow=true``: primitives as they are, inner nodes as ``{child: true}``."""
+    if not has_children(node):
+        return render(node)
+    return render({key: True for key, _ in children(node)})
+
+
+NULL_ETAG = "null_etag"
+
+
+def etag(node: Node) -> str:
+    """Opaque content hash: equal content gives an equal ETag; absent data is ``null_etag``."""
+    if node is None:
+        return NULL_ETAG
+    canonical = json.dumps(export(node), separators=(",", ":"), ensure_ascii=False)
+    digest = hashlib.sha1(canonical.encode("utf-8", "surrogatepass")).digest()
+    return base64.b64encode(digest).decode("ascii")
+
+
+# ---------------------------------------------------------------------------------------------
+# writing
+
+
+def set_at(node: Node, path: Path, value: Node) -> Node:
+    """A new tree equal to ``node`` with ``value`` at ``path``; emptied ancestors vanish."""
+    if not path:
+        return value
+    head, rest = path[0], path[1:]
+    if has_children(node):
+        child = node.get(head)
+        new_child = set_at(child, rest, value)
+        if new_child is child:
+            return node
+        new = dict(node)
+        if new_child is None:
+            del new[head]
+            if not has_children(new):
+                return None
+        else:
+            new[head] = new_child
+        return new
+    new_child = set_at(None, rest, value)
+    if new_child is None:
+        return node
+    new = {head: new_child}
+    prio = priority(node)
+    if prio is not None:
+        new[PRIORITY] = prio
+    return new
+
+
+def depth(node: Node) -> int:
+    """Levels of children below ``node`` (0 for a leaf)."""
+    if not has_children(node):
+        return 0
+    return 1 + max(depth(child) for _, child in children(node))
+
+
+ServerValue = Callable[[Path, Any], Any]
+
+
+def normalize(value: Any, path: Path = (), server_value: ServerValue | None = None) -> Node:
+    """Turn parsed request JSON into stored form.
+
+    Drops nulls and empty objects, turns arrays into objects keyed "0", "1", …, checks keys,
+    depth and sizes, folds ``.value``/``.priority`` and resolves ``{".sv": …}`` placeholders
+    through ``server_value(path, spec)``. ``path`` is the absolute location of ``value``.
+    Raises ``TreeError``.
+    """
+    if len(path) > MAX_DEPTH:
+        raise TreeError("Invalid data; the data is nested deeper than 32 levels.")
+    kind = type(value)
+    if value is None or kind is bool or kind is str:
+        if kind is str and len(value) > MAX_STRING_BYTES // 4:
+            if len(value.encode("utf-8", "surrogatepass")) > MAX_STRING_BYTES:
+                raise TreeError("Invalid data; a string value is longer than 10 MB.")
+        return value
+    if kind is int:
+        return value if INT64_MIN <= value <= INT64_MAX else float(value)
+    if kind is float:
+        if value != value or value in (float("inf"), float("-inf")):
+            raise TreeError(INVALID_JSON)
+        return value
+    if kind is list:
+        value = {str(i): v for i, v in enumerate(value)}
+    elif kind is not dict:
+        raise TreeError(INVALID_JSON)
+    if SV in value:
+        if len(value) != 1:
+            raise TreeError("Invalid data; a server value object may only hold '.sv'.")
+        return _server_value(path, value[SV], server_value)
+    prio: Any = None
+    if PRIORITY in value:
+        prio = _priority(path, value[PRIORITY], server_value)
+    if VALUE in value:
+        if any(k not in (VALUE, PRIORITY) for k in value):
+            raise TreeError("Invalid data; '.value' may only be combined with '.priority'.")
+        leaf = normalize(value[VALUE], path, server_value)
+        if type(leaf) is dict:
+            raise TreeError("Invalid data; '.value' must hold a primitive value.")
+        if leaf is None or prio is None:
+            return leaf
+        return {VALUE: leaf, PRIORITY: prio}
+    out: dict[str, Node] = {}
+    for key, child in value.items():
+        if key == PRIORITY:
+            continue
+        if not is_valid_key(key):
+            raise InvalidKey(key)
+        stored = normalize(child, path + (key,), server_value)
+        if stored is not None:
+            out[key] = stored
+    if not out:
+        return None
+    if prio is not None:
+        out[PRIORITY] = prio
+    return out
+
+
+def _priority(path: Path, raw: Any, server_value: ServerValue | None) -> Any:
+    if type(raw) is dict and set(raw) == {SV}:
+        return _server_value(path, raw[SV], server_value)
+    if raw is None or type(raw) is str or (type(raw) in (int, float)):
+        return normalize(raw, path, None)
+    raise TreeError("Invalid data; a priority must be a string, a number or null.")
+
+
+def _server_value(path: Path, spec: Any, server_value: ServerValue | None) -> Any:
+    if server_value is None:
+        raise TreeError("Invalid data; server values are not allowed here.")
+    return server_value(path, spec)
+
+
+def key_error_message(raw_body: str, key: str) -> str:
+    """The production error for an invalid key, pointing at where the key starts in the body."""
+    needle = json.dumps(key)
+    offset = raw_body.find(needle)
+    if offset < 0:
+        needle = json.dumps(key, ensure_ascii=False)
+        offset = raw_body.find(needle)
+    offset = max(offset, 0)
+    line = raw_body.count("\n", 0, offset) + 1
+    column = offset - (raw_body.rfind("\n", 0, offset) + 1) + 1
+    return f"Invalid data; couldn't parse key beginning at {line}:{column}. {KEY_RULE}"
+
+
+def server_values(now_ms: int, root: Node) -> ServerValue:
+    """Resolver for ``{".sv": …}`` placeholders at one commit: a single timestamp per request,
+    increments computed against ``root`` (the tree before the write)."""
+
+    def resolve(path: Path, spec: Any) -> Any:
+        if spec == "timestamp":
+            return now_ms
+        if type(spec) is dict and set(spec) == {"increment"}:
+            delta = spec["increment"]
+            if type(delta) not in (int, float) or delta != delta:
+                raise TreeError("Invalid data; increment needs a numeric operand.")
+            current = leaf_value(get(root, path))
+            if type(current) not in (int, float):
+                return normalize(delta)
+            total = current + delta
+            if type(total) is int and not INT64_MIN <= total <= INT64_MAX:
+                return float(current) + float(delta)
+            return total
+        raise TreeError(f"Invalid data; unknown server value {json.dumps(spec)}.")
+
+    return resolve

@@ -1,0 +1,53 @@
+"""nox sessions for focus: tests, lint, typecheck, emulator, bench."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import nox
+
+nox.options.sessions = ["tests"]
+nox.options.reuse_existing_virtualenvs = True
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """The fast suite against focus serve (in-process, port 0)."""
+    session.install("-e", ".[test]")
+    session.run("pytest", *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff over the package, tests and benchmarks."""
+    session.install("ruff")
+    session.run("ruff", "check", "focuscli", "tests", "benchmarks", *session.posargs)
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    """mypy --strict over the package."""
+    session.install("-e", ".[test]", "mypy")
+    session.run("mypy", *session.posargs)
+
+
+@nox.session(default=False)
+def emulator(session: nox.Session) -> None:
+    """The protocol suite against the official emulator (needs firebase-tools and its jar)."""
+    if shutil.which("firebase") is None:
+        session.error("firebase-tools is not installed: npm install -g firebase-tools")
+    session.install("-e", ".[test]")
+    session.run(
+        "firebase", "emulators:exec", "--only", "database", "--project", "demo-focus",
+        "pytest tests/server " + " ".join(session.posargs),
+        external=True,
+        env={"FIREBASE_CONFIG_DIR": os.path.join(os.getcwd(), "firebase")},
+    )
+
+
+@nox.session(default=False)
+def bench(session: nox.Session) -> None:
+    """Benchmarks of focus serve; prints the figures recorded in the README."""
+    session.install("-e", ".[test]")
+    session.run("python", "benchmarks/serve_bench.py", *session.posargs)

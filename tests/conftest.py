@@ -1,0 +1,156 @@
+"""Shared fixtures: one database server for the session, a fresh namespace per test.
+
+The server is `focus serve`'s engine running in a thread on port 0, unless
+FIREBASE_DATABASE_EMULATOR_HOST is set, in which case every protocol test runs against that
+emulator instead (tests marked `focus_serve` are then skipped: they test our process itself).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+
+EMULATOR_HOST = os.environ.get("FIREBASE_DATABASE_EMULATOR_HOST")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not EMULATOR_HOST:
+        return
+    only_ours = pytest.mark.skip(reason="tests focus serve itself, not the wire protocol")
+    for item in items:
+        if "focus_serve" in item.keywords:
+            item.add_marker(only_ours)
+
+
+@pytest.fixture(scope="session")
+def server_url() -> Iterator[str]:
+    """Base URL (no trailing slash) of the database under test."""
+    if EMULATOR_HOST:
+        yield f"http://{EMULATOR_HOST}"
+        return
+    from focuscli.server import LocalServer
+
+    with LocalServer(port=0, data_dir=None) as server:
+        yield server.url
+
+
+@pytest.fixture
+def ns() -> str:
+    """A namespace no other test uses: every test starts with an empty database, open rules."""
+    return f"t{uuid.uuid4().hex[:16]}"
+
+
+class Rest:
+    """Raw HTTP against one namespace; admin (`Bearer owner`) unless `auth=` says otherwise."""
+
+    def __init__(self, base: str, ns: str) -> None:
+        self.base = base
+        self.ns = ns
+        self.session = requests.Session()
+
+    def url(self, path: str) -> str:
+        path = path if path.startswith("/") else "/" + path
+        return self.base + path
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, str] | str | None = None,
+        admin: bool = True,
+        headers: dict[str, str] | None = None,
+        **kwargs: Any,
+    ) -> requests.Response:
+        hdrs = {"Authorization": "Bearer owner"} if admin else {}
+        hdrs.update(headers or {})
+        if isinstance(params, str):
+            query = params + "&ns=" + self.ns if params else "ns=" + self.ns
+        else:
+            query = {**(params or {}), "ns": self.ns}
+        kwargs.setdefault("timeout", 10)
+        return self.session.request(method, self.url(path), params=query, headers=hdrs, **kwargs)
+
+    def get(self, path: str, **kw: Any) -> requests.Response:
+        return self.request("GET", path, **kw)
+
+    def put(self, path: str, body: Any = None, **kw: Any) -> requests.Response:
+        if "data" not in kw:
+            kw["json"] = body
+        return self.request("PUT", path, **kw)
+
+    def post(self, path: str, body: Any = None, **kw: Any) -> requests.Response:
+        if "data" not in kw:
+            kw["json"] = body
+        return self.request("POST", path, **kw)
+
+    def patch(self, path: str, body: Any = None, **kw: Any) -> requests.Response:
+        if "data" not in kw:
+            kw["json"] = body
+        return self.request("PATCH", path, **kw)
+
+    def delete(self, path: str, **kw: Any) -> requests.Response:
+        return self.request("DELETE", path, **kw)
+
+    def value(self, path: str = "/.json") -> Any:
+        """The current value at `path` as admin (asserts 200)."""
+        resp = self.get(path)
+        assert resp.status_code == 200, resp.text
+        return resp.json()
+
+    def set_rules(self, rules: Any) -> None:
+        """Upload rules (a dict or source text) to this namespace as admin (asserts 200)."""
+        if isinstance(rules, str):
+            resp = self.put("/.settings/rules.json", data=rules.encode())
+        else:
+            resp = self.put("/.settings/rules.json", rules)
+        assert resp.status_code == 200, resp.text
+
+
+@pytest.fixture
+def rest(server_url: str, ns: str) -> Iterator[Rest]:
+    client = Rest(server_url, ns)
+    yield client
+    client.session.close()
+
+
+@pytest.fixture
+def sdk_app(server_url: str, ns: str) -> Iterator[Any]:
+    """A named firebase_admin App on the test namespace (emulator mode, `Bearer owner`)."""
+    import firebase_admin
+
+    app = firebase_admin.initialize_app(
+        options={"databaseURL": f"{server_url}/?ns={ns}", "projectId": "demo-focus"},
+        name=f"test-{ns}",
+    )
+    yield app
+    firebase_admin.delete_app(app)
+
+
+@pytest.fixture
+def sdk_as(server_url: str, ns: str) -> Iterator[Any]:
+    """Factory: an App whose every request runs as the given auth (dict, or None = anonymous)."""
+    import firebase_admin
+
+    apps = []
+
+    def make(auth: dict[str, Any] | None) -> Any:
+        app = firebase_admin.initialize_app(
+            options={
+                "databaseURL": f"{server_url}/?ns={ns}",
+                "projectId": "demo-focus",
+                "databaseAuthVariableOverride": auth,
+            },
+            name=f"test-{ns}-{len(apps)}",
+        )
+        apps.append(app)
+        return app
+
+    yield make
+    for app in apps:
+        firebase_admin.delete_app(app)
