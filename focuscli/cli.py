@@ -77,7 +77,7 @@ def serve(
 
     Example: focus serve --port 0 --memory --rules firebase/database.rules.json
     """
-    from focuscli.server import ServerConfig, run
+    from focuscli.server import ServerConfig, ServerStartError, run
     from focuscli.server.rulesdoc import RulesDocument, RulesError
 
     if memory and data_dir is not None:
@@ -115,8 +115,8 @@ def serve(
 
     try:
         run(config, ready)
-    except OSError as err:
-        raise FocusError(f"cannot serve on {host}:{port}: {_reason(err)}") from None
+    except ServerStartError as err:
+        raise FocusError(str(err)) from None
 
 
 def _reason(err: BaseException) -> str:

@@ -154,3 +154,54 @@ def sdk_as(server_url: str, ns: str) -> Iterator[Any]:
     yield make
     for app in apps:
         firebase_admin.delete_app(app)
+
+
+class ServeProcess:
+    """`focus serve` as shipped, in a subprocess; `.url` once its ready line is read."""
+
+    def __init__(self, *args: str, env: dict[str, str] | None = None) -> None:
+        import subprocess
+        import sys
+
+        self.args = args
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "focuscli", "serve", *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, **(env or {})},
+        )
+        assert self.proc.stdout is not None
+        self.ready_line = self.proc.stdout.readline().strip()
+        if not self.ready_line:
+            _, err = self.proc.communicate(timeout=10)
+            raise AssertionError(f"focus serve did not start: {err}")
+        hostport = self.ready_line.rsplit("FIREBASE_DATABASE_EMULATOR_HOST=", 1)[1]
+        self.url = f"http://{hostport}"
+
+    def terminate(self, sig: int | None = None) -> tuple[int, str, str]:
+        import signal
+
+        self.proc.send_signal(sig or signal.SIGTERM)
+        out, err = self.proc.communicate(timeout=30)
+        return self.proc.returncode, out, err
+
+    def kill(self) -> None:
+        self.proc.kill()
+        self.proc.communicate(timeout=30)
+
+
+@pytest.fixture
+def spawn_server() -> Iterator[Any]:
+    """Factory for `focus serve` subprocesses; any still running are killed afterwards."""
+    started: list[ServeProcess] = []
+
+    def spawn(*args: str, env: dict[str, str] | None = None) -> ServeProcess:
+        server = ServeProcess(*args, env=env)
+        started.append(server)
+        return server
+
+    yield spawn
+    for server in started:
+        if server.proc.poll() is None:
+            server.kill()

@@ -20,10 +20,15 @@ from types import TracebackType
 from focuscli.server.app import App
 from focuscli.server.auth import load_or_create_secret
 from focuscli.server.http import HttpServer
+from focuscli.server.journal import JournalError
 from focuscli.server.rulesdoc import RulesDocument
 from focuscli.server.store import Store
 
-__all__ = ["LocalServer", "ServerConfig", "is_loopback", "run"]
+__all__ = ["LocalServer", "ServerConfig", "ServerStartError", "is_loopback", "run"]
+
+
+class ServerStartError(Exception):
+    """The server could not start (address in use, data directory unusable or damaged)."""
 
 
 def is_loopback(host: str) -> bool:
@@ -58,15 +63,30 @@ class _Running:
             self.secret_path = Path(config.admin_secret_file or _default_secret_path(config))
             admin_secret = load_or_create_secret(self.secret_path)
         rules = RulesDocument.parse(config.rules_source) if config.rules_source else None
-        self.store = Store(
-            asyncio.get_running_loop(), data_dir=config.data_dir, default_rules=rules, clock=config.clock
-        )
+        try:
+            self.store = Store(
+                asyncio.get_running_loop(),
+                data_dir=config.data_dir,
+                default_rules=rules,
+                clock=config.clock,
+            )
+        except JournalError as err:
+            raise ServerStartError(f"cannot use data directory: {err}") from None
+        except OSError as err:
+            reason = err.strerror.lower() if err.strerror else str(err)
+            raise ServerStartError(f"cannot use data directory {err.filename}: {reason}") from None
         self.app = App(self.store, admin_secret=admin_secret, enforce_indexes=config.enforce_indexes)
         self.http = HttpServer(self.app, self.store, keepalive=config.keepalive)
 
     async def start(self) -> None:
         try:
             await self.http.start(self.config.host, self.config.port)
+        except OSError as err:
+            self.store.close()
+            reason = os.strerror(err.errno).lower() if err.errno else str(err)
+            raise ServerStartError(
+                f"cannot serve on {self.config.host}:{self.config.port}: {reason}"
+            ) from None
         except BaseException:
             self.store.close()
             raise

@@ -224,6 +224,7 @@ class App:
         root = ns.root
         resolve = tree.server_values(now, root)
         name: str | None = None
+        request_path = path
         if method == "DELETE":
             change = Change("put", path, (((), None),))
         elif method == "PATCH":
@@ -254,7 +255,7 @@ class App:
                 await pending
         headers: dict[str, str] = {}
         if if_match is not None or request.headers.get("x-firebase-etag", "").lower() == "true":
-            headers["etag"] = tree.etag(tree.get(new_root, path))
+            headers["etag"] = tree.etag(tree.get(new_root, request_path))
         if method == "POST":
             return self._body(200, {"name": name}, params, headers)
         if method == "DELETE":

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import struct
 import sys
 import threading
@@ -41,8 +42,7 @@ SNAPSHOT_NAME = "snapshot.json"
 _SNAPSHOT_TMP = "snapshot.json.tmp"
 _SNAPSHOT_FORMAT = 1
 _LOCK_NAME = "lock"
-_WAL_PREFIX = "wal-"
-_WAL_SUFFIX = ".log"
+_WAL_NAME = re.compile(r"wal-([0-9]{20})\.log")
 _HEADER = struct.Struct(">II")  # payload length, CRC32 of payload
 _MAX_PAYLOAD = 0xFFFFFFFF
 
@@ -72,6 +72,8 @@ def _frame_end(data: bytes, pos: int) -> int | None:
     """End offset of an intact frame starting at ``pos``; None if it is torn or corrupt."""
     if pos < 0 or pos + _HEADER.size > len(data):
         return None
+    length: int
+    crc: int
     length, crc = _HEADER.unpack_from(data, pos)
     start, end = pos + _HEADER.size, pos + _HEADER.size + length
     if length == 0 or end > len(data) or zlib.crc32(memoryview(data)[start:end]) != crc:
@@ -104,22 +106,13 @@ def _decode_record(data: bytes, start: int, end: int, path: Path) -> Record:
 
 
 def _wal_path(directory: Path, first_seq: int) -> Path:
-    return directory / f"{_WAL_PREFIX}{first_seq:020d}{_WAL_SUFFIX}"
+    return directory / f"wal-{first_seq:020d}.log"
 
 
 def _wal_files(directory: Path) -> list[tuple[int, Path]]:
     """(first seq, path) of every log in ``directory``, oldest first."""
-    found = []
-    for entry in os.scandir(directory):
-        digits = entry.name[len(_WAL_PREFIX) : -len(_WAL_SUFFIX)]
-        if (
-            entry.name.startswith(_WAL_PREFIX)
-            and entry.name.endswith(_WAL_SUFFIX)
-            and digits.isascii()
-            and digits.isdigit()
-        ):
-            found.append((int(digits), directory / entry.name))
-    return sorted(found)
+    matches = (_WAL_NAME.fullmatch(name) for name in os.listdir(directory))
+    return sorted((int(m[1]), directory / m[0]) for m in matches if m)
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -154,7 +147,7 @@ def _lock_directory(directory: Path) -> int:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(fd)
-            raise JournalError(f"{directory} is in use by another journal") from None
+            raise JournalError(f"{directory} is in use by another focus serve") from None
     return fd
 
 
@@ -183,29 +176,25 @@ def _load_snapshot(path: Path) -> tuple[int, State]:
     except FileNotFoundError:
         return 0, {}
 
-    def broken(reason: str) -> JournalError:
-        return JournalError(f"{path}: snapshot is damaged ({reason}); refusing to start without it")
-
+    problem = f"{path}: snapshot is damaged (%s); refusing to start without it"
     try:
         doc = _decode(data)
     except ValueError as exc:
-        raise broken(f"not JSON: {exc}") from None
-    if not isinstance(doc, dict):
-        raise broken("not an object")
-    seq, crc, state = doc.get("seq"), doc.get("crc32"), doc.get("state")
+        raise JournalError(problem % f"not JSON: {exc}") from None
+    seq, crc, state = (doc.get(key) for key in ("seq", "crc32", "state")) if isinstance(
+        doc, dict
+    ) else (None, None, None)
     if not (
-        doc.get("format") == _SNAPSHOT_FORMAT
-        and type(seq) is int
-        and seq >= 0
+        type(seq) is int
         and type(crc) is int
         and isinstance(state, dict)
         and all(isinstance(entry, dict) for entry in state.values())
     ):
-        raise broken("unexpected layout")
+        raise JournalError(problem % "unexpected layout")
     head, tail = _snapshot_envelope(seq, crc)
     body = memoryview(data)[len(head) : len(data) - len(tail)]
     if not (data.startswith(head) and data.endswith(tail)) or zlib.crc32(body) != crc:
-        raise broken("checksum mismatch")
+        raise JournalError(problem % "checksum mismatch")
     return seq, state
 
 

@@ -426,7 +426,9 @@ def test_child_query_without_index_is_lenient(rest: Any) -> None:
     # spec §12.4: inferred — the emulator does not gate REST queries on .indexOn
     assert rest.put("/open.json", {"a": {"h": 2}, "b": {"h": 1}}).status_code == 200
     assert result(rest, "/open.json", orderBy="h", limitToFirst=1) == {"b": {"h": 1}}
-    assert result(rest, "/open.json", orderBy="$value", limitToLast=1) == {"a": {"h": 2}}
+    # both children are objects: ranked together, in key order
+    assert result(rest, "/open.json", orderBy="$value", limitToLast=1) == {"b": {"h": 1}}
+    assert result(rest, "/open.json", orderBy="$value", limitToFirst=1) == {"a": {"h": 2}}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -579,7 +581,7 @@ def test_shallow_with_start_after_bare_key(dino: Any) -> None:
     [
         ({"orderBy": '"height"', "startAt": "3.5"}, ["stegosaurus", "bruhathkayosaurus"]),
         ({"orderBy": '"$key"', "equalTo": '"triceratops"'}, ["triceratops"]),
-        ({"orderBy": '"$key"', "endAt": '"l"'}, ["bruhathkayosaurus", "lambeosaurus"]),
+        ({"orderBy": '"$key"', "endAt": '"lz"'}, ["bruhathkayosaurus", "lambeosaurus"]),
         ({"orderBy": '"height"', "limitToFirst": "2"}, HEIGHT_SORTED[:2]),
     ],
 )
