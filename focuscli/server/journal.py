@@ -44,7 +44,6 @@ _SNAPSHOT_FORMAT = 1
 _LOCK_NAME = "lock"
 _WAL_NAME = re.compile(r"wal-([0-9]{20})\.log")
 _HEADER = struct.Struct(">II")  # payload length, CRC32 of payload
-_MAX_PAYLOAD = 0xFFFFFFFF
 
 
 class JournalError(RuntimeError):
@@ -176,25 +175,26 @@ def _load_snapshot(path: Path) -> tuple[int, State]:
     except FileNotFoundError:
         return 0, {}
 
-    problem = f"{path}: snapshot is damaged (%s); refusing to start without it"
+    def damaged(reason: str) -> JournalError:
+        return JournalError(f"{path}: snapshot is damaged ({reason}); refusing to start without it")
+
     try:
         doc = _decode(data)
     except ValueError as exc:
-        raise JournalError(problem % f"not JSON: {exc}") from None
-    seq, crc, state = (doc.get(key) for key in ("seq", "crc32", "state")) if isinstance(
-        doc, dict
-    ) else (None, None, None)
+        raise damaged(f"not JSON: {exc}") from None
+    fields = doc if isinstance(doc, dict) else {}
+    seq, crc, state = fields.get("seq"), fields.get("crc32"), fields.get("state")
     if not (
         type(seq) is int
         and type(crc) is int
         and isinstance(state, dict)
         and all(isinstance(entry, dict) for entry in state.values())
     ):
-        raise JournalError(problem % "unexpected layout")
+        raise damaged("unexpected layout")
     head, tail = _snapshot_envelope(seq, crc)
     body = memoryview(data)[len(head) : len(data) - len(tail)]
     if not (data.startswith(head) and data.endswith(tail)) or zlib.crc32(body) != crc:
-        raise JournalError(problem % "checksum mismatch")
+        raise damaged("checksum mismatch")
     return seq, state
 
 
@@ -340,10 +340,7 @@ class Journal:
         with self._cond:
             self._check_usable()
             seq = self._seq + 1
-            payload = _encode({**record, "seq": seq})
-            if len(payload) > _MAX_PAYLOAD:
-                raise ValueError("journal record too large")
-            self._pending.append(_frame(payload))
+            self._pending.append(_frame(_encode({**record, "seq": seq})))
             self._seq = seq
             self._cond.notify()
         return seq
@@ -370,15 +367,11 @@ class Journal:
             self._thread.join()
         os.close(self._lock_fd)
         if self._failure is not None:
-            raise JournalError("the journal failed; recent writes may not be durable") from (
-                self._failure
-            )
+            raise JournalError("journal failed; recent writes may be lost") from self._failure
 
     def _check_usable(self) -> None:
         if self._failure is not None:
-            raise JournalError("the journal failed; writes are no longer durable") from (
-                self._failure
-            )
+            raise JournalError("journal failed; writes are not durable") from self._failure
         if self._closing:
             raise JournalError("the journal is closed")
 

@@ -1,0 +1,90 @@
+"""Dependencies point inward: who may import which framework, checked on the source."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parent.parent / "focuscli"
+STDLIB = set(sys.stdlib_module_names)
+
+# module (relative to focuscli/) -> third-party or focuscli modules it may import
+PURE_CORES = ["server/tree.py", "server/query.py", "server/pushid.py", "server/rulesdoc.py", "server/access.py"]
+ALLOWED: dict[str, set[str]] = {
+    "server/http.py": {"aiohttp"},
+    "cli.py": {"typer"},
+}
+FRAMEWORKS = {"typer", "rich", "firebase_admin", "aiohttp", "click", "requests"}
+
+
+def _imports(path: Path) -> set[str]:
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return found
+
+
+MODULES = sorted(p.relative_to(PACKAGE).as_posix() for p in PACKAGE.rglob("*.py"))
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_frameworks_have_one_importer(module: str) -> None:
+    tops = {name.split(".")[0] for name in _imports(PACKAGE / module)}
+    used = tops & FRAMEWORKS
+    assert used <= ALLOWED.get(module, set()), f"{module} imports {sorted(used)}"
+    assert "click" not in tops
+
+
+@pytest.mark.parametrize("module", PURE_CORES)
+def test_pure_cores_use_only_the_stdlib_and_each_other(module: str) -> None:
+    for name in _imports(PACKAGE / module):
+        top = name.split(".")[0]
+        if name in ("focuscli", "focuscli.server"):
+            continue  # the packages themselves load nothing heavy (see the test below)
+        if top == "focuscli":
+            assert name.startswith("focuscli.server."), f"{module} imports {name}"
+            assert f"{name.removeprefix('focuscli.').replace('.', '/')}.py" in PURE_CORES, name
+        else:
+            assert top in STDLIB, f"{module} imports {name}"
+
+
+@pytest.mark.parametrize("module", [m for m in MODULES if m.startswith("server/")])
+def test_the_server_never_imports_the_client(module: str) -> None:
+    for name in _imports(PACKAGE / module):
+        if name.startswith("focuscli"):
+            assert name.startswith("focuscli.server"), f"{module} imports {name}"
+
+
+def test_nothing_imports_the_cli() -> None:
+    for module in MODULES:
+        if module == "__main__.py":
+            continue
+        assert "focuscli.cli" not in _imports(PACKAGE / module), module
+
+
+def test_pure_cores_import_without_the_transport() -> None:
+    code = (
+        "import sys\n"
+        + "".join(f"import focuscli.{m[:-3].replace('/', '.')}\n" for m in PURE_CORES)
+        + "print(sorted(m for m in ('aiohttp', 'typer', 'rich', 'firebase_admin') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_focus_help_does_not_load_the_server_or_sdk() -> None:
+    code = (
+        "import sys, focuscli.cli as c\n"
+        "heavy = [m for m in ('aiohttp', 'firebase_admin', 'focuscli.server.runner') if m in sys.modules]\n"
+        "print(heavy)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
