@@ -281,7 +281,7 @@ class App:
                 raise HttpError(400, tree.key_error_message(_text(request.body), key))
             entries.append((rel, _normalize(value, path + rel, resolve, request.body)))
         ordered = sorted(rel for rel, _ in entries)
-        for before, after in zip(ordered, ordered[1:]):
+        for before, after in zip(ordered, ordered[1:], strict=False):
             if after[: len(before)] == before:
                 raise HttpError(
                     400,

@@ -34,8 +34,8 @@ class HttpServer:
         await self._runner.setup()
         site = web.TCPSite(self._runner, host, port, reuse_address=True)
         await site.start()
-        sockets = site._server.sockets if site._server is not None else ()  # type: ignore[union-attr]
-        self.host, self.port = sockets[0].getsockname()[:2]
+        address = self._runner.addresses[0]
+        self.host, self.port = str(address[0]), int(address[1])
         self._ticker = asyncio.get_running_loop().create_task(self._keepalive_loop())
 
     async def stop(self) -> None:

@@ -20,6 +20,7 @@ from focuscli.server.journal import JournalError
 from focuscli.server.rulesdoc import RulesDocument
 from focuscli.server.store import Store
 
+
 class ServerStartError(Exception):
     """The server could not start (address in use, data directory unusable or damaged)."""
 

@@ -91,7 +91,7 @@ def key_order(key: str) -> tuple[int, int, int] | tuple[int, bytes]:
     every other key follows, compared by UTF-16 code units as Java and JavaScript do.
     """
     body = key[1:] if key.startswith("-") else key
-    if 0 < len(body) and body.isascii() and body.isdigit():
+    if len(body) > 0 and body.isascii() and body.isdigit():
         digits = body.lstrip("0")
         if len(digits) <= 10:
             value = -int(body) if key.startswith("-") else int(body)
@@ -250,9 +250,9 @@ def normalize(value: Any, path: Path = (), server_value: ServerValue | None = No
         raise TreeError("Invalid data; the data is nested deeper than 32 levels.")
     kind = type(value)
     if value is None or kind is bool or kind is str:
-        if kind is str and len(value) > MAX_STRING_BYTES // 4:
-            if len(value.encode("utf-8", "surrogatepass")) > MAX_STRING_BYTES:
-                raise TreeError("Invalid data; a string value is longer than 10 MB.")
+        too_long = kind is str and len(value) > MAX_STRING_BYTES // 4
+        if too_long and len(value.encode("utf-8", "surrogatepass")) > MAX_STRING_BYTES:
+            raise TreeError("Invalid data; a string value is longer than 10 MB.")
         return value
     if kind is int:
         return value if INT64_MIN <= value <= INT64_MAX else float(value)
