@@ -66,7 +66,8 @@ def bench(seconds: float, directory: str) -> None:
                 data[record["k"]] = record["v"]
                 applied = seq
             with durable:
-                durable.wait_for(lambda: durable_seq >= seq)
+                while durable_seq < seq:
+                    durable.wait()
             count += 1
 
     threads = [threading.Thread(target=writer, args=(i,)) for i in range(WRITERS)]

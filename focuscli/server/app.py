@@ -16,7 +16,7 @@ from focuscli.server.pushid import PushIds
 from focuscli.server.query import Query, QueryError, parse_query, run_query
 from focuscli.server.rulesdoc import OPEN_RULES, RulesDocument, RulesError
 from focuscli.server.sse import Change, Listener, dumps
-from focuscli.server.store import DEFAULT_NAMESPACE, Namespace, Store
+from focuscli.server.store import DEFAULT_NAMESPACE, Namespace, Store, StoreUnavailable
 from focuscli.server.tree import Node, Path, TreeError
 
 JSON_TYPE = "application/json; charset=utf-8"
@@ -87,6 +87,8 @@ class App:
             result = self._json(err.status, {"error": err.message}, pretty=True)
         except AuthError as err:
             result = self._json(err.status, {"error": err.message}, pretty=True)
+        except StoreUnavailable as err:
+            result = self._json(503, {"error": f"Database unavailable: {err}"}, pretty=True)
         cors = {
             "access-control-allow-origin": origin or "*",
             "access-control-expose-headers": "ETag, Content-Length",
@@ -110,7 +112,10 @@ class App:
         if not last.endswith(".json"):
             raise HttpError(404, "Not found: REST paths end in .json (for example /path/to/data.json)")
         segments[-1] = last[: -len(".json")]
-        decoded = [unquote(s, errors="strict") for s in segments]
+        try:
+            decoded = [unquote(s, errors="strict") for s in segments]
+        except UnicodeDecodeError:
+            raise HttpError(400, tree.INVALID_PATH) from None
         name = params.get("ns", DEFAULT_NAMESPACE)
         if not _NAMESPACE.match(name):
             raise HttpError(400, f"Invalid namespace {name!r}: use letters, digits, '-' and '_'.")

@@ -354,7 +354,8 @@ class Journal:
             self._cond.notify()
             while self._compactions_done < ticket and self._failure is None:
                 self._cond.wait()
-            self._check_usable()
+            if self._compactions_done < ticket:
+                self._check_usable()  # raises the writer's failure
 
     def close(self) -> None:
         """Write and fsync everything queued (reporting it via on_durable), then stop. Idempotent."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -166,5 +165,3 @@ def _query_events(listener: Listener, change: Change, old_root: Node, new_root: 
     listener.last_query_result = result
     return data_event("put", (), result)
 
-
-ReadCheck = Callable[[Listener, Node], bool]

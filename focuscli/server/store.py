@@ -17,7 +17,7 @@ from typing import Any
 
 from focuscli.server import tree
 from focuscli.server.access import Access, compile_access
-from focuscli.server.journal import Journal
+from focuscli.server.journal import Journal, JournalError
 from focuscli.server.rulesdoc import RulesDocument
 from focuscli.server.sse import CANCEL, Change, Listener, events_for
 from focuscli.server.tree import Node
@@ -55,6 +55,10 @@ class _Pending:
     done: asyncio.Future[None]
 
 
+class StoreUnavailable(Exception):
+    """The data directory stopped accepting writes (disk full, I/O error): nothing more is durable."""
+
+
 class Store:
     """All namespaces of one server, optionally journaled to a data directory."""
 
@@ -79,6 +83,7 @@ class Store:
             self.journal, state = Journal.open(
                 data_dir,
                 on_durable=self._durable_from_thread,
+                on_error=self._failed_from_thread,
                 apply=_apply_record,
                 snapshot_provider=self._snapshot,
             )
@@ -104,18 +109,24 @@ class Store:
 
     # -- commits ------------------------------------------------------------------------------
 
+    def _append(self, record: dict[str, Any]) -> int:
+        assert self.journal is not None
+        try:
+            return self.journal.append(record)
+        except JournalError as err:
+            raise StoreUnavailable(str(err)) from None
+
     def commit(self, ns: Namespace, change: Change, new_root: Node) -> asyncio.Future[None]:
         """Make ``new_root`` (``change`` applied to ``ns.root``) the head; resolves when durable."""
         old_root = ns.root
         done: asyncio.Future[None] = self.loop.create_future()
         with self._lock:
+            if self.journal is not None:
+                seq = self._append({"ns": ns.name, "e": [[tree.path_str(p), tree.get(new_root, p)] for p in change.paths()]})
             ns.root = new_root
             if self.journal is None:
                 self._seq += 1
                 seq = self._seq
-            else:
-                entries = [[tree.path_str(p), tree.get(new_root, p)] for p in change.paths()]
-                seq = self.journal.append({"ns": ns.name, "e": entries})
         pending = _Pending(seq, ns, change, old_root, new_root, done)
         if self.journal is None:
             self._publish(pending)
@@ -126,12 +137,12 @@ class Store:
     def set_rules(self, ns: Namespace, doc: RulesDocument, access: Access) -> asyncio.Future[None]:
         done: asyncio.Future[None] = self.loop.create_future()
         with self._lock:
+            if self.journal is not None:
+                seq = self._append({"ns": ns.name, "rules": doc.source})
             ns.rules, ns.access, ns.rules_uploaded = doc, access, True
             if self.journal is None:
                 self._seq += 1
                 seq = self._seq
-            else:
-                seq = self.journal.append({"ns": ns.name, "rules": doc.source})
         pending = _Pending(seq, ns, None, ns.root, ns.root, done)
         if self.journal is None:
             self._publish(pending)
@@ -145,6 +156,16 @@ class Store:
 
     def _durable_from_thread(self, seq: int) -> None:
         self.loop.call_soon_threadsafe(self._durable, seq)
+
+    def _failed_from_thread(self, err: BaseException) -> None:
+        self.loop.call_soon_threadsafe(self._failed, err)
+
+    def _failed(self, err: BaseException) -> None:
+        log.error("data directory failed, writes are no longer durable: %s", err)
+        while self._pending:
+            item = self._pending.pop(0)
+            if not item.done.done():
+                item.done.set_exception(StoreUnavailable(f"the data directory failed: {err}"))
 
     def _durable(self, seq: int) -> None:
         while self._pending and self._pending[0].seq <= seq:
@@ -215,7 +236,14 @@ class Store:
     def close(self) -> None:
         """Flush the journal (acknowledging what it held) and close every stream."""
         if self.journal is not None:
-            self.journal.close()
+            last = self.journal.seq
+            try:
+                self.journal.compact()  # leave one snapshot and an empty log behind
+                self.journal.close()
+            except JournalError as err:
+                self._failed(err)
+            else:
+                self._durable(last)
             self.journal = None
         for ns in self.namespaces.values():
             for listener in list(ns.listeners):

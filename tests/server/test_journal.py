@@ -335,12 +335,16 @@ def apply(state, record):
 def snapshot():
     with lock:
         result = applied, {ns: {**e, "data": dict(e["data"])} for ns, e in state.items()}
-    print("compact", flush=True)
+    say("compact")
     return result
+
+def say(line):  # one write per line: a kill cannot leave half of it in the pipe
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
 
 def on_durable(seq):
     global durable_seq
-    print("ack", seq, flush=True)
+    say(f"ack {seq}")
     with durable:
         durable_seq = seq
         durable.notify_all()
@@ -348,7 +352,7 @@ def on_durable(seq):
 journal, state = Journal.open(directory, apply=apply, snapshot_provider=snapshot,
                               on_durable=on_durable, compact_bytes=compact_bytes)
 applied = journal.seq
-print("ready", journal.seq, flush=True)
+say(f"ready {journal.seq}")
 
 def writer(t):
     global applied
@@ -377,7 +381,8 @@ def crash_once(directory: Path, run: int, rng: random.Random) -> tuple[int, int]
     def read() -> None:
         assert child.stdout is not None
         for line in child.stdout:
-            lines.put(line)
+            if line.endswith("\n"):  # a line cut short by the kill is not an acknowledgement
+                lines.put(line)
         lines.put(None)
 
     reader = threading.Thread(target=read)
@@ -395,9 +400,9 @@ def crash_once(directory: Path, run: int, rng: random.Random) -> tuple[int, int]
                 base = acked = int(number[0])
             elif word == "ack":
                 acked = int(number[0])
-            if base >= 0 and acked - base >= target:
-                if not during_compaction or word == "compact":
-                    break
+            reached = base >= 0 and acked - base >= target
+            if reached and (not during_compaction or word == "compact"):
+                break
         if rng.random() < 0.5:
             time.sleep(rng.uniform(0, 0.002))
     finally:

@@ -1,0 +1,785 @@
+"""Evaluator: check a syntax tree once, then evaluate it cheaply many times.
+
+``compile_expression`` walks the tree a single time. At each node it works out the node's
+static type (rules.md §4, §10), refuses what cannot be valid (unknown names and methods, wrong
+argument shapes, operands that can never have the right type, a rule that cannot be boolean)
+and builds a small Python closure that evaluates the node. Evaluation is then a walk over those
+closures with no dispatch, lookups or re-parsing left to do. Operands whose type is only known at
+run time ("any": values read from ``auth``; "primitive": ``val()`` results, query fields, mixed
+``+``/ternaries) are checked as they are computed; a failed check raises EvalError and the rule
+as a whole counts as false (rules.md §11).
+
+Runtime values are plain Python: None, bool, int/float (JavaScript doubles), str, the dicts and
+lists of the auth JSON, Snapshot, Children (what ``val()`` gives for a node with children) and
+Query (the ``query`` variable, a dict).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, NoReturn
+
+from ..server import tree
+from . import ast
+from .errors import EvalError, RuleTypeError
+from .parser import parse
+from .regex import RegexError, compile_regex
+
+Fn = Callable[["Context"], Any]
+
+# Static types.
+BOOL, NUM, STR, NULL = "boolean", "number", "string", "null"
+SNAP, QUERY, ANY, PRIM = "RuleDataSnapshot", "query", "any", "primitive"
+REGEX, ARRAY = "regular expression", "array"
+_DEFERRED = frozenset({ANY, PRIM})  # checked at run time
+_NUMERIC = frozenset({NUM, ANY, PRIM})
+_ADDABLE = frozenset({NUM, STR, ANY, PRIM})
+_TRUTH = frozenset({BOOL, ANY, PRIM})
+_STRINGISH = frozenset({STR, ANY, PRIM})
+_OPAQUE = frozenset({SNAP, QUERY, REGEX, ARRAY})
+
+_NUMBER_TYPES = (int, float)
+_MAX_SAFE = 2**53
+NAN = float("nan")
+
+# Which kind of rule an expression belongs to decides which variables exist.
+READ, WRITE, VALIDATE = ".read", ".write", ".validate"
+
+QUERY_FIELDS: dict[str, str] = {
+    "orderByKey": BOOL, "orderByPriority": BOOL, "orderByValue": BOOL, "orderByChild": PRIM,
+    "startAt": PRIM, "endAt": PRIM, "equalTo": PRIM, "limitToFirst": PRIM, "limitToLast": PRIM,
+}  # fmt: skip
+NO_QUERY: Mapping[str, Any] = {
+    "orderByKey": True, "orderByPriority": False, "orderByValue": False, "orderByChild": None,
+    "startAt": None, "endAt": None, "equalTo": None, "limitToFirst": None, "limitToLast": None,
+}  # fmt: skip
+"""The ``query`` of a plain read with no ordering (rules.md §15.2), and of every write (§6.6)."""
+
+
+# ---------------------------------------------------------------------------------------------
+# runtime values
+
+
+class Snapshot:
+    """A RuleDataSnapshot: a location in one immutable tree (the old or the new one)."""
+
+    __slots__ = ("root", "path", "node")
+
+    def __init__(self, root: tree.Node, path: tree.Path, node: tree.Node) -> None:
+        self.root = root
+        self.path = path
+        self.node = node
+
+    def child(self, segments: tuple[str, ...] | None) -> Snapshot:
+        """``segments`` None stands for a path holding an invalid key: always empty."""
+        if segments is None:
+            return Snapshot(self.root, self.path + ("",), None)
+        return Snapshot(self.root, self.path + segments, tree.get(self.node, segments))
+
+    def __repr__(self) -> str:
+        return f"Snapshot({tree.path_str(self.path)!r})"
+
+
+class Children:
+    """``val()`` of a node that has children: an opaque object, equal to nothing but itself
+    (rules.md §19 item 4: it is not null, not a string, and ``+``/string methods reject it)."""
+
+    __slots__ = ("node",)
+
+    def __init__(self, node: tree.Node) -> None:
+        self.node = node
+
+
+class Context:
+    """Everything one evaluation may look at; built per rule node by the ruleset."""
+
+    __slots__ = ("auth", "now", "root", "new_root", "path", "old", "new", "bindings", "query")
+
+    def __init__(
+        self,
+        auth: Any,
+        now: int | float,
+        root: tree.Node,
+        new_root: tree.Node,
+        path: tree.Path,
+        old: tree.Node,
+        new: tree.Node,
+        bindings: Mapping[str, str],
+        query: Mapping[str, Any],
+    ) -> None:
+        self.auth = auth
+        self.now = now
+        self.root = root  # the old tree
+        self.new_root = new_root  # the new tree (writes only)
+        self.path = path  # location of the rule node being evaluated
+        self.old = old  # old-tree node at path
+        self.new = new  # new-tree node at path
+        self.bindings = bindings  # "$name" -> key
+        self.query = query
+
+
+def split_child_path(text: str) -> tuple[str, ...] | None:
+    """A relative ``child()`` path as keys; None when a key is invalid (an empty snapshot)."""
+    segments = tuple(s for s in text.split("/") if s)
+    if not segments:
+        return None  # child(''): an empty snapshot (rules.md §19 item 5, as targaryen)
+    for seg in segments:
+        if not tree.is_valid_key(seg):
+            return None
+    return segments
+
+
+def number_text(x: int | float) -> str:
+    """JavaScript's ``String(number)``: the shortest round-trip text, in its own format."""
+    if type(x) is int:
+        if -(10**21) < x < 10**21:
+            return str(x)
+        x = float(x)
+    if x != x:
+        return "NaN"
+    if x in (math.inf, -math.inf):
+        return "Infinity" if x > 0 else "-Infinity"
+    if x == 0:
+        return "0"
+    sign = "-" if x < 0 else ""
+    mantissa, _, exp = repr(abs(x)).partition("e")
+    whole, _, frac = mantissa.partition(".")
+    digits = whole + frac
+    point = len(whole) + int(exp or 0)
+    stripped = digits.lstrip("0")
+    point -= len(digits) - len(stripped)
+    digits = stripped.rstrip("0")
+    k = len(digits)
+    if k <= point <= 21:
+        return sign + digits + "0" * (point - k)
+    if 0 < point <= 21:
+        return sign + digits[:point] + "." + digits[point:]
+    if -6 < point <= 0:
+        return sign + "0." + "0" * -point + digits
+    e = point - 1
+    tail = "." + digits[1:] if k > 1 else ""
+    return f"{sign}{digits[0]}{tail}e{'+' if e >= 0 else '-'}{abs(e)}"
+
+
+def string_length(s: str) -> int:
+    """Length in UTF-16 code units, as JavaScript counts (rules.md §19 item 11)."""
+    if s.isascii():
+        return len(s)
+    return len(s) + sum(1 for ch in s if ord(ch) > 0xFFFF)
+
+
+def _utf16(s: str) -> bytes:
+    return s.encode("utf-16-be", "surrogatepass")
+
+
+def _num(x: int | float) -> int | float:
+    """Keep exact ints while JavaScript would too; beyond 2**53 become a double."""
+    if type(x) is int and not -_MAX_SAFE <= x <= _MAX_SAFE:
+        return float(x)
+    return x
+
+
+def is_number(v: Any) -> bool:
+    t = type(v)
+    return t is int or t is float
+
+
+def equal(a: Any, b: Any) -> bool:
+    """``==``/``===``: same type and same value, never a coercion (rules.md §5.1)."""
+    ta, tb = type(a), type(b)
+    if ta is tb:
+        if ta is dict or ta is list or ta is Children or ta is Snapshot:
+            return a is b
+        return bool(a == b)
+    return (ta is int or ta is float) and (tb is int or tb is float) and a == b
+
+
+def _kind(v: Any) -> str:
+    if v is None:
+        return "null"
+    if type(v) is bool:
+        return "boolean"
+    if is_number(v):
+        return "number"
+    if type(v) is str:
+        return "string"
+    return "object"
+
+
+def _need_number(v: Any, op: str) -> int | float:
+    if type(v) is int or type(v) is float:
+        return v  # type: ignore[no-any-return]
+    raise EvalError(f"'{op}' needs a number, not {_kind(v)}")
+
+
+def _need_string(v: Any, what: str) -> str:
+    if type(v) is str:
+        return v  # type: ignore[no-any-return]
+    raise EvalError(f"{what} needs a string, not {_kind(v)}")
+
+
+def _need_bool(v: Any, what: str) -> bool:
+    if type(v) is bool:
+        return v  # type: ignore[no-any-return]
+    raise EvalError(f"{what} needs a boolean, not {_kind(v)}")
+
+
+def add(a: Any, b: Any) -> Any:
+    ta, tb = type(a), type(b)
+    if ta is str:
+        if tb is str:
+            return a + b
+        if tb is int or tb is float:
+            return a + number_text(b)
+    elif ta is int or ta is float:
+        if tb is int or tb is float:
+            return _num(a + b)
+        if tb is str:
+            return number_text(a) + b
+    raise EvalError(f"'+' cannot join {_kind(a)} and {_kind(b)}")
+
+
+def subtract(a: Any, b: Any) -> Any:
+    return _num(_need_number(a, "-") - _need_number(b, "-"))
+
+
+def multiply(a: Any, b: Any) -> Any:
+    return _num(_need_number(a, "*") * _need_number(b, "*"))
+
+
+def divide(a: Any, b: Any) -> Any:
+    x, y = _need_number(a, "/"), _need_number(b, "/")
+    if y == 0:
+        return NAN  # not Infinity (rules.md §5.3)
+    return x / y
+
+
+def remainder(a: Any, b: Any) -> Any:
+    x, y = _need_number(a, "%"), _need_number(b, "%")
+    if y == 0 or x != x or y != y or x in (math.inf, -math.inf):
+        return NAN
+    if y in (math.inf, -math.inf):
+        return x
+    if type(x) is int and type(y) is int:
+        r = abs(x) % abs(y)
+        return -r if x < 0 else r
+    return math.fmod(x, y)
+
+
+def negate(a: Any) -> Any:
+    return -_need_number(a, "-")
+
+
+def _ordered(a: Any, b: Any, op: str) -> tuple[Any, Any]:
+    ta, tb = type(a), type(b)
+    if (ta is int or ta is float) and (tb is int or tb is float):
+        return a, b
+    if ta is str and tb is str:
+        if a.isascii() and b.isascii():
+            return a, b
+        return _utf16(a), _utf16(b)  # code unit order (rules.md §19 item 3)
+    raise EvalError(f"'{op}' cannot compare {_kind(a)} with {_kind(b)}")
+
+
+def less(a: Any, b: Any) -> bool:
+    x, y = _ordered(a, b, "<")
+    return bool(x < y)
+
+
+def less_equal(a: Any, b: Any) -> bool:
+    x, y = _ordered(a, b, "<=")
+    return bool(x <= y)
+
+
+def greater(a: Any, b: Any) -> bool:
+    x, y = _ordered(a, b, ">")
+    return bool(x > y)
+
+
+def greater_equal(a: Any, b: Any) -> bool:
+    x, y = _ordered(a, b, ">=")
+    return bool(x >= y)
+
+
+_BINARY_OPS: dict[str, Callable[[Any, Any], Any]] = {
+    "+": add, "-": subtract, "*": multiply, "/": divide, "%": remainder,
+    "<": less, "<=": less_equal, ">": greater, ">=": greater_equal,
+}  # fmt: skip
+
+
+def get_member(obj: Any, key: Any) -> Any:
+    """``obj.key``/``obj[key]`` on a JSON value from ``auth`` (rules.md §5.5)."""
+    if obj is None:
+        if key == "length":
+            raise EvalError("null has no length")
+        return None
+    t = type(obj)
+    if t is dict:
+        if type(key) is str:
+            return obj.get(key)
+        if is_number(key):
+            return obj.get(number_text(key))
+        raise EvalError(f"a member name must be a string, not {_kind(key)}")
+    if t is str and key == "length":
+        return string_length(obj)
+    if t is list:
+        if key == "length":
+            return len(obj)
+        index = key if is_number(key) else None
+        if type(key) is str and key.isdigit() and key.isascii():
+            index = int(key)
+        if index is not None and index == int(index) and 0 <= index < len(obj):
+            return obj[int(index)]
+        if index is not None or type(key) is str:
+            return None
+    raise EvalError(f"cannot read member {key!r} of {_kind(obj)}")
+
+
+# -- snapshot methods ---------------------------------------------------------------------------
+
+
+def snap_val(s: Snapshot) -> Any:
+    node = s.node
+    if type(node) is dict:
+        if tree.VALUE in node:
+            return node[tree.VALUE]
+        return Children(node)
+    return node
+
+
+def snap_parent(s: Snapshot) -> Snapshot:
+    if not s.path:
+        raise EvalError("the root has no parent")
+    path = s.path[:-1]
+    return Snapshot(s.root, path, tree.get(s.root, path))
+
+
+def snap_child(s: Snapshot, p: Any) -> Snapshot:
+    return s.child(split_child_path(_need_string(p, "child()")))
+
+
+def snap_has_child(s: Snapshot, p: Any) -> bool:
+    segments = split_child_path(_need_string(p, "hasChild()"))
+    return segments is not None and tree.get(s.node, segments) is not None
+
+
+def snap_has_children(s: Snapshot) -> bool:
+    return tree.has_children(s.node)
+
+
+def snap_has_all(s: Snapshot, names: list[Any]) -> bool:
+    if not names:
+        raise EvalError("hasChildren([]) needs at least one name")  # targaryen; rules.md §19.5
+    node = s.node
+    result = True
+    for name in names:
+        segments = split_child_path(_need_string(name, "hasChildren()"))
+        if segments is None or tree.get(node, segments) is None:
+            result = False  # keep checking: a later null element is still an error
+    return result
+
+
+def snap_exists(s: Snapshot) -> bool:
+    return s.node is not None
+
+
+def snap_priority(s: Snapshot) -> Any:
+    return tree.priority(s.node)
+
+
+def snap_is_number(s: Snapshot) -> bool:
+    return is_number(tree.leaf_value(s.node))
+
+
+def snap_is_string(s: Snapshot) -> bool:
+    return type(tree.leaf_value(s.node)) is str
+
+
+def snap_is_boolean(s: Snapshot) -> bool:
+    return type(tree.leaf_value(s.node)) is bool
+
+
+@dataclass(frozen=True)
+class _Method:
+    arity: tuple[int, ...]
+    result: str
+    impl: Callable[..., Any]
+
+
+SNAPSHOT_METHODS: dict[str, _Method] = {
+    "val": _Method((0,), PRIM, snap_val),
+    "child": _Method((1,), SNAP, snap_child),
+    "parent": _Method((0,), SNAP, snap_parent),
+    "hasChild": _Method((1,), BOOL, snap_has_child),
+    "hasChildren": _Method((0, 1), BOOL, snap_has_children),
+    "exists": _Method((0,), BOOL, snap_exists),
+    "getPriority": _Method((0,), PRIM, snap_priority),
+    "isNumber": _Method((0,), BOOL, snap_is_number),
+    "isString": _Method((0,), BOOL, snap_is_string),
+    "isBoolean": _Method((0,), BOOL, snap_is_boolean),
+}
+
+
+# -- string methods -----------------------------------------------------------------------------
+
+
+def _receiver(v: Any, name: str) -> str:
+    if type(v) is str:
+        return v  # type: ignore[no-any-return]
+    raise EvalError(f"{name}() needs a string receiver, not {_kind(v)}")
+
+
+def str_contains(s: Any, sub: Any) -> bool:
+    return _need_string(sub, "contains()") in _receiver(s, "contains")
+
+
+def str_begins_with(s: Any, sub: Any) -> bool:
+    return _receiver(s, "beginsWith").startswith(_need_string(sub, "beginsWith()"))
+
+
+def str_ends_with(s: Any, sub: Any) -> bool:
+    return _receiver(s, "endsWith").endswith(_need_string(sub, "endsWith()"))
+
+
+def str_replace(s: Any, old: Any, new: Any) -> str:
+    # Every occurrence, taken literally (rules.md §8), unlike JavaScript's first-only replace.
+    text = _receiver(s, "replace")
+    return text.replace(_need_string(old, "replace()"), _need_string(new, "replace()"))
+
+
+def str_lower(s: Any) -> str:
+    return _receiver(s, "toLowerCase").lower()
+
+
+def str_upper(s: Any) -> str:
+    return _receiver(s, "toUpperCase").upper()
+
+
+STRING_METHODS: dict[str, _Method] = {
+    "contains": _Method((1,), BOOL, str_contains),
+    "beginsWith": _Method((1,), BOOL, str_begins_with),
+    "endsWith": _Method((1,), BOOL, str_ends_with),
+    "replace": _Method((2,), STR, str_replace),
+    "toLowerCase": _Method((0,), STR, str_lower),
+    "toUpperCase": _Method((0,), STR, str_upper),
+    "matches": _Method((1,), BOOL, lambda s, r: r.search(_receiver(s, "matches")) is not None),
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# compiling
+
+
+@dataclass(frozen=True)
+class Expression:
+    """One checked, compiled rule expression."""
+
+    text: str
+    tree: ast.Node
+    type: str
+    fn: Fn
+
+    def holds(self, ctx: Context) -> bool:
+        """True when the expression evaluates to exactly ``true``; runtime errors give False."""
+        try:
+            return self.fn(ctx) is True
+        except (EvalError, ArithmeticError, RecursionError):
+            return False
+
+
+def compile_expression(
+    text: str, kind: str = VALIDATE, wildcards: frozenset[str] | set[str] = frozenset()
+) -> Expression:
+    """Parse, check and compile ``text`` as a ``kind`` rule (``.read``, ``.write`` or
+    ``.validate``) with the ``$`` names in ``wildcards`` in scope. Raises ExpressionError."""
+    node = parse(text)
+    compiler = _Compiler(text, kind, frozenset(wildcards))
+    typ, fn = compiler.compile(node)
+    compiler.check_boolean(node, typ)
+    return Expression(text, node, typ, fn)
+
+
+class _Compiler:
+    def __init__(self, text: str, kind: str, wildcards: frozenset[str]) -> None:
+        self.text = text
+        self.kind = kind
+        self.wildcards = wildcards
+        self.types: dict[int, str] = {}  # id(node) -> static type, for check_boolean
+
+    def fail(self, offset: int, message: str) -> NoReturn:
+        raise RuleTypeError(message, self.text, offset)
+
+    def compile(self, node: ast.Node) -> tuple[str, Fn]:
+        method = getattr(self, "c_" + type(node).__name__)
+        typ, fn = method(node)
+        self.types[id(node)] = typ
+        return typ, fn
+
+    def check_boolean(self, node: ast.Node, typ: str) -> None:
+        """The whole rule, and each branch of a conditional at the top, can be boolean."""
+        if isinstance(node, ast.Conditional):
+            self.check_boolean(node.then, self.types[id(node.then)])
+            self.check_boolean(node.otherwise, self.types[id(node.otherwise)])
+        elif typ not in _TRUTH:
+            self.fail(node.start, f"A rule must be a boolean expression, not a {typ}")
+
+    def operand(self, node: ast.Node, allowed: frozenset[str], what: str) -> tuple[str, Fn]:
+        typ, fn = self.compile(node)
+        if typ not in allowed:
+            self.fail(node.start, f"{what}, not a {typ}")
+        return typ, fn
+
+    # -- leaves ---------------------------------------------------------------------------------
+
+    def c_Literal(self, node: ast.Literal) -> tuple[str, Fn]:
+        value = node.value
+        typ = (
+            NULL if value is None else BOOL if type(value) is bool
+            else STR if type(value) is str else NUM
+        )  # fmt: skip
+        return typ, lambda c: value
+
+    def c_Regex(self, node: ast.Regex) -> tuple[str, Fn]:
+        self.fail(node.start, "A regular expression is only allowed as the argument of matches()")
+
+    def c_Array(self, node: ast.Array) -> tuple[str, Fn]:
+        self.fail(node.start, "An array is only allowed as the argument of hasChildren()")
+
+    def c_Name(self, node: ast.Name) -> tuple[str, Fn]:
+        name = node.name
+        if name == "auth":
+            return ANY, lambda c: c.auth
+        if name == "now":
+            return NUM, lambda c: c.now
+        if name == "root":
+            return SNAP, lambda c: Snapshot(c.root, (), c.root)
+        if name == "data":
+            return SNAP, lambda c: Snapshot(c.root, c.path, c.old)
+        if name == "newData":
+            if self.kind == READ:
+                self.fail(node.start, "newData is not available in .read rules")
+            return SNAP, lambda c: Snapshot(c.new_root, c.path, c.new)
+        if name == "query":
+            return QUERY, lambda c: c.query
+        if name.startswith("$"):
+            if name not in self.wildcards:
+                self.fail(node.start, f"Unknown variable '{name}': no wildcard of that name here")
+            return STR, lambda c: c.bindings[name]
+        self.fail(node.start, f"Unknown variable '{name}'")
+
+    # -- operators ------------------------------------------------------------------------------
+
+    def c_Unary(self, node: ast.Unary) -> tuple[str, Fn]:
+        if node.op == "!":
+            typ, fn = self.operand(node.operand, _TRUTH, "'!' needs a boolean")
+            if typ == BOOL:
+                return BOOL, lambda c: not fn(c)
+            return BOOL, lambda c: not _need_bool(fn(c), "'!'")
+        _, fn = self.operand(node.operand, _NUMERIC, "'-' needs a number")
+        return NUM, lambda c: negate(fn(c))
+
+    def c_Binary(self, node: ast.Binary) -> tuple[str, Fn]:
+        op = node.op
+        if op in ("==", "===", "!=", "!=="):
+            return self.equality(node)
+        if op == "+":
+            lt, lf = self.operand(node.left, _ADDABLE, "'+' needs numbers or strings")
+            rt, rf = self.operand(node.right, _ADDABLE, "'+' needs numbers or strings")
+            typ = STR if STR in (lt, rt) else NUM if lt == rt == NUM else PRIM
+        elif op in ("<", "<=", ">", ">="):
+            what = f"'{op}' needs numbers or strings"
+            lt, lf = self.operand(node.left, _STRINGISH | {NUM}, what)
+            rt, rf = self.operand(node.right, _STRINGISH | {NUM}, what)
+            if {lt, rt} == {NUM, STR}:
+                self.fail(node.op_start, f"'{op}' cannot compare a number with a string")
+            typ = BOOL
+        else:
+            what = f"'{op}' needs numbers"
+            lt, lf = self.operand(node.left, _NUMERIC, what)
+            rt, rf = self.operand(node.right, _NUMERIC, what)
+            typ = NUM
+        impl = _BINARY_OPS[op]
+        return typ, lambda c: impl(lf(c), rf(c))
+
+    def equality(self, node: ast.Binary) -> tuple[str, Fn]:
+        sides = []
+        for side in (node.left, node.right):
+            typ, fn = self.compile(side)
+            if typ in _OPAQUE:
+                self.fail(side.start, f"A {typ} cannot be compared; use .val() or .exists()")
+            sides.append((side, fn))
+        (left, lf), (right, rf) = sides
+        negated = node.op in ("!=", "!==")
+        # Fast paths for the common comparisons with a literal.
+        for (lit, _), (_, other) in ((sides[1], sides[0]), (sides[0], sides[1])):
+            if isinstance(lit, ast.Literal) and (lit.value is None or type(lit.value) is str):
+                value = lit.value
+                if value is None:
+                    if negated:
+                        return BOOL, lambda c: other(c) is not None
+                    return BOOL, lambda c: other(c) is None
+                if negated:
+                    return BOOL, lambda c: not equal(other(c), value)
+                return BOOL, lambda c: equal(other(c), value)
+        if negated:
+            return BOOL, lambda c: not equal(lf(c), rf(c))
+        return BOOL, lambda c: equal(lf(c), rf(c))
+
+    def c_Logical(self, node: ast.Logical) -> tuple[str, Fn]:
+        what = f"'{node.op}' needs booleans"
+        lt, lf = self.operand(node.left, _TRUTH, what)
+        rt, rf = self.operand(node.right, _TRUTH, what)
+        op = node.op
+        left = lf if lt == BOOL else _checked_bool(lf, op)
+        right = rf if rt == BOOL else _checked_bool(rf, op)
+        if op == "&&":
+            return BOOL, lambda c: left(c) and right(c)
+        return BOOL, lambda c: left(c) or right(c)
+
+    def c_Conditional(self, node: ast.Conditional) -> tuple[str, Fn]:
+        tt, tf = self.operand(node.test, _TRUTH, "The condition of '?:' must be a boolean")
+        test = tf if tt == BOOL else _checked_bool(tf, "?:")
+        at, af = self.compile(node.then)
+        bt, bf = self.compile(node.otherwise)
+        if at == bt:
+            typ = at
+        elif at in _OPAQUE or bt in _OPAQUE:
+            self.fail(node.start, f"The branches of '?:' cannot be a {at} and a {bt}")
+        else:
+            typ = ANY if ANY in (at, bt) else PRIM
+        return typ, lambda c: af(c) if test(c) else bf(c)
+
+    # -- members and calls ----------------------------------------------------------------------
+
+    def member_name(self, node: ast.Member) -> str | None:
+        """The literal member name, or None for a computed (non-literal) subscript."""
+        if isinstance(node.key, ast.Literal) and type(node.key.value) is str:
+            return node.key.value
+        return None
+
+    def c_Member(self, node: ast.Member) -> tuple[str, Fn]:
+        typ, obj = self.compile(node.obj)
+        name = self.member_name(node)
+        at = node.key.start
+        if typ == ANY:
+            if name is not None:
+                return ANY, lambda c: get_member(obj(c), name)
+            kt, key = self.compile(node.key)
+            if kt in _OPAQUE:
+                self.fail(at, f"A member name cannot be a {kt}")
+            return ANY, lambda c: get_member(obj(c), key(c))
+        if name is None:
+            self.fail(at, f"Computed member names are not allowed on a {typ}")
+        if typ == SNAP:
+            if name in SNAPSHOT_METHODS:
+                self.fail(at, f"'{name}' is a method of RuleDataSnapshot; call it: {name}()")
+            self.fail(at, f"Unknown method '{name}' of RuleDataSnapshot")
+        if typ == QUERY:
+            if name not in QUERY_FIELDS:
+                self.fail(at, f"Unknown query field '{name}'")
+            return QUERY_FIELDS[name], lambda c: obj(c)[name]
+        if typ in (STR, PRIM):
+            if name == "length":
+                if typ == STR:
+                    return NUM, lambda c: string_length(obj(c))
+                return NUM, lambda c: string_length(_receiver(obj(c), "length"))
+            if name in STRING_METHODS:
+                self.fail(at, f"'{name}' is a string method; call it: {name}(...)")
+            if typ == STR:
+                self.fail(at, f"Unknown string member '{name}'")
+            self.fail(at, f"Cannot read member '{name}' of a value (only string members)")
+        self.fail(at, f"Cannot read member '{name}' of a {typ}")
+
+    def c_Call(self, node: ast.Call) -> tuple[str, Fn]:
+        callee = node.callee
+        if not isinstance(callee, ast.Member):
+            self.fail(node.start, "Only methods can be called")
+        typ, obj = self.compile(callee.obj)
+        name = self.member_name(callee)
+        at = callee.key.start
+        if name is None:
+            self.fail(at, "Method names must be literal")
+        if typ == SNAP:
+            method = SNAPSHOT_METHODS.get(name)
+            if method is None:
+                self.fail(at, f"Unknown method '{name}' of RuleDataSnapshot")
+        elif typ in _STRINGISH:
+            method = STRING_METHODS.get(name)
+            if method is None:
+                if name == "length":
+                    self.fail(at, "'length' is not a method; use .length")
+                self.fail(at, f"Unknown string method '{name}'")
+        else:
+            self.fail(at, f"A {typ} has no method '{name}'")
+        if len(node.args) not in method.arity:
+            counts = " or ".join(str(n) for n in method.arity)
+            self.fail(node.start, f"{name}() takes {counts} argument(s), not {len(node.args)}")
+        if name == "matches":
+            return BOOL, self.matches(node, obj)
+        if name == "hasChildren" and node.args:
+            return BOOL, self.has_children(node, obj)
+        impl = method.impl
+        if name in ("child", "hasChild") and isinstance(node.args[0], ast.Literal):
+            arg = node.args[0]
+            if type(arg.value) is not str:
+                self.fail(arg.start, f"{name}() needs a string")
+            segments = split_child_path(arg.value)
+            if name == "child":
+                return SNAP, lambda c: obj(c).child(segments)
+            return BOOL, lambda c: segments is not None and (
+                tree.get(obj(c).node, segments) is not None
+            )
+        args = []
+        for arg in node.args:
+            arg_type, fn = self.operand(arg, _STRINGISH, f"{name}() needs a string")
+            args.append(fn)
+        if not args:
+            return method.result, lambda c: impl(obj(c))
+        if len(args) == 1:
+            (a,) = args
+            return method.result, lambda c: impl(obj(c), a(c))
+        a, b = args
+        return method.result, lambda c: impl(obj(c), a(c), b(c))
+
+    def matches(self, node: ast.Call, obj: Fn) -> Fn:
+        arg = node.args[0]
+        if not isinstance(arg, ast.Regex):
+            self.fail(arg.start, "matches() needs a regular expression literal, such as /^a/")
+        try:
+            pattern = compile_regex(arg.pattern, arg.flags)
+        except RegexError as err:
+            self.fail(arg.start + err.offset, err.message)
+        search = pattern.search
+        return lambda c: search(_receiver(obj(c), "matches")) is not None
+
+    def has_children(self, node: ast.Call, obj: Fn) -> Fn:
+        arg = node.args[0]
+        if not isinstance(arg, ast.Array):
+            self.fail(arg.start, "hasChildren() needs an array literal, such as ['a', 'b']")
+        if all(isinstance(i, ast.Literal) and type(i.value) is str for i in arg.items):
+            names = [i.value for i in arg.items if isinstance(i, ast.Literal)]
+            paths = [split_child_path(n) for n in names]
+            if names and all(p is not None for p in paths):
+                keys = [p for p in paths if p is not None]
+                return lambda c: _has_all(obj(c).node, keys)
+        fns = [self.operand(i, _STRINGISH, "hasChildren() needs strings")[1] for i in arg.items]
+        return lambda c: snap_has_all(obj(c), [f(c) for f in fns])
+
+
+def _has_all(node: tree.Node, keys: list[tuple[str, ...]]) -> bool:
+    get = tree.get
+    for segments in keys:
+        if get(node, segments) is None:
+            return False
+    return True
+
+
+def _checked_bool(fn: Fn, op: str) -> Fn:
+    """A deferred boolean operand (rules.md §19 item 8): anything but a boolean is an error."""
+
+    def checked(c: Context) -> bool:
+        return _need_bool(fn(c), f"'{op}'")
+
+    return checked
