@@ -210,19 +210,19 @@ def _kind(v: Any) -> str:
 
 def _need_number(v: Any, op: str) -> int | float:
     if type(v) is int or type(v) is float:
-        return v  # type: ignore[no-any-return]
+        return v
     raise EvalError(f"'{op}' needs a number, not {_kind(v)}")
 
 
 def _need_string(v: Any, what: str) -> str:
     if type(v) is str:
-        return v  # type: ignore[no-any-return]
+        return v
     raise EvalError(f"{what} needs a string, not {_kind(v)}")
 
 
 def _need_bool(v: Any, what: str) -> bool:
     if type(v) is bool:
-        return v  # type: ignore[no-any-return]
+        return v
     raise EvalError(f"{what} needs a boolean, not {_kind(v)}")
 
 
@@ -327,12 +327,10 @@ def get_member(obj: Any, key: Any) -> Any:
     if t is list:
         if key == "length":
             return len(obj)
-        index = key if is_number(key) else None
-        if type(key) is str and key.isdigit() and key.isascii():
-            index = int(key)
-        if index is not None and index == int(index) and 0 <= index < len(obj):
-            return obj[int(index)]
-        if index is not None or type(key) is str:
+        if is_number(key) or type(key) is str:
+            text = number_text(key) if is_number(key) else key
+            if text.isascii() and text.isdigit() and int(text) < len(obj):
+                return obj[int(text)]
             return None
     raise EvalError(f"cannot read member {key!r} of {_kind(obj)}")
 
@@ -427,7 +425,7 @@ SNAPSHOT_METHODS: dict[str, _Method] = {
 
 def _receiver(v: Any, name: str) -> str:
     if type(v) is str:
-        return v  # type: ignore[no-any-return]
+        return v
     raise EvalError(f"{name}() needs a string receiver, not {_kind(v)}")
 
 
@@ -604,25 +602,18 @@ class _Compiler:
         return typ, lambda c: impl(lf(c), rf(c))
 
     def equality(self, node: ast.Binary) -> tuple[str, Fn]:
-        sides = []
+        fns = []
         for side in (node.left, node.right):
             typ, fn = self.compile(side)
             if typ in _OPAQUE:
                 self.fail(side.start, f"A {typ} cannot be compared; use .val() or .exists()")
-            sides.append((side, fn))
-        (left, lf), (right, rf) = sides
+            fns.append(fn)
         negated = node.op in ("!=", "!==")
-        # Fast paths for the common comparisons with a literal.
-        for (lit, _), (_, other) in ((sides[1], sides[0]), (sides[0], sides[1])):
-            if isinstance(lit, ast.Literal) and (lit.value is None or type(lit.value) is str):
-                value = lit.value
-                if value is None:
-                    if negated:
-                        return BOOL, lambda c: other(c) is not None
-                    return BOOL, lambda c: other(c) is None
-                if negated:
-                    return BOOL, lambda c: not equal(other(c), value)
-                return BOOL, lambda c: equal(other(c), value)
+        if _is_null_or_string(node.right):
+            return BOOL, _equal_to_literal(fns[0], node.right, negated)
+        if _is_null_or_string(node.left):
+            return BOOL, _equal_to_literal(fns[1], node.left, negated)
+        lf, rf = fns
         if negated:
             return BOOL, lambda c: not equal(lf(c), rf(c))
         return BOOL, lambda c: equal(lf(c), rf(c))
@@ -728,12 +719,13 @@ class _Compiler:
             segments = split_child_path(arg.value)
             if name == "child":
                 return SNAP, lambda c: obj(c).child(segments)
-            return BOOL, lambda c: segments is not None and (
-                tree.get(obj(c).node, segments) is not None
+            return (
+                BOOL,
+                lambda c: segments is not None and (tree.get(obj(c).node, segments) is not None),
             )
         args = []
-        for arg in node.args:
-            arg_type, fn = self.operand(arg, _STRINGISH, f"{name}() needs a string")
+        for argument in node.args:
+            _, fn = self.operand(argument, _STRINGISH, f"{name}() needs a string")
             args.append(fn)
         if not args:
             return method.result, lambda c: impl(obj(c))
@@ -770,10 +762,24 @@ class _Compiler:
 
 def _has_all(node: tree.Node, keys: list[tuple[str, ...]]) -> bool:
     get = tree.get
-    for segments in keys:
-        if get(node, segments) is None:
-            return False
-    return True
+    return all(get(node, segments) is not None for segments in keys)
+
+
+def _is_null_or_string(node: ast.Node) -> bool:
+    return isinstance(node, ast.Literal) and (node.value is None or type(node.value) is str)
+
+
+def _equal_to_literal(other: Fn, literal: ast.Node, negated: bool) -> Fn:
+    """Fast paths for the most common comparisons: with null, or with a string literal."""
+    assert isinstance(literal, ast.Literal)
+    value = literal.value
+    if value is None:
+        if negated:
+            return lambda c: other(c) is not None
+        return lambda c: other(c) is None
+    if negated:
+        return lambda c: not equal(other(c), value)
+    return lambda c: equal(other(c), value)
 
 
 def _checked_bool(fn: Fn, op: str) -> Fn:

@@ -51,10 +51,13 @@ _UNSUPPORTED_TOKENS = {
     "~": "Bitwise operators are not supported",
 }
 _KEYWORDS = frozenset(
-    "break case catch class const continue debugger default delete do else export extends "
-    "finally for function if import in instanceof let new return super switch this throw try "
-    "typeof var void while with yield await".split()
-)
+    {
+        "break", "case", "catch", "class", "const", "continue", "debugger", "default", "delete",
+        "do", "else", "export", "extends", "finally", "for", "function", "if", "import", "in",
+        "instanceof", "let", "new", "return", "super", "switch", "this", "throw", "try",
+        "typeof", "var", "void", "while", "with", "yield", "await",
+    }
+)  # fmt: skip
 
 
 def parse(text: str) -> ast.Node:

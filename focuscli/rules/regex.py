@@ -208,9 +208,7 @@ class _Translator:
         k = 0
         while k < len(atoms):
             text, single = atoms[k]
-            is_range = (
-                k + 2 < len(atoms) and single and atoms[k + 1][0] == "-" and atoms[k + 2][1]
-            )
+            is_range = k + 2 < len(atoms) and single and atoms[k + 1][0] == "-" and atoms[k + 2][1]
             if is_range:
                 parts.append(f"{text}-{atoms[k + 2][0]}")
                 k += 3

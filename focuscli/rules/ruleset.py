@@ -261,4 +261,3 @@ def _valid_below(rule_node: RuleNode, ctx: Context) -> bool:
         if not _valid_below(child, child_ctx):
             return False
     return True
-

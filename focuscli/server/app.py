@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import email.policy
 import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from email.parser import BytesParser
 from typing import Any
 from urllib.parse import unquote, unquote_plus
 
@@ -109,6 +111,12 @@ class App:
         params = parse_params(request.query_string)
         segments = request.raw_path.split("/")
         last = segments[-1]
+        if last == ".upload" and method == "POST":
+            # The emulator UI's import: a multipart file written at the path, like a PUT.
+            segments[-1] = ".json"
+            request = Request("PUT", "/".join(segments), request.query_string, request.headers,
+                              _uploaded_file(request))
+            method, last = "PUT", ".json"
         if not last.endswith(".json"):
             raise HttpError(404, "Not found: REST paths end in .json (for example /path/to/data.json)")
         segments[-1] = last[: -len(".json")]
@@ -158,6 +166,10 @@ class App:
             raise HttpError(400, IF_MATCH_NOT_SUPPORTED)
         _check_timeout(params)
         shallow = params.get("shallow") == "true"
+        want_etag = request.headers.get("x-firebase-etag", "").lower() == "true"
+        if shallow and want_etag:
+            # spec §12.10 (inferred): the SDK refuses this pair client-side; say why here too.
+            raise HttpError(400, "shallow=true cannot be combined with X-Firebase-ETag.")
         query = self._query(params, shallow=shallow)
         root = ns.root
         pending = self.store.barrier()
@@ -177,7 +189,6 @@ class App:
         else:
             value = tree.render(node)
         headers: dict[str, str] = {}
-        want_etag = request.headers.get("x-firebase-etag", "").lower() == "true"
         if_none = request.headers.get("if-none-match")
         if want_etag or if_none is not None:
             current = tree.etag(tree.get(root, path))
@@ -259,7 +270,8 @@ class App:
             if pending is not None:
                 await pending
         headers: dict[str, str] = {}
-        if if_match is not None or request.headers.get("x-firebase-etag", "").lower() == "true":
+        want_etag = request.headers.get("x-firebase-etag", "").lower() == "true"
+        if if_match is not None or (want_etag and method != "PATCH"):
             headers["etag"] = tree.etag(tree.get(new_root, request_path))
         if method == "POST":
             return self._body(200, {"name": name}, params, headers)
@@ -364,6 +376,21 @@ class App:
             safe = re.sub(r'[^\w.\- ]', "_", download) or "download"
             headers["content-disposition"] = f'attachment; filename="{safe}"'
         return Response(status, body, headers)
+
+
+def _uploaded_file(request: Request) -> bytes:
+    """The bytes of the ``myFile`` part of a multipart/form-data body."""
+    content_type = request.headers.get("content-type", "")
+    if not content_type.startswith("multipart/form-data"):
+        raise HttpError(400, "An upload must be multipart/form-data with a part named myFile.")
+    head = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode("latin-1")
+    message = BytesParser(policy=email.policy.HTTP).parsebytes(head + request.body)
+    for part in message.iter_parts():
+        if part.get_param("name", header="content-disposition") == "myFile":
+            payload = part.get_payload(decode=True)
+            if isinstance(payload, bytes):
+                return payload
+    raise HttpError(400, "An upload must be multipart/form-data with a part named myFile.")
 
 
 def _pretty(value: Any) -> bytes:

@@ -201,7 +201,7 @@ def test_override_null(ruled: Any) -> None:
 
 
 def test_override_sdk_wire_form(ruled: Any) -> None:
-    # the Admin SDK appends the override unencoded after ns (§1.6): ...&auth_variable_override={...}
+    # the Admin SDK appends the override unencoded after ns (§1.6)
     resp = ruled.session.get(
         ruled.url("/closed.json") + f"?ns={ruled.ns}&auth_variable_override={USER1}",
         headers={"authorization": "Bearer owner"},
@@ -220,6 +220,7 @@ def test_without_override_admin_bypasses_rules(ruled: Any) -> None:
 
 @pytest.mark.parametrize("carrier", ["auth", "bearer"])
 def test_unsigned_jwt_is_a_user_not_admin(ruled: Any, carrier: str) -> None:
+    # "bearer": spec §12.14: inferred — non-owner Bearer values are treated as ID tokens
     token = unsigned_jwt("alice")
 
     def call(method: str, path: str, body: Any = None) -> Any:
@@ -270,6 +271,12 @@ def test_default_rules_are_open(rest: Any) -> None:
     resp = rest.get("/.settings/rules.json", params={"format": "strict"})
     assert resp.status_code == 200
     assert resp.json() == OPEN_RULES
+
+
+def test_fresh_namespace_is_open_to_everyone(rest: Any) -> None:
+    assert rest.put("/a.json", 1, admin=False).status_code == 200
+    resp = rest.get("/.json", admin=False)
+    assert resp.status_code == 200 and resp.json() == {"a": 1}
 
 
 def test_rules_upload_and_read_back_verbatim(rest: Any) -> None:
@@ -393,6 +400,20 @@ def test_write_size_limit_values_accepted(rest: Any, limit: str, method: str) ->
     body = None if method == "DELETE" else {"a": 1}
     resp = rest.request(method, "/w.json", params={"writeSizeLimit": limit}, json=body)
     assert resp.status_code == 200
+
+
+def test_ui_file_upload(rest: Any) -> None:
+    # §8.1 emulator UI import: multipart part `myFile`; spec INF: replace semantics at <path>
+    assert rest.put("/imp.json", {"old": 1}).status_code == 200
+    resp = rest.post(
+        "/imp/.upload",
+        admin=False,
+        params={"access_token": "owner", "writeSizeLimit": "unlimited"},
+        data=None,
+        files={"myFile": ("data.json", json.dumps({"a": {"b": [1, 2]}}), "application/json")},
+    )
+    assert 200 <= resp.status_code < 300, resp.text
+    assert rest.value("/imp.json") == {"a": {"b": [1, 2]}}
 
 
 def test_clear_database_as_owner(rest: Any) -> None:

@@ -66,6 +66,14 @@ def test_delete_with_etag_header_reports_null_etag(rest: Any) -> None:
     assert resp.headers["ETag"] == "null_etag"
 
 
+def test_shallow_with_etag_is_400(rest: Any) -> None:
+    # spec §12.10: inferred — the SDK forbids etag+shallow client-side; the server rejects it
+    assert rest.put("/v.json", {"a": 1}).status_code == 200
+    resp = rest.get("/v.json", params={"shallow": "true"}, headers=ETAG_ON)
+    assert resp.status_code == 400
+    assert isinstance(resp.json()["error"], str)
+
+
 # ---------------------------------------------------------------------------------------------
 # content-derived values
 
@@ -90,7 +98,7 @@ def test_different_content_different_etag(rest: Any, one: Any, two: Any) -> None
 
 
 def test_etag_covers_priority(rest: Any) -> None:
-    # spec §4 recommends hashing the export format, so a priority change is a content change
+    # spec §12.6: inferred — §4 recommends hashing the export format, so a priority is content
     assert rest.put("/a.json", {".value": 1, ".priority": 1}).status_code == 200
     assert rest.put("/b.json", {".value": 1, ".priority": 2}).status_code == 200
     assert etag_of(rest, "/a.json") != etag_of(rest, "/b.json")
@@ -188,6 +196,15 @@ def test_etag_loop_like_a_transaction(rest: Any) -> None:
         assert resp.status_code == 200
         value, etag = new, resp.headers["ETag"]
     assert rest.value("/counter.json") == 5
+
+
+def test_print_silent_with_if_match_is_lenient(rest: Any) -> None:
+    # spec §12.7: inferred — production rejects this pair, a local server is lenient by default
+    assert rest.put("/v.json", 1).status_code == 200
+    etag = etag_of(rest, "/v.json")
+    resp = rest.put("/v.json", 2, params={"print": "silent"}, headers={"if-match": etag})
+    assert resp.status_code == 204
+    assert rest.value("/v.json") == 2
 
 
 # ---------------------------------------------------------------------------------------------

@@ -144,11 +144,10 @@ def test_write_deeper_than_32_levels_is_400(rest: Any) -> None:
 def test_namespaces_are_isolated(server_url: str, rest: Any) -> None:
     other = f"t{uuid.uuid4().hex[:16]}"
     assert rest.put("/shared.json", "mine").status_code == 200
-    resp = requests.get(f"{server_url}/shared.json", params={"ns": other}, headers=OWNER, timeout=10)
+    url = f"{server_url}/shared.json"
+    resp = requests.get(url, params={"ns": other}, headers=OWNER, timeout=10)
     assert resp.status_code == 200 and resp.json() is None
-    put = requests.put(
-        f"{server_url}/shared.json", params={"ns": other}, json="theirs", headers=OWNER, timeout=10
-    )
+    put = requests.put(url, params={"ns": other}, json="theirs", headers=OWNER, timeout=10)
     assert put.status_code == 200
     assert rest.value("/shared.json") == "mine"
 
@@ -196,6 +195,22 @@ def test_put_get_round_trip(rest: Any, value: Any) -> None:
     assert resp.json() == value
     got = rest.value("/v.json")
     assert got == value and type(got) is type(value)
+
+
+@pytest.mark.parametrize("number", [2**53 + 1, 2**63 - 1, -(2**63), -(2**53) - 1])
+def test_int64_values_stay_exact(rest: Any, number: int) -> None:
+    # spec §12.11: inferred — integral numbers that fit in int64 are kept as integers
+    assert rest.put("/n.json", number).status_code == 200
+    got = rest.value("/n.json")
+    assert got == number and isinstance(got, int)
+
+
+def test_string_over_10_mb_is_400(rest: Any) -> None:
+    # spec §1.5 / §9: strings are limited to 10 MB of UTF-8 (error text INF)
+    resp = rest.put("/big.json", "x" * (10 * 1024 * 1024 + 1))
+    assert resp.status_code == 400
+    error_of(resp)
+    assert rest.value("/.json") is None
 
 
 def test_put_echo_is_normalised(rest: Any) -> None:
@@ -289,6 +304,13 @@ def test_print_silent_is_204_empty(rest: Any, method: str, body: Any) -> None:
         assert len(pushed) == 1 and stored[pushed[0]] == {"a": 1}
     else:
         assert rest.value("/s.json") == expected[method]
+
+
+def test_unknown_query_parameters_are_ignored(rest: Any) -> None:
+    # spec §12.7: inferred — lenient about unknown parameters (production may answer 400)
+    assert rest.put("/u.json", 1, params={"cachebust": "123"}).status_code == 200
+    resp = rest.get("/u.json", params={"cachebust": "456", "disableTriggers": "true"})
+    assert resp.status_code == 200 and resp.json() == 1
 
 
 def test_print_pretty(rest: Any) -> None:

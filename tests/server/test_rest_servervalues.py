@@ -22,7 +22,8 @@ class Window:
     hi: int
 
     def __contains__(self, value: object) -> bool:
-        return isinstance(value, int) and not isinstance(value, bool) and self.lo <= value <= self.hi
+        is_int = isinstance(value, int) and not isinstance(value, bool)
+        return is_int and self.lo <= value <= self.hi  # type: ignore[operator]
 
 
 @contextmanager

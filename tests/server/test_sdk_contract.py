@@ -33,7 +33,7 @@ SCORES = {
     "stegosaurus": 5,
     "triceratops": 22,
 }
-DINODB = {"dinosaurs": DINOSAURS, "scores": SCORES}
+DINODB: dict[str, dict[str, Any]] = {"dinosaurs": DINOSAURS, "scores": SCORES}
 HEIGHT_SORTED = [
     "linhenykus",
     "pterodactyl",
@@ -348,20 +348,24 @@ def test_transaction_aborts_after_25_conflicts(root: db.Reference) -> None:
         ("dinosaurs", lambda q: q.order_by_child("height").start_at(3.5), HEIGHT_SORTED[-2:]),
         ("dinosaurs", lambda q: q.order_by_child("height").end_at(3.5), HEIGHT_SORTED[:4]),
         (
-            "dinosaurs", lambda q: q.order_by_child("height").start_at(2.5).end_at(5),
+            "dinosaurs",
+            lambda q: q.order_by_child("height").start_at(2.5).end_at(5),
             HEIGHT_SORTED[-3:-1],
         ),
         ("dinosaurs", lambda q: q.order_by_child("height").equal_to(0.6), HEIGHT_SORTED[:2]),
         (
-            "dinosaurs", lambda q: q.order_by_child("height").start_at(1).limit_to_first(2),
+            "dinosaurs",
+            lambda q: q.order_by_child("height").start_at(1).limit_to_first(2),
             HEIGHT_SORTED[2:4],
         ),
         (
-            "dinosaurs", lambda q: q.order_by_child("height").end_at(4).limit_to_last(2),
+            "dinosaurs",
+            lambda q: q.order_by_child("height").end_at(4).limit_to_last(2),
             HEIGHT_SORTED[3:5],
         ),
         (
-            "dinosaurs", lambda q: q.order_by_child("ratings/pos").start_at(4),
+            "dinosaurs",
+            lambda q: q.order_by_child("ratings/pos").start_at(4),
             ["stegosaurus", "pterodactyl", "triceratops"],
         ),
         ("dinosaurs", lambda q: q.order_by_key().limit_to_first(2), KEY_SORTED[:2]),
@@ -374,7 +378,8 @@ def test_transaction_aborts_after_25_conflicts(root: db.Reference) -> None:
         ("scores", lambda q: q.order_by_value().start_at(21).end_at(55), SCORE_SORTED[1:4]),
         ("scores", lambda q: q.order_by_value().equal_to(80), ["linhenykus"]),
         (
-            "scores", lambda q: q.order_by_value().start_at(10).limit_to_last(2),
+            "scores",
+            lambda q: q.order_by_value().start_at(10).limit_to_last(2),
             SCORE_SORTED[-2:],
         ),
     ],
@@ -484,7 +489,8 @@ def test_listen_many_writes_in_order(root: db.Reference) -> None:
         assert [events.next() for _ in range(30)] == [("put", "/n", i) for i in range(30)]
 
 
-@pytest.mark.focus_serve  # §7.2/§12.3: needs `charset=utf-8`, a recommendation the emulator may not follow
+# §7.2/§12.3: needs `charset=utf-8`, a recommendation the emulator may not follow
+@pytest.mark.focus_serve
 def test_listen_unicode_round_trip(root: db.Reference) -> None:
     text = "héllo ☃ \U0001f600 ünïcødé"
     ref = root.child("uni")

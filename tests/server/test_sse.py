@@ -121,7 +121,7 @@ def stream(server_url: str, ns: str) -> Iterator[Any]:
 
 def listening(stream: Any, path: str, initial: Any, **kwargs: Any) -> Stream:
     """Open a stream, check the response head and the initial put, return the stream."""
-    s = stream(path, **kwargs)
+    s: Stream = stream(path, **kwargs)
     assert s.resp.status == 200, s.resp.read()
     assert s.next_change() == ("put", "/", initial)
     return s
@@ -138,6 +138,13 @@ def test_response_head(stream: Any) -> None:
     assert content_type.split(";")[0].strip() == "text/event-stream"
     assert s.resp.getheader("Cache-Control") == "no-cache"
     assert s.resp.getheader("Access-Control-Allow-Origin") == "*"
+
+
+@pytest.mark.parametrize("accept", ["text/event-stream", "application/json, text/event-stream"])
+def test_accept_containing_event_stream_gets_a_stream(stream: Any, accept: str) -> None:
+    s = stream("/a.json", headers={"Accept": accept})
+    assert s.resp.status == 200
+    assert s.read_block() == b'event: put\ndata: {"path":"/","data":null}'
 
 
 @pytest.mark.focus_serve  # §12.3: the emulator may omit the charset (production does)
@@ -295,7 +302,7 @@ def test_write_above(
 def test_unrelated_writes_produce_nothing(
     rest: Any, stream: Any, method: str, path: str, body: Any
 ) -> None:
-    # §7.4 d ("if the value at L changed") and e
+    # §7.4 e; the "above, L unchanged" rows are §7.4 d — spec §12.8: inferred
     assert rest.put("/rooms/r1.json", {"title": "x"}).status_code == 200
     s = listening(stream, "/rooms/r1.json", {"title": "x"})
     data = None if method == "DELETE" else json.dumps(body).encode()
