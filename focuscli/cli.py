@@ -56,7 +56,7 @@ def serve(
     ] = None,
     data_dir: Annotated[
         Path | None,
-        typer.Option("--data-dir", help="Directory for durable data [default: the XDG data dir].", show_default=False),
+        typer.Option("--data-dir", help="Directory for durable data (default: $XDG_DATA_HOME/focus/database).", show_default=False),
     ] = None,
     memory: Annotated[bool, typer.Option("--memory", help="Keep nothing on disk.")] = False,
     admin_secret_file: Annotated[

@@ -82,12 +82,11 @@ class Binary(Node):
 
 @dataclass(frozen=True, slots=True)
 class Logical(Node):
-    """``&&`` and ``||`` (short-circuit)."""
+    """A chain of one of ``&&`` and ``||`` (short-circuit, left to right), kept flat so that
+    long generated chains do not make the tree deep."""
 
     op: str
-    left: Node
-    right: Node
-    op_start: int
+    operands: tuple[Node, ...]
 
 
 @dataclass(frozen=True, slots=True)

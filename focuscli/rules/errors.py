@@ -9,7 +9,8 @@
     EvalError                a runtime error while evaluating; the rule then counts as false
 
 Every ExpressionError knows the expression text and the character offset of the bad token, and
-``str()`` shows the message, the line of the expression holding the offset and a caret under it.
+``str()`` is ``"<line>:<column>: <message>"`` (within the expression), then the line of the
+expression holding the offset and a caret under it.
 ``compile_rules`` turns these into the server's ``RulesError``, which names the line and column
 in the rules *source* instead (see ``ruleset.located``).
 """
@@ -37,9 +38,8 @@ class ExpressionError(ValueError):
         return self.offset - (self.expression.rfind("\n", 0, self.offset) + 1) + 1
 
     def __str__(self) -> str:
-        return f"{self.message} at {self.line}:{self.column}\n" + caret_lines(
-            self.expression, self.offset
-        )
+        where = f"{self.line}:{self.column}: {self.message}\n"
+        return where + caret_lines(self.expression, self.offset)
 
 
 class RuleSyntaxError(ExpressionError):

@@ -33,14 +33,12 @@ Fn = Callable[["Context"], Any]
 BOOL, NUM, STR, NULL = "boolean", "number", "string", "null"
 SNAP, QUERY, ANY, PRIM = "RuleDataSnapshot", "query", "any", "primitive"
 REGEX, ARRAY = "regular expression", "array"
-_DEFERRED = frozenset({ANY, PRIM})  # checked at run time
 _NUMERIC = frozenset({NUM, ANY, PRIM})
 _ADDABLE = frozenset({NUM, STR, ANY, PRIM})
 _TRUTH = frozenset({BOOL, ANY, PRIM})
 _STRINGISH = frozenset({STR, ANY, PRIM})
 _OPAQUE = frozenset({SNAP, QUERY, REGEX, ARRAY})
 
-_NUMBER_TYPES = (int, float)
 _MAX_SAFE = 2**53
 NAN = float("nan")
 
@@ -56,6 +54,27 @@ NO_QUERY: Mapping[str, Any] = {
     "startAt": None, "endAt": None, "equalTo": None, "limitToFirst": None, "limitToLast": None,
 }  # fmt: skip
 """The ``query`` of a plain read with no ordering (rules.md §15.2), and of every write (§6.6)."""
+
+# Upload-time messages. Where production's wording is known (its answers to `firebase deploy`
+# dry runs, as recorded by pyric's r29 capture) it is used verbatim; the rest follow its style.
+NOT_BOOLEAN = "Expression must evaluate to a boolean."
+UNKNOWN_VARIABLE = "Unknown variable '{name}'."
+NEWDATA_IN_READ = "newData is invalid in .read expressions."
+NO_SUCH_MEMBER = "No such method/property '{name}'."
+NOT_A_FUNCTION = "Type error: Function call on target that is not a function."
+STRING_ARGUMENT = "{name}() expects a string argument."
+REGEX_ARGUMENT = "matches() expects a regular expression literal argument."
+ARRAY_ARGUMENT = "hasChildren() expects an array literal argument."
+BOOLEAN_OPERAND = "{op} only operates on booleans."
+NUMBER_OPERAND = "Invalid {op} expression: {side} operand is not a number."
+ORDERED_OPERAND = "Invalid {op} expression: {side} operand must be a number or string."
+MIXED_ORDER = "Invalid {op} expression: a number cannot be compared with a string."
+OPAQUE_OPERAND = "Invalid {op} expression: {side} operand cannot be {what}."
+MIXED_BRANCHES = "Invalid ?: expression: the branches cannot be {a} and {b}."
+REGEX_PLACE = "A regular expression literal is only allowed as the argument of matches()."
+ARRAY_PLACE = "An array literal is only allowed as the argument of hasChildren()."
+CALL_METHOD = "{name} is a method; call it: {name}()."
+COMPUTED_NAME = "Method and property names must be literal strings here."
 
 
 # ---------------------------------------------------------------------------------------------
@@ -368,9 +387,7 @@ def snap_has_children(s: Snapshot) -> bool:
 
 
 def snap_has_all(s: Snapshot, names: list[Any]) -> bool:
-    if not names:
-        raise EvalError("hasChildren([]) needs at least one name")  # targaryen; rules.md §19.5
-    node = s.node
+    node = s.node  # an empty list holds: production allows hasChildren([]) (pyric r27)
     result = True
     for name in names:
         segments = split_child_path(_need_string(name, "hasChildren()"))
@@ -516,18 +533,30 @@ class _Compiler:
         return typ, fn
 
     def check_boolean(self, node: ast.Node, typ: str) -> None:
-        """The whole rule, and each branch of a conditional at the top, can be boolean."""
+        """The whole rule, and each branch of a conditional at the top, is a boolean.
+
+        Statically: production refuses ``auth.uid`` as a whole rule (pyric r29), so an "any"
+        value is not enough here, unlike for the operands of ``!``, ``&&``, ``||`` and ``?:``,
+        which are checked when the rule runs (rules.md §19 item 8)."""
         if isinstance(node, ast.Conditional):
             self.check_boolean(node.then, self.types[id(node.then)])
             self.check_boolean(node.otherwise, self.types[id(node.otherwise)])
-        elif typ not in _TRUTH:
-            self.fail(node.start, f"A rule must be a boolean expression, not a {typ}")
+        elif typ != BOOL:
+            self.fail(node.start, NOT_BOOLEAN)
 
-    def operand(self, node: ast.Node, allowed: frozenset[str], what: str) -> tuple[str, Fn]:
+    def operand(self, node: ast.Node, allowed: frozenset[str], message: str) -> tuple[str, Fn]:
         typ, fn = self.compile(node)
         if typ not in allowed:
-            self.fail(node.start, f"{what}, not a {typ}")
+            self.fail(node.start, message)
         return typ, fn
+
+    def operands(
+        self, node: ast.Binary, allowed: frozenset[str], message: str
+    ) -> tuple[str, Fn, str, Fn]:
+        """Both operands of a binary operator; ``message`` is formatted with op and side."""
+        lt, lf = self.operand(node.left, allowed, message.format(op=node.op, side="left"))
+        rt, rf = self.operand(node.right, allowed, message.format(op=node.op, side="right"))
+        return lt, lf, rt, rf
 
     # -- leaves ---------------------------------------------------------------------------------
 
@@ -540,10 +569,10 @@ class _Compiler:
         return typ, lambda c: value
 
     def c_Regex(self, node: ast.Regex) -> tuple[str, Fn]:
-        self.fail(node.start, "A regular expression is only allowed as the argument of matches()")
+        self.fail(node.start, REGEX_PLACE)
 
     def c_Array(self, node: ast.Array) -> tuple[str, Fn]:
-        self.fail(node.start, "An array is only allowed as the argument of hasChildren()")
+        self.fail(node.start, ARRAY_PLACE)
 
     def c_Name(self, node: ast.Name) -> tuple[str, Fn]:
         name = node.name
@@ -557,25 +586,26 @@ class _Compiler:
             return SNAP, lambda c: Snapshot(c.root, c.path, c.old)
         if name == "newData":
             if self.kind == READ:
-                self.fail(node.start, "newData is not available in .read rules")
+                self.fail(node.start, NEWDATA_IN_READ)
             return SNAP, lambda c: Snapshot(c.new_root, c.path, c.new)
         if name == "query":
             return QUERY, lambda c: c.query
         if name.startswith("$"):
             if name not in self.wildcards:
-                self.fail(node.start, f"Unknown variable '{name}': no wildcard of that name here")
+                self.fail(node.start, UNKNOWN_VARIABLE.format(name=name))
             return STR, lambda c: c.bindings[name]
-        self.fail(node.start, f"Unknown variable '{name}'")
+        self.fail(node.start, UNKNOWN_VARIABLE.format(name=name))
 
     # -- operators ------------------------------------------------------------------------------
 
     def c_Unary(self, node: ast.Unary) -> tuple[str, Fn]:
         if node.op == "!":
-            typ, fn = self.operand(node.operand, _TRUTH, "'!' needs a boolean")
+            typ, fn = self.operand(node.operand, _TRUTH, BOOLEAN_OPERAND.format(op="!"))
             if typ == BOOL:
                 return BOOL, lambda c: not fn(c)
             return BOOL, lambda c: not _need_bool(fn(c), "'!'")
-        _, fn = self.operand(node.operand, _NUMERIC, "'-' needs a number")
+        message = NUMBER_OPERAND.format(op="-", side="the")
+        _, fn = self.operand(node.operand, _NUMERIC, message)
         return NUM, lambda c: negate(fn(c))
 
     def c_Binary(self, node: ast.Binary) -> tuple[str, Fn]:
@@ -583,30 +613,26 @@ class _Compiler:
         if op in ("==", "===", "!=", "!=="):
             return self.equality(node)
         if op == "+":
-            lt, lf = self.operand(node.left, _ADDABLE, "'+' needs numbers or strings")
-            rt, rf = self.operand(node.right, _ADDABLE, "'+' needs numbers or strings")
+            lt, lf, rt, rf = self.operands(node, _ADDABLE, ORDERED_OPERAND)
             typ = STR if STR in (lt, rt) else NUM if lt == rt == NUM else PRIM
         elif op in ("<", "<=", ">", ">="):
-            what = f"'{op}' needs numbers or strings"
-            lt, lf = self.operand(node.left, _STRINGISH | {NUM}, what)
-            rt, rf = self.operand(node.right, _STRINGISH | {NUM}, what)
+            lt, lf, rt, rf = self.operands(node, _ADDABLE, ORDERED_OPERAND)
             if {lt, rt} == {NUM, STR}:
-                self.fail(node.op_start, f"'{op}' cannot compare a number with a string")
+                self.fail(node.op_start, MIXED_ORDER.format(op=op))
             typ = BOOL
         else:
-            what = f"'{op}' needs numbers"
-            lt, lf = self.operand(node.left, _NUMERIC, what)
-            rt, rf = self.operand(node.right, _NUMERIC, what)
+            _, lf, _, rf = self.operands(node, _NUMERIC, NUMBER_OPERAND)
             typ = NUM
         impl = _BINARY_OPS[op]
         return typ, lambda c: impl(lf(c), rf(c))
 
     def equality(self, node: ast.Binary) -> tuple[str, Fn]:
         fns = []
-        for side in (node.left, node.right):
+        for side, name in ((node.left, "left"), (node.right, "right")):
             typ, fn = self.compile(side)
             if typ in _OPAQUE:
-                self.fail(side.start, f"A {typ} cannot be compared; use .val() or .exists()")
+                message = OPAQUE_OPERAND.format(op=node.op, side=name, what=_a(typ))
+                self.fail(side.start, message)
             fns.append(fn)
         negated = node.op in ("!=", "!==")
         if _is_null_or_string(node.right):
@@ -619,25 +645,35 @@ class _Compiler:
         return BOOL, lambda c: equal(lf(c), rf(c))
 
     def c_Logical(self, node: ast.Logical) -> tuple[str, Fn]:
-        what = f"'{node.op}' needs booleans"
-        lt, lf = self.operand(node.left, _TRUTH, what)
-        rt, rf = self.operand(node.right, _TRUTH, what)
         op = node.op
-        left = lf if lt == BOOL else _checked_bool(lf, op)
-        right = rf if rt == BOOL else _checked_bool(rf, op)
+        fns = []
+        for operand in node.operands:
+            typ, fn = self.operand(operand, _TRUTH, BOOLEAN_OPERAND.format(op=op))
+            fns.append(fn if typ == BOOL else _checked_bool(fn, op))
+        if len(fns) == 2:
+            a, b = fns
+            if op == "&&":
+                return BOOL, lambda c: a(c) and b(c)
+            return BOOL, lambda c: a(c) or b(c)
+        if len(fns) == 3:
+            a, b, d = fns
+            if op == "&&":
+                return BOOL, lambda c: a(c) and b(c) and d(c)
+            return BOOL, lambda c: a(c) or b(c) or d(c)
+        chain = tuple(fns)
         if op == "&&":
-            return BOOL, lambda c: left(c) and right(c)
-        return BOOL, lambda c: left(c) or right(c)
+            return BOOL, lambda c: all(f(c) for f in chain)
+        return BOOL, lambda c: any(f(c) for f in chain)
 
     def c_Conditional(self, node: ast.Conditional) -> tuple[str, Fn]:
-        tt, tf = self.operand(node.test, _TRUTH, "The condition of '?:' must be a boolean")
+        tt, tf = self.operand(node.test, _TRUTH, BOOLEAN_OPERAND.format(op="?:"))
         test = tf if tt == BOOL else _checked_bool(tf, "?:")
         at, af = self.compile(node.then)
         bt, bf = self.compile(node.otherwise)
         if at == bt:
             typ = at
         elif at in _OPAQUE or bt in _OPAQUE:
-            self.fail(node.start, f"The branches of '?:' cannot be a {at} and a {bt}")
+            self.fail(node.start, MIXED_BRANCHES.format(a=_a(at), b=_a(bt)))
         else:
             typ = ANY if ANY in (at, bt) else PRIM
         return typ, lambda c: af(c) if test(c) else bf(c)
@@ -659,17 +695,13 @@ class _Compiler:
                 return ANY, lambda c: get_member(obj(c), name)
             kt, key = self.compile(node.key)
             if kt in _OPAQUE:
-                self.fail(at, f"A member name cannot be a {kt}")
+                self.fail(at, OPAQUE_OPERAND.format(op="[]", side="the", what=_a(kt)))
             return ANY, lambda c: get_member(obj(c), key(c))
         if name is None:
-            self.fail(at, f"Computed member names are not allowed on a {typ}")
-        if typ == SNAP:
-            if name in SNAPSHOT_METHODS:
-                self.fail(at, f"'{name}' is a method of RuleDataSnapshot; call it: {name}()")
-            self.fail(at, f"Unknown method '{name}' of RuleDataSnapshot")
-        if typ == QUERY:
-            if name not in QUERY_FIELDS:
-                self.fail(at, f"Unknown query field '{name}'")
+            self.fail(at, COMPUTED_NAME)
+        if typ == SNAP and name in SNAPSHOT_METHODS:
+            self.fail(at, CALL_METHOD.format(name=name))
+        if typ == QUERY and name in QUERY_FIELDS:
             return QUERY_FIELDS[name], lambda c: obj(c)[name]
         if typ in (STR, PRIM):
             if name == "length":
@@ -677,36 +709,28 @@ class _Compiler:
                     return NUM, lambda c: string_length(obj(c))
                 return NUM, lambda c: string_length(_receiver(obj(c), "length"))
             if name in STRING_METHODS:
-                self.fail(at, f"'{name}' is a string method; call it: {name}(...)")
-            if typ == STR:
-                self.fail(at, f"Unknown string member '{name}'")
-            self.fail(at, f"Cannot read member '{name}' of a value (only string members)")
-        self.fail(at, f"Cannot read member '{name}' of a {typ}")
+                self.fail(at, CALL_METHOD.format(name=name))
+        self.fail(at, NO_SUCH_MEMBER.format(name=name))
 
     def c_Call(self, node: ast.Call) -> tuple[str, Fn]:
         callee = node.callee
         if not isinstance(callee, ast.Member):
-            self.fail(node.start, "Only methods can be called")
+            self.fail(node.start, NOT_A_FUNCTION)
         typ, obj = self.compile(callee.obj)
         name = self.member_name(callee)
         at = callee.key.start
         if name is None:
-            self.fail(at, "Method names must be literal")
-        if typ == SNAP:
-            method = SNAPSHOT_METHODS.get(name)
-            if method is None:
-                self.fail(at, f"Unknown method '{name}' of RuleDataSnapshot")
-        elif typ in _STRINGISH:
-            method = STRING_METHODS.get(name)
-            if method is None:
-                if name == "length":
-                    self.fail(at, "'length' is not a method; use .length")
-                self.fail(at, f"Unknown string method '{name}'")
-        else:
-            self.fail(at, f"A {typ} has no method '{name}'")
+            self.fail(at, COMPUTED_NAME)
+        methods = SNAPSHOT_METHODS if typ == SNAP else STRING_METHODS
+        method = methods.get(name) if typ == SNAP or typ in _STRINGISH else None
+        if method is None:
+            # An "any" value's members are values, not methods; other types have named members.
+            known = typ == ANY or name == "length" or (typ == QUERY and name in QUERY_FIELDS)
+            self.fail(at, NOT_A_FUNCTION if known else NO_SUCH_MEMBER.format(name=name))
         if len(node.args) not in method.arity:
             counts = " or ".join(str(n) for n in method.arity)
-            self.fail(node.start, f"{name}() takes {counts} argument(s), not {len(node.args)}")
+            plural = "" if method.arity == (1,) else "s"
+            self.fail(at, f"{name}() expects {counts} argument{plural}.")
         if name == "matches":
             return BOOL, self.matches(node, obj)
         if name == "hasChildren" and node.args:
@@ -715,7 +739,7 @@ class _Compiler:
         if name in ("child", "hasChild") and isinstance(node.args[0], ast.Literal):
             arg = node.args[0]
             if type(arg.value) is not str:
-                self.fail(arg.start, f"{name}() needs a string")
+                self.fail(arg.start, STRING_ARGUMENT.format(name=name))
             segments = split_child_path(arg.value)
             if name == "child":
                 return SNAP, lambda c: obj(c).child(segments)
@@ -725,7 +749,7 @@ class _Compiler:
             )
         args = []
         for argument in node.args:
-            _, fn = self.operand(argument, _STRINGISH, f"{name}() needs a string")
+            _, fn = self.operand(argument, _STRINGISH, STRING_ARGUMENT.format(name=name))
             args.append(fn)
         if not args:
             return method.result, lambda c: impl(obj(c))
@@ -738,7 +762,7 @@ class _Compiler:
     def matches(self, node: ast.Call, obj: Fn) -> Fn:
         arg = node.args[0]
         if not isinstance(arg, ast.Regex):
-            self.fail(arg.start, "matches() needs a regular expression literal, such as /^a/")
+            self.fail(arg.start, REGEX_ARGUMENT)
         try:
             pattern = compile_regex(arg.pattern, arg.flags)
         except RegexError as err:
@@ -749,14 +773,15 @@ class _Compiler:
     def has_children(self, node: ast.Call, obj: Fn) -> Fn:
         arg = node.args[0]
         if not isinstance(arg, ast.Array):
-            self.fail(arg.start, "hasChildren() needs an array literal, such as ['a', 'b']")
+            self.fail(arg.start, ARRAY_ARGUMENT)
         if all(isinstance(i, ast.Literal) and type(i.value) is str for i in arg.items):
             names = [i.value for i in arg.items if isinstance(i, ast.Literal)]
             paths = [split_child_path(n) for n in names]
-            if names and all(p is not None for p in paths):
+            if all(p is not None for p in paths):
                 keys = [p for p in paths if p is not None]
                 return lambda c: _has_all(obj(c).node, keys)
-        fns = [self.operand(i, _STRINGISH, "hasChildren() needs strings")[1] for i in arg.items]
+        message = STRING_ARGUMENT.format(name="hasChildren")
+        fns = [self.operand(i, _STRINGISH, message)[1] for i in arg.items]
         return lambda c: snap_has_all(obj(c), [f(c) for f in fns])
 
 
@@ -780,6 +805,13 @@ def _equal_to_literal(other: Fn, literal: ast.Node, negated: bool) -> Fn:
     if negated:
         return lambda c: not equal(other(c), value)
     return lambda c: equal(other(c), value)
+
+
+def _a(typ: str) -> str:
+    """A static type's name with its article, for messages."""
+    if typ == NULL:
+        return "null"
+    return ("an " if typ[0] in "aeiou" else "a ") + typ
 
 
 def _checked_bool(fn: Fn, op: str) -> Fn:

@@ -87,7 +87,7 @@ class _Lexer:
             elif _is_name_start(ch):
                 token = self.name()
             elif ch == "/" and text.startswith(("//", "/*"), start):
-                raise self.fail("Comments are not allowed in an expression", start)
+                raise self.fail("Comments are not allowed in an expression.", start)
             elif ch == "/" and previous not in _ENDS_OPERAND:
                 token = self.regex()
             elif ch in _BY_FIRST:
@@ -95,7 +95,7 @@ class _Lexer:
                 self.pos = start + len(op)
                 token = Token(op, op, start, self.pos)
             else:
-                raise self.fail(f"Unexpected character {ch!r}", start)
+                raise self.fail(f"Unexpected character {ch!r}.", start)
             previous = token.kind
             yield token
 
@@ -115,16 +115,16 @@ class _Lexer:
             if text[j : j + 1] in ("+", "-"):
                 j += 1
             if not (j < len(text) and text[j] in _DIGITS):
-                raise self.fail("Invalid number", start)
+                raise self.fail("Invalid number.", start)
             while j < len(text) and text[j] in _DIGITS:
                 j += 1
             is_float = True
             i = j
         if i < len(text) and (_is_name_part(text[i]) or text[i] == "."):
-            raise self.fail("Invalid number", start)
+            raise self.fail("Invalid number.", start)
         raw = text[start:i]
         if len(raw) > 1 and raw[0] == "0" and raw[1] in _DIGITS:
-            raise self.fail("Invalid number (octal literals are not supported)", start)
+            raise self.fail("Invalid number (octal literals are not supported).", start)
         self.pos = i
         value: int | float = float(raw) if is_float else int(raw)
         if isinstance(value, int) and abs(value) > 2**53:
@@ -138,7 +138,7 @@ class _Lexer:
         i = start + 1
         while True:
             if i >= len(text) or text[i] in "\n\r\u2028\u2029":
-                raise self.fail("Unterminated string", start)
+                raise self.fail("Unterminated string.", start)
             ch = text[i]
             if ch == quote:
                 self.pos = i + 1
@@ -149,14 +149,14 @@ class _Lexer:
                 continue
             esc = text[i + 1 : i + 2]
             if esc == "":
-                raise self.fail("Unterminated string", start)
+                raise self.fail("Unterminated string.", start)
             if esc in _SIMPLE_ESCAPES and not (esc == "0" and text[i + 2 : i + 3] in _DIGITS):
                 parts.append(_SIMPLE_ESCAPES[esc])
                 i += 2
             elif esc == "x":
                 digits = text[i + 2 : i + 4]
                 if len(digits) != 2 or any(c not in _HEX for c in digits):
-                    raise self.fail("Invalid escape sequence", i)
+                    raise self.fail("Invalid escape sequence.", i)
                 parts.append(chr(int(digits, 16)))
                 i += 4
             elif esc == "u":
@@ -164,7 +164,7 @@ class _Lexer:
             elif esc in "\r\n\u2028\u2029":  # a line continuation
                 i += 3 if text.startswith("\r\n", i + 1) else 2
             elif esc in _DIGITS:
-                raise self.fail("Invalid escape sequence", i)
+                raise self.fail("Invalid escape sequence.", i)
             else:
                 parts.append(esc)  # identity escape: \' \" \\ \/ ...
                 i += 2
@@ -175,12 +175,12 @@ class _Lexer:
             close = text.find("}", i + 3)
             digits = text[i + 3 : close] if close > 0 else ""
             if not digits or any(c not in _HEX for c in digits) or int(digits, 16) > 0x10FFFF:
-                raise self.fail("Invalid escape sequence", i)
+                raise self.fail("Invalid escape sequence.", i)
             parts.append(chr(int(digits, 16)))
             return close + 1
         digits = text[i + 2 : i + 6]
         if len(digits) != 4 or any(c not in _HEX for c in digits):
-            raise self.fail("Invalid escape sequence", i)
+            raise self.fail("Invalid escape sequence.", i)
         code = int(digits, 16)
         if parts and 0xDC00 <= code < 0xE000 and 0xD800 <= ord(parts[-1][-1]) < 0xDC00:
             parts[-1] = chr(0x10000 + ((ord(parts[-1]) - 0xD800) << 10) + (code - 0xDC00))
@@ -205,11 +205,11 @@ class _Lexer:
         in_class = False
         while True:
             if i >= len(text) or text[i] in "\n\r\u2028\u2029":
-                raise self.fail("Unterminated regular expression", start)
+                raise self.fail("Unterminated regular expression.", start)
             ch = text[i]
             if ch == "\\":
                 if i + 1 >= len(text) or text[i + 1] in "\n\r\u2028\u2029":
-                    raise self.fail("Unterminated regular expression", start)
+                    raise self.fail("Unterminated regular expression.", start)
                 i += 2
                 continue
             if ch == "[":

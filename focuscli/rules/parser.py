@@ -38,17 +38,17 @@ MAX_DEPTH = 200  # bounds the tree's depth, so later recursive passes cannot ove
 _BINARY = frozenset({"==", "!=", "===", "!==", "<", "<=", ">", ">=", "+", "-", "*", "/", "%"})
 
 _UNSUPPORTED_TOKENS = {
-    "=": "Assignment is not supported",
-    "**": "The '**' operator is not supported",
-    ";": "Only a single expression is allowed (no ';')",
-    "++": "The '++' operator is not supported",
-    "--": "The '--' operator is not supported",
-    "=>": "Functions are not supported",
-    "{": "Object literals are not supported",
-    "&": "Bitwise operators are not supported",
-    "|": "Bitwise operators are not supported",
-    "^": "Bitwise operators are not supported",
-    "~": "Bitwise operators are not supported",
+    "=": "Rule expressions may not contain assignments.",  # production's wording
+    "**": "The '**' operator is not supported.",
+    ";": "Only a single expression is allowed (no ';').",
+    "++": "The '++' operator is not supported.",
+    "--": "The '--' operator is not supported.",
+    "=>": "Functions are not supported.",
+    "{": "Object literals are not supported.",
+    "&": "Bitwise operators are not supported.",
+    "|": "Bitwise operators are not supported.",
+    "^": "Bitwise operators are not supported.",
+    "~": "Bitwise operators are not supported.",
 }
 _KEYWORDS = frozenset(
     {
@@ -102,9 +102,9 @@ class _Parser:
         if message is None:
             message = _UNSUPPORTED_TOKENS.get(token.kind)
         if message is None and token.kind == "name" and token.value in _KEYWORDS:
-            message = f"'{token.value}' is not supported"
+            message = f"'{token.value}' is not supported."
         if message is None:
-            message = f"Unexpected {describe(token)}"
+            message = f"Unexpected {describe(token)}."
         raise ParseError(message, self.text, token.start)
 
     def expect(self, kind: str) -> Token:
@@ -112,14 +112,14 @@ class _Parser:
         if token.kind != kind:
             if token.kind == "eof" or token.kind in _UNSUPPORTED_TOKENS:
                 self.fail(token)
-            self.fail(token, f"Expected '{kind}' but found {describe(token)}")
+            self.fail(token, f"Expected '{kind}' but found {describe(token)}.")
         return self.advance()
 
     # -- grammar ------------------------------------------------------------------------------
 
     def parse(self) -> ast.Node:
         if self.current.kind == "eof":
-            self.fail(self.current, "Empty expression")
+            self.fail(self.current, "Empty expression.")
         node = self.expression(0)
         if self.current.kind != "eof":
             self.fail(self.current)
@@ -137,14 +137,15 @@ class _Parser:
             if power <= rbp:
                 self.depth = entered
                 return left
-            self.nest(token)
+            if token.kind not in ("&&", "||"):
+                self.nest(token)  # a logical chain stays flat: it does not deepen the tree
             self.advance()
             left = self.led(token, left)
 
     def nest(self, token: Token) -> None:
         self.depth += 1
         if self.depth > MAX_DEPTH:
-            self.fail(token, "The expression is nested too deeply")
+            self.fail(token, "The expression is nested too deeply.")
 
     def nud(self, token: Token) -> ast.Node:
         kind = token.kind
@@ -161,7 +162,7 @@ class _Parser:
             operand = self.expression(PREFIX_POWER)
             return ast.Unary(token.start, operand.end, kind, operand)
         if kind == "+":
-            self.fail(token, "Unary '+' is not supported")
+            self.fail(token, "Unary '+' is not supported.")
         if kind == "(":
             inner = self.expression(0)
             close = self.expect(")")
@@ -184,7 +185,9 @@ class _Parser:
             return ast.Binary(left.start, right.end, kind, left, right, token.start)
         if kind in ("&&", "||"):
             right = self.expression(BINDING_POWER[kind])
-            return ast.Logical(left.start, right.end, kind, left, right, token.start)
+            if isinstance(left, ast.Logical) and left.op == kind:  # extend the chain
+                return ast.Logical(left.start, right.end, kind, (*left.operands, right))
+            return ast.Logical(left.start, right.end, kind, (left, right))
         if kind == "?":
             then = self.expression(BINDING_POWER["?"] - 1)
             self.expect(":")
@@ -196,7 +199,7 @@ class _Parser:
                 word = self.text[name.start : name.end]
                 key = ast.Literal(name.start, name.end, word)
                 return ast.Member(left.start, name.end, left, key, False)
-            self.fail(name, f"Expected a name after '.' but found {describe(name)}")
+            self.fail(name, f"Expected a name after '.' but found {describe(name)}.")
         if kind == "[":
             key_node = self.expression(0)
             close = self.expect("]")

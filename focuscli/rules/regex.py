@@ -44,7 +44,7 @@ def compile_regex(pattern: str, flags: str) -> re.Pattern[str]:
     """The Python pattern equivalent to ``/pattern/flags``. Raises RegexError."""
     for i, flag in enumerate(flags):
         if flag != "i" or flags.index(flag) != i:
-            raise RegexError(f"Unsupported regular expression flag '{flag}'", len(pattern) + 2 + i)
+            raise RegexError(f"Unsupported regular expression flag '{flag}'.", len(pattern) + 2 + i)
     python = _Translator(pattern).translate()
     options = re.IGNORECASE if flags else 0
     try:
@@ -52,7 +52,7 @@ def compile_regex(pattern: str, flags: str) -> re.Pattern[str]:
             warnings.simplefilter("error")
             return re.compile(python, options)
     except (re.error, Warning, RecursionError, OverflowError) as err:
-        raise RegexError(f"Invalid regular expression: {err}", 1) from None
+        raise RegexError(f"Invalid regular expression: {err}.", 1) from None
 
 
 class _Translator:
@@ -73,21 +73,21 @@ class _Translator:
             ch = p[i]
             if ch == "^":
                 if i != 0:
-                    raise self.fail("'^' is only allowed at the start of the pattern", i)
+                    raise self.fail("'^' is only allowed at the start of the pattern.", i)
                 out.append(r"\A")
                 repeatable = False
                 i += 1
                 continue
             if ch == "$":
                 if i != n - 1:
-                    raise self.fail("'$' is only allowed at the end of the pattern", i)
+                    raise self.fail("'$' is only allowed at the end of the pattern.", i)
                 out.append(r"\Z")
                 repeatable = False
                 i += 1
                 continue
             if ch in "*+?" or (ch == "{" and _QUANTIFIER.match(p, i)):
                 if not repeatable:
-                    raise self.fail("Nothing to repeat", i)
+                    raise self.fail("Nothing to repeat.", i)
                 if ch == "{":
                     m = _QUANTIFIER.match(p, i)
                     assert m is not None
@@ -103,7 +103,7 @@ class _Translator:
                 continue
             if ch == "(":
                 if p[i + 1 : i + 2] == "?":
-                    raise self.fail("Groups starting with '(?' are not supported", i)
+                    raise self.fail("Groups starting with '(?' are not supported.", i)
                 groups.append(i)
                 out.append("(")
                 empty, repeatable = True, False
@@ -111,9 +111,9 @@ class _Translator:
                 continue
             if ch == ")":
                 if not groups:
-                    raise self.fail("Unmatched ')'", i)
+                    raise self.fail("Unmatched ')'.", i)
                 if empty:
-                    raise self.fail("A group may not have an empty alternative", i)
+                    raise self.fail("A group may not have an empty alternative.", i)
                 groups.pop()
                 out.append(")")
                 empty, repeatable = False, True
@@ -121,7 +121,7 @@ class _Translator:
                 continue
             if ch == "|":
                 if empty:
-                    raise self.fail("An alternative may not be empty", i)
+                    raise self.fail("An alternative may not be empty.", i)
                 out.append("|")
                 empty, repeatable = True, False
                 i += 1
@@ -138,16 +138,16 @@ class _Translator:
                 i += 1
             empty, repeatable = False, True
         if groups:
-            raise self.fail("Unterminated group", groups[-1])
+            raise self.fail("Unterminated group.", groups[-1])
         if empty and "|" in out:
-            raise self.fail("An alternative may not be empty", n)
+            raise self.fail("An alternative may not be empty.", n)
         return "".join(out)
 
     def escape(self, i: int) -> int:
         p = self.p
         esc = p[i + 1 : i + 2]
         if esc == "":
-            raise self.fail("A pattern may not end with '\\'", i)
+            raise self.fail("A pattern may not end with '\\'.", i)
         if esc in _ESCAPES:
             self.out.append(_ESCAPES[esc])
             return i + 2
@@ -158,9 +158,9 @@ class _Translator:
             self.out.append(re.escape(chr(int(p[i + 2 : i + 6], 16))))
             return i + 6
         if esc.isdigit():
-            raise self.fail("Backreferences are not supported", i)
+            raise self.fail("Backreferences are not supported.", i)
         if esc.isalnum() or not esc.isascii():
-            raise self.fail(f"Unsupported escape '\\{esc}'", i)
+            raise self.fail(f"Unsupported escape '\\{esc}'.", i)
         self.out.append(re.escape(esc))
         return i + 2
 
@@ -174,7 +174,7 @@ class _Translator:
         atoms: list[tuple[str, bool]] = []  # (python text, is a single character)
         while True:
             if i >= len(p):
-                raise self.fail("Unterminated character set", start)
+                raise self.fail("Unterminated character set.", start)
             ch = p[i]
             if ch == "]":
                 i += 1
@@ -194,7 +194,7 @@ class _Translator:
                     atoms.append((_class_char(chr(int(p[i + 2 : i + 6], 16))), True))
                     i += 6
                 elif esc == "" or esc.isalnum() or not esc.isascii():
-                    raise self.fail(f"Unsupported escape '\\{esc}'", i)
+                    raise self.fail(f"Unsupported escape '\\{esc}'.", i)
                 else:
                     atoms.append((_class_char(esc), True))
                     i += 2

@@ -32,7 +32,7 @@ class HttpServer:
         server = web.Server(self._handle, access_log=None)
         self._runner = web.ServerRunner(server, handle_signals=False, shutdown_timeout=2.0)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, host, port, reuse_address=True)
+        site = web.TCPSite(self._runner, host, port, reuse_address=True, backlog=1024)
         await site.start()
         address = self._runner.addresses[0]
         self.host, self.port = str(address[0]), int(address[1])

@@ -30,7 +30,9 @@ def sexpr(node: ast.Node) -> str:
         return "(call " + " ".join(sexpr(n) for n in (node.callee, *node.args)) + ")"
     if isinstance(node, ast.Unary):
         return f"({node.op} {sexpr(node.operand)})"
-    if isinstance(node, (ast.Binary, ast.Logical)):
+    if isinstance(node, ast.Logical):
+        return f"({node.op} " + " ".join(sexpr(n) for n in node.operands) + ")"
+    if isinstance(node, ast.Binary):
         return f"({node.op} {sexpr(node.left)} {sexpr(node.right)})"
     assert isinstance(node, ast.Conditional)
     return f"(? {sexpr(node.test)} {sexpr(node.then)} {sexpr(node.otherwise)})"
@@ -40,6 +42,10 @@ def sexpr(node: ast.Node) -> str:
     ("text", "tree"),
     [
         ("a || b && c", "(|| a (&& b c))"),
+        ("a && b && c", "(&& a b c)"),
+        ("a || b || c && d || e", "(|| a b (&& c d) e)"),
+        ("(a && b) && c", "(&& a b c)"),
+        ("a && (b || c) && d", "(&& a (|| b c) d)"),
         ("a && b || c", "(|| (&& a b) c)"),
         ("2 + 3 * 4", "(+ 2 (* 3 4))"),
         ("(2 + 3) * 4", "(* (+ 2 3) 4)"),
@@ -82,38 +88,37 @@ def test_spans_cover_the_source() -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("", "Empty expression at 1:1\n\n^"),
-        ("   ", "Empty expression at 1:4\n   \n   ^"),
-        ("auth != ", "Unexpected end of expression at 1:9\nauth != \n        ^"),
-        ("auth != )", "Unexpected ')' at 1:9\nauth != )\n        ^"),
-        ("(a", "Unexpected end of expression at 1:3\n(a\n  ^"),
-        ("(a]", "Expected ')' but found ']' at 1:3\n(a]\n  ^"),
-        ("a b", "Unexpected 'b' at 1:3\na b\n  ^"),
-        ("a 'b'", "Unexpected string at 1:3\na 'b'\n  ^"),
-        ("f(1,)", "Unexpected ')' at 1:5\nf(1,)\n    ^"),
-        ("a.", "Expected a name after '.' but found end of expression at 1:3\na.\n  ^"),
-        ("a.'b'", "Expected a name after '.' but found string at 1:3\na.'b'\n  ^"),
-        ("a ? b", "Unexpected end of expression at 1:6\na ? b\n     ^"),
-        ("a ? b , c", "Expected ':' but found ',' at 1:7\na ? b , c\n      ^"),
-        ("root = 5", "Assignment is not supported at 1:6\nroot = 5\n     ^"),
-        ("var x = 8", "'var' is not supported at 1:1\nvar x = 8\n^"),
-        ("a; b", "Only a single expression is allowed (no ';') at 1:2\na; b\n ^"),
-        ("2 ** 3", "The '**' operator is not supported at 1:3\n2 ** 3\n  ^"),
-        ("a++", "The '++' operator is not supported at 1:2\na++\n ^"),
-        ("+a", "Unary '+' is not supported at 1:1\n+a\n^"),
-        ("typeof a", "'typeof' is not supported at 1:1\ntypeof a\n^"),
-        ("a in b", "'in' is not supported at 1:3\na in b\n  ^"),
-        ("new Date()", "'new' is not supported at 1:1\nnew Date()\n^"),
-        ("{}", "Object literals are not supported at 1:1\n{}\n^"),
-        ("a & b", "Bitwise operators are not supported at 1:3\na & b\n  ^"),
-        ("x => 1", "Functions are not supported at 1:3\nx => 1\n  ^"),
-        ("a &&\n  b ||\n  )", "Unexpected ')' at 3:3\n  )\n  ^"),
-        ("a, b", "Unexpected ',' at 1:2\na, b\n ^"),
-        ("1 2", "Unexpected number at 1:3\n1 2\n  ^"),
-        ("/re/ 're'", "Unexpected string at 1:6\n/re/ 're'\n     ^"),
-        ("f(/a/ /b/)", "Unexpected end of expression at 1:11\nf(/a/ /b/)\n          ^"),
-        ("a == /b/", "Unexpected end of expression at 1:9\na == /b/\n        ^"),
-        ("true false", "Unexpected 'false' at 1:6\ntrue false\n     ^"),
+        ("", "1:1: Empty expression.\n\n^"),
+        ("   ", "1:4: Empty expression.\n   \n   ^"),
+        ("auth != ", "1:9: Unexpected end of expression.\nauth != \n        ^"),
+        ("auth != )", "1:9: Unexpected ')'.\nauth != )\n        ^"),
+        ("(a", "1:3: Unexpected end of expression.\n(a\n  ^"),
+        ("(a]", "1:3: Expected ')' but found ']'.\n(a]\n  ^"),
+        ("a b", "1:3: Unexpected 'b'.\na b\n  ^"),
+        ("a 'b'", "1:3: Unexpected string.\na 'b'\n  ^"),
+        ("f(1,)", "1:5: Unexpected ')'.\nf(1,)\n    ^"),
+        ("a.", "1:3: Expected a name after '.' but found end of expression.\na.\n  ^"),
+        ("a.'b'", "1:3: Expected a name after '.' but found string.\na.'b'\n  ^"),
+        ("a ? b", "1:6: Unexpected end of expression.\na ? b\n     ^"),
+        ("a ? b , c", "1:7: Expected ':' but found ','.\na ? b , c\n      ^"),
+        ("root = 5", "1:6: Rule expressions may not contain assignments.\nroot = 5\n     ^"),
+        ("var x = 8", "1:1: 'var' is not supported.\nvar x = 8\n^"),
+        ("a; b", "1:2: Only a single expression is allowed (no ';').\na; b\n ^"),
+        ("2 ** 3", "1:3: The '**' operator is not supported.\n2 ** 3\n  ^"),
+        ("a++", "1:2: The '++' operator is not supported.\na++\n ^"),
+        ("+a", "1:1: Unary '+' is not supported.\n+a\n^"),
+        ("typeof a", "1:1: 'typeof' is not supported.\ntypeof a\n^"),
+        ("a in b", "1:3: 'in' is not supported.\na in b\n  ^"),
+        ("new Date()", "1:1: 'new' is not supported.\nnew Date()\n^"),
+        ("{}", "1:1: Object literals are not supported.\n{}\n^"),
+        ("a & b", "1:3: Bitwise operators are not supported.\na & b\n  ^"),
+        ("x => 1", "1:3: Functions are not supported.\nx => 1\n  ^"),
+        ("a &&\n  b ||\n  )", "3:3: Unexpected ')'.\n  )\n  ^"),
+        ("a, b", "1:2: Unexpected ','.\na, b\n ^"),
+        ("1 2", "1:3: Unexpected number.\n1 2\n  ^"),
+        ("/re/ 're'", "1:6: Unexpected string.\n/re/ 're'\n     ^"),
+        ("f(/a/ /b/)", "1:10: Unexpected ')'.\nf(/a/ /b/)\n         ^"),
+        ("true false", "1:6: Unexpected 'false'.\ntrue false\n     ^"),
     ],
 )
 def test_error_messages(text: str, message: str) -> None:
@@ -126,7 +131,7 @@ def test_error_attributes() -> None:
     with pytest.raises(ParseError) as info:
         parse("a &&\n  )")
     err = info.value
-    assert (err.message, err.offset, err.line, err.column) == ("Unexpected ')'", 7, 2, 3)
+    assert (err.message, err.offset, err.line, err.column) == ("Unexpected ')'.", 7, 2, 3)
     assert err.expression == "a &&\n  )"
 
 
@@ -138,6 +143,11 @@ def test_deep_nesting_is_a_syntax_error_not_a_crash() -> None:
     with pytest.raises(ParseError, match="nested too deeply"):
         parse("!" * 1000 + "a")
     assert sexpr(parse(" + ".join(["1"] * 50))).count("+") == 49
+
+
+def test_long_logical_chains_stay_flat() -> None:
+    node = parse(" || ".join(["a"] * 5000))
+    assert isinstance(node, ast.Logical) and len(node.operands) == 5000
 
 
 _FRAGMENTS = st.sampled_from(
