@@ -36,17 +36,25 @@ Choices on the spec's open questions (rules.md §19) and other unrecorded corner
 from __future__ import annotations
 
 from ..server.rulesdoc import RulesDocument
-from .errors import EvalError, ExpressionError, LexError, ParseError, RuleSyntaxError, RuleTypeError
+from .errors import (
+    EvalError,
+    ExpressionError,
+    LexError,
+    ParseError,
+    RuleSourceError,
+    RuleSyntaxError,
+    RuleTypeError,
+)
 from .evaluate import Expression, compile_expression
 from .ruleset import CompiledRules, compile_tree
 
 __all__ = [
     "CompiledRules", "EvalError", "Expression", "ExpressionError", "LexError", "ParseError",
-    "RuleSyntaxError", "RuleTypeError", "compile_expression", "compile_rules",
+    "RuleSourceError", "RuleSyntaxError", "RuleTypeError", "compile_expression", "compile_rules",
 ]  # fmt: skip
 
 
 def compile_rules(doc: RulesDocument) -> CompiledRules:
-    """Compile every expression of ``doc`` (checked as at upload). Raises ``RulesError`` naming
-    the line and column of the offending token in the rules source."""
+    """Compile every expression of ``doc`` (checked as at upload). Raises ``RuleSourceError`` (a
+    ``RulesError``) naming the line and column of the first offending token in the source."""
     return CompiledRules(compile_tree(doc))

@@ -8,6 +8,8 @@
 
     EvalError                a runtime error while evaluating; the rule then counts as false
 
+    RuleSourceError          (a server RulesError) an ExpressionError placed in the rules source
+
 Every ExpressionError knows the expression text and the character offset of the bad token, and
 ``str()`` is ``"<line>:<column>: <message>"`` (within the expression), then the line of the
 expression holding the offset and a caret under it.
@@ -16,6 +18,8 @@ in the rules *source* instead (see ``ruleset.located``).
 """
 
 from __future__ import annotations
+
+from ..server.rulesdoc import RulesError
 
 
 class ExpressionError(ValueError):
@@ -56,6 +60,24 @@ class ParseError(RuleSyntaxError):
 
 class RuleTypeError(ExpressionError):
     """A well-formed expression that the upload-time checks refuse."""
+
+
+class RuleSourceError(RulesError):
+    """An expression error located in the rules *source*.
+
+    ``str()`` is the server's one-line ``"<line>:<column>: <message>"``, as the emulator answers
+    a bad upload (``4:24: Unknown variable 'sam_var'.``); ``detail`` holds the source line and a
+    caret under the offending character, for people (``pretty()`` joins the two)."""
+
+    def __init__(
+        self, line: int, column: int, message: str, detail: str, cause: ExpressionError
+    ) -> None:
+        super().__init__(line, column, message)
+        self.detail = detail
+        self.cause = cause
+
+    def pretty(self) -> str:
+        return f"{self}\n{self.detail}"
 
 
 class EvalError(Exception):

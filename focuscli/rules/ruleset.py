@@ -18,9 +18,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..server import tree
-from ..server.rulesdoc import INDEX_ON, RuleKey, RulesDocument, RulesError
+from ..server.rulesdoc import INDEX_ON, RuleKey, RulesDocument
 from ..server.tree import Node, Path
-from .errors import ExpressionError, caret_lines
+from .errors import ExpressionError, RuleSourceError, caret_lines
 from .evaluate import NO_QUERY, READ, VALIDATE, WRITE, Context, Expression, compile_expression
 
 Rule = Expression | bool | None  # a literal true/false is kept as a bool: no evaluation needed
@@ -47,13 +47,12 @@ class RuleNode:
         return named if named is not None else self.wildcard
 
 
-def located(doc: RulesDocument, key: RuleKey, err: ExpressionError) -> RulesError:
-    """``err`` re-addressed to the rules source: ``line:col: message`` plus the source line and
-    a caret under the offending character."""
+def located(doc: RulesDocument, key: RuleKey, err: ExpressionError) -> RuleSourceError:
+    """``err`` re-addressed to the rules source (line and column of the offending character)."""
     line, column = doc.expression_position(key, err.offset)
     lines = doc.source.split("\n")
     offset = sum(len(text) + 1 for text in lines[: line - 1]) + column - 1
-    return RulesError(line, column, f"{err.message}\n{caret_lines(doc.source, offset)}")
+    return RuleSourceError(line, column, err.message, caret_lines(doc.source, offset), err)
 
 
 def compile_tree(doc: RulesDocument) -> RuleNode:
@@ -65,16 +64,15 @@ def _compile_node(
     doc: RulesDocument, rules: Mapping[str, Any], path: RuleKey, wildcards: frozenset[str]
 ) -> RuleNode:
     node = RuleNode()
-    for key, value in rules.items():
-        if key.startswith("$"):
-            node.wildcard_name = key
-            node.wildcard = _compile_node(doc, value, path + (key,), wildcards | {key})
-    for key, value in rules.items():
+    for key, value in rules.items():  # in document order, so the first error is reported
         if key in (READ, WRITE, VALIDATE):
             setattr(node, key[1:], _compile_rule(doc, path + (key,), key, value, wildcards))
         elif key == INDEX_ON:
             node.index_on = (value,) if isinstance(value, str) else tuple(value)
-        elif not key.startswith("$"):
+        elif key.startswith("$"):
+            node.wildcard_name = key
+            node.wildcard = _compile_node(doc, value, path + (key,), wildcards | {key})
+        else:
             node.named[key] = _compile_node(doc, value, path + (key,), wildcards)
     kids = [*node.named.values(), *([node.wildcard] if node.wildcard else [])]
     node.validates_below = any(k.validate is not None or k.validates_below for k in kids)

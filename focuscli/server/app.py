@@ -2,47 +2,35 @@
 
 from __future__ import annotations
 
-import email.policy
-import json
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from email.parser import BytesParser
+from dataclasses import dataclass
 from typing import Any
-from urllib.parse import unquote, unquote_plus
+from urllib.parse import unquote
 
-from focuscli.server import tree
-from focuscli.server.access import compile_access
+from focuscli.server import admin, tree
 from focuscli.server.auth import AuthError, Identity, resolve_identity
 from focuscli.server.pushid import PushIds
 from focuscli.server.query import Query, QueryError, parse_query, run_query
-from focuscli.server.rulesdoc import OPEN_RULES, RulesDocument, RulesError
-from focuscli.server.sse import Change, Listener, dumps
+from focuscli.server.sse import Change, Listener
 from focuscli.server.store import DEFAULT_NAMESPACE, Namespace, Store, StoreUnavailable
 from focuscli.server.tree import Node, Path, TreeError
+from focuscli.server.wire import (
+    SSE_TYPE,
+    HttpError,
+    Request,
+    Response,
+    error_response,
+    json_response,
+    parse_body,
+    parse_params,
+    text,
+    uploaded_file,
+)
 
-JSON_TYPE = "application/json; charset=utf-8"
-SSE_TYPE = "text/event-stream; charset=utf-8"
 WRITE_SIZE_LIMITS = frozenset({"tiny", "small", "medium", "large", "unlimited"})
 _TIMEOUT = re.compile(r"^(\d+)(ms|s|min)$")
 _NAMESPACE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
 IF_MATCH_NOT_SUPPORTED = "The 'if-match' header is not supported with GET, PATCH or POST requests"
-
-
-@dataclass
-class Request:
-    method: str
-    raw_path: str  # percent-encoded, without the query string
-    query_string: str
-    headers: Mapping[str, str]  # lower-case names
-    body: bytes = b""
-
-
-@dataclass
-class Response:
-    status: int
-    body: bytes = b""
-    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -52,24 +40,6 @@ class StreamOpen:
     namespace: Namespace
     listener: Listener
     headers: dict[str, str]
-
-
-class HttpError(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-
-
-def parse_params(query_string: str) -> dict[str, str]:
-    """Form-style decoding (``+`` is a space); the first occurrence of a name wins."""
-    params: dict[str, str] = {}
-    for item in query_string.split("&"):
-        if not item:
-            continue
-        name, _, value = item.partition("=")
-        params.setdefault(unquote_plus(name), unquote_plus(value))
-    return params
 
 
 class App:
@@ -86,11 +56,11 @@ class App:
         try:
             result = await self._route(request)
         except HttpError as err:
-            result = self._json(err.status, {"error": err.message}, pretty=True)
+            result = error_response(err.status, err.message)
         except AuthError as err:
-            result = self._json(err.status, {"error": err.message}, pretty=True)
+            result = error_response(err.status, err.message)
         except StoreUnavailable as err:
-            result = self._json(503, {"error": f"Database unavailable: {err}"}, pretty=True)
+            result = error_response(503, f"Database unavailable: {err}")
         cors = {
             "access-control-allow-origin": origin or "*",
             "access-control-expose-headers": "ETag, Content-Length",
@@ -115,7 +85,7 @@ class App:
             # The emulator UI's import: a multipart file written at the path, like a PUT.
             segments[-1] = ".json"
             request = Request("PUT", "/".join(segments), request.query_string, request.headers,
-                              _uploaded_file(request))
+                              uploaded_file(request))
             method, last = "PUT", ".json"
         if not last.endswith(".json"):
             raise HttpError(404, "Not found: REST paths end in .json (for example /path/to/data.json)")
@@ -130,9 +100,9 @@ class App:
         clean = [s for s in decoded if s]
         identity = resolve_identity(request.headers, params, admin_secret=self.admin_secret)
         if clean and clean[0] == ".settings":
-            return await self._settings(method, clean[1:], params, request, identity, name)
+            return await admin.settings(self.store, method, clean[1:], params, request, identity, name)
         if clean and clean[0] == ".inspect":
-            return self._inspect(clean[1:])
+            return admin.inspect(self.store, clean[1:])
         try:
             path = tree.parse_path(clean)
         except TreeError as err:
@@ -195,7 +165,7 @@ class App:
             headers["etag"] = current
             if if_none is not None and if_none == current:
                 return Response(304, b"", headers)
-        response = self._body(200, value, params, headers)
+        response = json_response(200, value, params, headers)
         return response
 
     def _query(self, params: dict[str, str], *, shallow: bool) -> Query | None:
@@ -246,7 +216,7 @@ class App:
         elif method == "PATCH":
             change = self._patch_change(path, request, resolve)
         else:
-            raw = _parse_body(request.body)
+            raw = parse_body(request.body)
             if method == "POST":
                 name = self.push_ids.next(now)
                 path = path + (name,)
@@ -257,7 +227,7 @@ class App:
                 raise HttpError(401, "Permission denied")
             current_tag = tree.etag(current)
             if if_match != current_tag:
-                return self._body(412, tree.render(current), {}, {"etag": current_tag})
+                return json_response(412, tree.render(current), {}, {"etag": current_tag})
         new_root = change.apply(root)
         if not who.admin:
             for target in change.paths():
@@ -274,18 +244,18 @@ class App:
         if if_match is not None or (want_etag and method != "PATCH"):
             headers["etag"] = tree.etag(tree.get(new_root, request_path))
         if method == "POST":
-            return self._body(200, {"name": name}, params, headers)
+            return json_response(200, {"name": name}, params, headers)
         if method == "DELETE":
-            return self._body(200, None, params, headers)
+            return json_response(200, None, params, headers)
         if method == "PATCH":
             echo = {
                 "/".join(rel): tree.render(tree.get(new_root, path + rel)) for rel, _ in change.entries
             }
-            return self._body(200, echo, params, headers)
-        return self._body(200, tree.render(tree.get(new_root, path)), params, headers)
+            return json_response(200, echo, params, headers)
+        return json_response(200, tree.render(tree.get(new_root, path)), params, headers)
 
     def _patch_change(self, path: Path, request: Request, resolve: tree.ServerValue) -> Change:
-        raw = _parse_body(request.body)
+        raw = parse_body(request.body)
         if type(raw) is not dict:
             raise HttpError(400, "Invalid data; a PATCH body must be a JSON object.")
         entries: list[tuple[Path, Node]] = []
@@ -293,9 +263,9 @@ class App:
             try:
                 rel = tree.parse_path(key.split("/"))
             except TreeError:
-                raise HttpError(400, tree.key_error_message(_text(request.body), key)) from None
+                raise HttpError(400, tree.key_error_message(text(request.body), key)) from None
             if not rel:
-                raise HttpError(400, tree.key_error_message(_text(request.body), key))
+                raise HttpError(400, tree.key_error_message(text(request.body), key))
             entries.append((rel, _normalize(value, path + rel, resolve, request.body)))
         ordered = sorted(rel for rel, _ in entries)
         for before, after in zip(ordered, ordered[1:], strict=False):
@@ -307,120 +277,12 @@ class App:
                 )
         return Change("patch", path, tuple(entries))
 
-    # -- emulator admin endpoints -------------------------------------------------------------
-
-    async def _settings(
-        self,
-        method: str,
-        rest: list[str],
-        params: dict[str, str],
-        request: Request,
-        who: Identity,
-        name: str,
-    ) -> Response:
-        if rest == ["rules"]:
-            if not who.admin:
-                raise HttpError(403, "Permission denied")
-            ns = self.store.namespace(name)
-            if method == "GET":
-                source = (ns.rules or OPEN_RULES).source
-                if params.get("format") == "strict":
-                    doc = ns.rules or OPEN_RULES
-                    return self._body(200, doc.strict_json(), params, {})
-                return Response(200, source.encode("utf-8"), {"content-type": JSON_TYPE})
-            if method == "PUT":
-                source = _text(request.body)
-                try:
-                    doc = RulesDocument.parse(source)
-                    access = compile_access(doc)
-                except RulesError as err:
-                    raise HttpError(400, f"{err}\n") from None
-                await self.store.set_rules(ns, doc, access)
-                return self._body(200, {"status": "ok"}, params, {})
-            raise HttpError(405, f"Method {method} is not supported on /.settings/rules.json.")
-        if rest and rest[0] in ("functionTriggers", "defaultWriteSizeLimit"):
-            if not who.admin:
-                raise HttpError(403, "Permission denied")
-            # Accepted for tooling compatibility; focus serve has no Cloud Functions integration.
-            return self._body(200, {"status": "ok"} if method != "GET" else None, params, {})
-        raise HttpError(404, "Not found")
-
-    def _inspect(self, rest: list[str]) -> Response:
-        if rest == ["databases"]:
-            names = sorted(self.store.namespaces)
-            return self._json(200, [{"name": n} for n in names])
-        raise HttpError(404, "Not found")
-
-    # -- responses ----------------------------------------------------------------------------
-
-    def _json(self, status: int, value: Any, *, pretty: bool = False) -> Response:
-        return Response(status, _pretty(value) if pretty else dumps(value), {"content-type": JSON_TYPE, "cache-control": "no-cache"})
-
-    def _body(
-        self, status: int, value: Any, params: dict[str, str], headers: dict[str, str]
-    ) -> Response:
-        headers = {"content-type": JSON_TYPE, "cache-control": "no-cache", **headers}
-        printing = params.get("print")
-        if printing == "silent" and status < 300:
-            del headers["content-type"]
-            return Response(204, b"", headers)
-        body = _pretty(value) if printing == "pretty" else dumps(value)
-        callback = params.get("callback")
-        if callback is not None and status == 200:
-            if not re.match(r"^[A-Za-z_$][\w$.]*$", callback):
-                raise HttpError(400, "callback must be a JavaScript identifier.")
-            headers["content-type"] = "application/javascript; charset=utf-8"
-            body = callback.encode() + b"(" + body + b");"
-        download = params.get("download")
-        if download is not None and status == 200:
-            safe = re.sub(r'[^\w.\- ]', "_", download) or "download"
-            headers["content-disposition"] = f'attachment; filename="{safe}"'
-        return Response(status, body, headers)
-
-
-def _uploaded_file(request: Request) -> bytes:
-    """The bytes of the ``myFile`` part of a multipart/form-data body."""
-    content_type = request.headers.get("content-type", "")
-    if not content_type.startswith("multipart/form-data"):
-        raise HttpError(400, "An upload must be multipart/form-data with a part named myFile.")
-    head = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode("latin-1")
-    message = BytesParser(policy=email.policy.HTTP).parsebytes(head + request.body)
-    for part in message.iter_parts():
-        if part.get_param("name", header="content-disposition") == "myFile":
-            payload = part.get_payload(decode=True)
-            if isinstance(payload, bytes):
-                return payload
-    raise HttpError(400, "An upload must be multipart/form-data with a part named myFile.")
-
-
-def _pretty(value: Any) -> bytes:
-    text = json.dumps(value, indent=2, separators=(",", " : "), ensure_ascii=False)
-    return text.encode("utf-8", "backslashreplace")
-
-
-def _text(body: bytes) -> str:
-    try:
-        return body.decode("utf-8")
-    except UnicodeDecodeError:
-        raise HttpError(400, tree.INVALID_JSON) from None
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(name)
-
-
-def _parse_body(body: bytes) -> Any:
-    try:
-        return json.loads(_text(body), parse_constant=_reject_constant)
-    except (ValueError, RecursionError):
-        raise HttpError(400, tree.INVALID_JSON) from None
-
 
 def _normalize(value: Any, path: Path, resolve: tree.ServerValue, body: bytes) -> Node:
     try:
         return tree.normalize(value, path, resolve)
     except tree.InvalidKey as err:
-        raise HttpError(400, tree.key_error_message(_text(body), err.key)) from None
+        raise HttpError(400, tree.key_error_message(text(body), err.key)) from None
     except TreeError as err:
         raise HttpError(400, str(err)) from None
     except RecursionError:

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import time
 
 from aiohttp import web
 
-from focuscli.server.app import App, Request, Response
+from focuscli.server.app import App
 from focuscli.server.sse import KEEP_ALIVE
 from focuscli.server.store import Store
+from focuscli.server.wire import Request, Response, error_response
 
 MAX_BODY_BYTES = 256 * 1024 * 1024
+TOO_BIG = "Data to write exceeds the maximum size that can be modified with a single request."
 
 
 class HttpServer:
@@ -61,16 +62,16 @@ class HttpServer:
     async def _handle(self, request: web.BaseRequest) -> web.StreamResponse:
         length = request.content_length
         if length is not None and length > MAX_BODY_BYTES:
-            return _error(400, "Data to write exceeds the maximum size that can be modified with a single request.")
+            return _as_aiohttp(error_response(400, TOO_BIG))
         body = await request.content.read()
         if len(body) > MAX_BODY_BYTES:
-            return _error(400, "Data to write exceeds the maximum size that can be modified with a single request.")
+            return _as_aiohttp(error_response(400, TOO_BIG))
         raw = request.raw_path
         path, _, query = raw.partition("?")
         headers = {k.lower(): v for k, v in request.headers.items()}
         result = await self.app.handle(Request(request.method, path, query, headers, body))
         if isinstance(result, Response):
-            return web.Response(status=result.status, body=result.body, headers=result.headers)
+            return _as_aiohttp(result)
         listener = result.listener
         response = web.StreamResponse(status=200, headers=result.headers)
         try:
@@ -92,6 +93,5 @@ class HttpServer:
         return response
 
 
-def _error(status: int, message: str) -> web.Response:
-    body = json.dumps({"error": message}).encode()
-    return web.Response(status=status, body=body, content_type="application/json", charset="utf-8")
+def _as_aiohttp(response: Response) -> web.Response:
+    return web.Response(status=response.status, body=response.body, headers=response.headers)

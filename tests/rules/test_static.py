@@ -7,6 +7,7 @@ import json
 import pytest
 
 from focuscli.rules import ExpressionError, RuleTypeError, compile_expression, compile_rules
+from focuscli.rules.errors import RuleSourceError
 from focuscli.server.rulesdoc import RulesDocument, RulesError
 
 # Rules that production refuses at deploy, with its messages (pyric's r29 capture of
@@ -212,9 +213,11 @@ def test_query_in_a_write_rule_is_allowed() -> None:
 # -- errors located in the rules source --------------------------------------------------------
 
 
-def _compile(source: str) -> RulesError:
-    with pytest.raises(RulesError) as info:
+def _compile(source: str) -> RuleSourceError:
+    with pytest.raises(RuleSourceError) as info:
         compile_rules(RulesDocument.parse(source))
+    assert isinstance(info.value, RulesError)  # what the server catches
+    assert "\n" not in str(info.value)  # one line, as the emulator answers
     return info.value
 
 
@@ -233,7 +236,7 @@ def test_error_names_the_source_position() -> None:
     )
     err = _compile(source)
     assert (err.line, err.column) == (6, 71)
-    assert str(err) == (
+    assert err.pretty() == (
         "6:71: Unknown variable 'nowx'.\n"
         '        ".write": "auth.uid === $uid && newData.child(\'ts\').val() === nowx"\n'
         "                                                                      ^"
@@ -243,7 +246,9 @@ def test_error_names_the_source_position() -> None:
 def test_error_in_a_multi_line_string_rule() -> None:
     source = '{"rules": {\n  ".read": "auth != null &&\n     root.nope()"\n}}'
     err = _compile(source)
-    assert str(err) == ("3:11: No such method/property 'nope'.\n     root.nope()\"\n          ^")
+    assert err.pretty() == (
+        "3:11: No such method/property 'nope'.\n     root.nope()\"\n          ^"
+    )
 
 
 def test_error_position_accounts_for_json_escapes() -> None:
@@ -251,16 +256,24 @@ def test_error_position_accounts_for_json_escapes() -> None:
     assert json.loads(source)["rules"][".read"] == '"a\\b" == x'
     err = _compile(source)
     assert (err.line, err.column) == (1, 34)
-    assert err.message.startswith("Unknown variable 'x'.\n")
+    assert err.message == "Unknown variable 'x'."
+    assert str(err) == "1:34: Unknown variable 'x'."
 
 
 def test_syntax_errors_are_located_too() -> None:
     err = _compile('{"rules": {"a": {".validate": "newData.val() >"}}}')
-    assert str(err) == (
+    assert err.pretty() == (
         "1:47: Unexpected end of expression.\n"
         '{"rules": {"a": {".validate": "newData.val() >"}}}\n'
         "                                              ^"
     )
+
+
+def test_the_first_error_in_document_order_is_reported() -> None:
+    err = _compile('{"rules": {"$a": {".read": "x1"}, ".read": "x2", "b": {".read": "x3"}}}')
+    assert err.message == "Unknown variable 'x1'."
+    err = _compile('{"rules": {"b": {".read": "x3"}, "$a": {".read": "x1"}}}')
+    assert err.message == "Unknown variable 'x3'."
 
 
 def test_wildcard_scope_follows_the_rules_tree() -> None:
