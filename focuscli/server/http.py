@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 
 from aiohttp import web
@@ -12,6 +13,8 @@ from focuscli.server.app import App
 from focuscli.server.sse import KEEP_ALIVE
 from focuscli.server.store import Store
 from focuscli.server.wire import Request, Response, error_response
+
+log = logging.getLogger("focuscli.server")
 
 MAX_BODY_BYTES = 256 * 1024 * 1024
 TOO_BIG = "Data to write exceeds the maximum size that can be modified with a single request."
@@ -30,6 +33,9 @@ class HttpServer:
         self.port = 0
 
     async def start(self, host: str, port: int) -> None:
+        # Malformed requests (bad method, broken framing) already get aiohttp's 400; a traceback
+        # per such request in the server's log helps nobody.
+        logging.getLogger("aiohttp.server").setLevel(logging.CRITICAL)
         server = web.Server(self._handle, access_log=None)
         self._runner = web.ServerRunner(server, handle_signals=False, shutdown_timeout=2.0)
         await self._runner.setup()
@@ -69,7 +75,11 @@ class HttpServer:
         raw = request.raw_path
         path, _, query = raw.partition("?")
         headers = {k.lower(): v for k, v in request.headers.items()}
-        result = await self.app.handle(Request(request.method, path, query, headers, body))
+        try:
+            result = await self.app.handle(Request(request.method, path, query, headers, body))
+        except Exception:
+            log.exception("internal error on %s %s", request.method, path)
+            return _as_aiohttp(error_response(500, "Internal server error"))
         if isinstance(result, Response):
             return _as_aiohttp(result)
         listener = result.listener

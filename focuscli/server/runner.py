@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import logging
 import os
 import signal
 import threading
@@ -105,6 +106,12 @@ def _default_secret_path(config: ServerConfig) -> Path:
 
 def run(config: ServerConfig, on_ready: Callable[[str, Path | None], None]) -> None:
     """Serve in the foreground until SIGINT or SIGTERM; data is flushed before returning."""
+
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("focus serve: %(message)s"))
+    server_log = logging.getLogger("focuscli.server")
+    server_log.addHandler(handler)
+    server_log.propagate = False
 
     async def main() -> None:
         running = _Running(config)
