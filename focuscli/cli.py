@@ -77,8 +77,9 @@ def serve(
 
     Example: focus serve --port 0 --memory --rules firebase/database.rules.json
     """
+    from focuscli.rules import compile_rules
+    from focuscli.rules.document import RulesDocument, RulesError
     from focuscli.server import ServerConfig, ServerStartError, run
-    from focuscli.server.rulesdoc import RulesDocument, RulesError
 
     if memory and data_dir is not None:
         raise UsageError("--data-dir and --memory exclude each other; pick one.")
@@ -89,7 +90,7 @@ def serve(
         except (OSError, UnicodeDecodeError) as err:
             raise UsageError(f"--rules: cannot read {rules}: {_reason(err)}") from None
         try:
-            RulesDocument.parse(source)
+            compile_rules(RulesDocument.parse(source))
         except RulesError as err:
             raise UsageError(f"{rules}:{err}", detail=_caret(source, err.line, err.column)) from None
     directory = None if memory else (data_dir or default_data_dir())

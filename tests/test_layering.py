@@ -13,7 +13,8 @@ PACKAGE = Path(__file__).resolve().parent.parent / "focuscli"
 STDLIB = set(sys.stdlib_module_names)
 
 # module (relative to focuscli/) -> third-party or focuscli modules it may import
-PURE_CORES = ["server/tree.py", "server/query.py", "server/pushid.py", "server/rulesdoc.py", "server/access.py"]
+RULES = sorted(p.relative_to(PACKAGE).as_posix() for p in (PACKAGE / "rules").glob("*.py"))
+PURE_CORES = ["server/tree.py", "server/query.py", "server/pushid.py", "server/access.py", *RULES]
 ALLOWED: dict[str, set[str]] = {
     "server/http.py": {"aiohttp"},
     "cli.py": {"typer"},
@@ -75,7 +76,14 @@ def test_pure_cores_use_only_the_stdlib_and_each_other(module: str) -> None:
 def test_the_server_never_imports_the_client(module: str) -> None:
     for name in _imports(PACKAGE / module):
         if name.startswith("focuscli"):
-            assert name.startswith("focuscli.server"), f"{module} imports {name}"
+            assert name.startswith(("focuscli.server", "focuscli.rules")), f"{module} imports {name}"
+
+
+@pytest.mark.parametrize("module", RULES)
+def test_the_rules_language_needs_only_the_data_tree(module: str) -> None:
+    for name in _imports(PACKAGE / module):
+        if name.startswith("focuscli") and not name.startswith("focuscli.rules"):
+            assert _module_file(name) in (None, "server/tree.py"), f"{module} imports {name}"
 
 
 def test_nothing_imports_the_cli() -> None:

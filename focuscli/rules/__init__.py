@@ -27,7 +27,7 @@ Choices on the spec's open questions (rules.md §19) and other unrecorded corner
 * Member access on ``auth`` values: null gives null (except ``.length``, an error); JSON arrays
   index by number; anything else on a number or boolean is a runtime error.
 
-    >>> from focuscli.server.rulesdoc import RulesDocument
+    >>> from focuscli.rules.document import RulesDocument
     >>> rules = compile_rules(RulesDocument.parse('{"rules": {".read": "auth != null"}}'))
     >>> rules.can_read(("a",), {"uid": "u1"}, None, 0, None)
     True
@@ -35,7 +35,7 @@ Choices on the spec's open questions (rules.md §19) and other unrecorded corner
 
 from __future__ import annotations
 
-from ..server.rulesdoc import RulesDocument
+from .document import RulesDocument
 from .errors import (
     EvalError,
     ExpressionError,

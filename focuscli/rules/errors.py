@@ -19,7 +19,7 @@ in the rules *source* instead (see ``ruleset.located``).
 
 from __future__ import annotations
 
-from ..server.rulesdoc import RulesError
+from .document import RulesError
 
 
 class ExpressionError(ValueError):

@@ -18,8 +18,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..server import tree
-from ..server.rulesdoc import INDEX_ON, RuleKey, RulesDocument
 from ..server.tree import Node, Path
+from .document import INDEX_ON, RuleKey, RulesDocument
 from .errors import ExpressionError, RuleSourceError, caret_lines
 from .evaluate import NO_QUERY, READ, VALIDATE, WRITE, Context, Expression, compile_expression
 

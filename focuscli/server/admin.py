@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from focuscli.rules.document import OPEN_RULES, RulesDocument, RulesError
 from focuscli.server.access import compile_access
 from focuscli.server.auth import Identity
-from focuscli.server.rulesdoc import OPEN_RULES, RulesDocument, RulesError
 from focuscli.server.store import Store
 from focuscli.server.wire import JSON_TYPE, HttpError, Request, Response, json_response, text
 

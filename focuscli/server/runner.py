@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
+from focuscli.rules.document import RulesDocument
 from focuscli.server.app import App
 from focuscli.server.auth import load_or_create_secret
 from focuscli.server.http import HttpServer
 from focuscli.server.journal import JournalError
-from focuscli.server.rulesdoc import RulesDocument
 from focuscli.server.store import Store
 
 

@@ -15,10 +15,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from focuscli.rules.document import RulesDocument
 from focuscli.server import tree
 from focuscli.server.access import Access, compile_access
 from focuscli.server.journal import Journal, JournalError
-from focuscli.server.rulesdoc import RulesDocument
 from focuscli.server.sse import CANCEL, Change, Listener, events_for
 from focuscli.server.tree import Node
 
@@ -186,11 +186,13 @@ class Store:
         cache: dict[Any, bytes] = {}
         now = self.now_ms()
         for listener in list(ns.listeners):
-            chunk = events_for(listener, change, old_root, new_root, cache)
-            if not chunk:
-                continue
+            # Rules may depend on data anywhere in the tree, so every non-admin stream is
+            # re-checked on every commit, not only those the commit sends events to.
             if not ns.can_read(listener, new_root, now):
                 self.cancel(ns, listener)
+                continue
+            chunk = events_for(listener, change, old_root, new_root, cache)
+            if not chunk:
                 continue
             listener.push(chunk)
             if listener.closed:

@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 
 from focuscli.rules import CompiledRules, compile_rules
+from focuscli.rules.document import RulesDocument
 from focuscli.server import tree
-from focuscli.server.rulesdoc import RulesDocument
 
 CASES = Path(__file__).parent / "cases"
 DEFAULT_NOW = 1_700_000_000_000

@@ -4,7 +4,8 @@ Each case runs in a fresh namespace: upload the rules and seed the data as admin
 owner``), then send the operation as admin with ``auth_variable_override`` set to the case's
 ``auth``, which turns the rules back on. 200 means allowed, 401 denied; anything else fails the
 case. Runs against ``focus serve`` or, with FIREBASE_DATABASE_EMULATOR_HOST set, the emulator.
-Skipped while the server cannot load rule expressions.
+Denied operations must leave the data exactly as it was; allowed writes of plain values must
+leave that value at the path.
 """
 
 from __future__ import annotations
@@ -16,14 +17,6 @@ from typing import Any
 import pytest
 
 CASES = Path(__file__).parent / "cases"
-_SUPPORT: dict[str, bool] = {}
-
-
-def _supports_expressions(rest: Any) -> bool:
-    if "answer" not in _SUPPORT:
-        resp = rest.put("/.settings/rules.json", data=b'{"rules": {".read": "auth != null"}}')
-        _SUPPORT["answer"] = resp.status_code == 200
-    return _SUPPORT["answer"]
 
 
 def _params() -> list[Any]:
@@ -40,13 +33,12 @@ def _url(path: str) -> str:
 
 @pytest.mark.parametrize(("stem", "index"), _params())
 def test_case_over_rest(rest: Any, stem: str, index: int) -> None:
-    if not _supports_expressions(rest):
-        pytest.skip("the server does not load rule expressions yet")
     spec = json.loads((CASES / f"{stem}.json").read_text())
     case = spec["cases"][index]
     rest.set_rules(json.dumps({"rules": spec["rules"]}))
     seeded = rest.put("/.json", data=json.dumps(spec.get("data")).encode())
     assert seeded.status_code == 200, seeded.text
+    before = rest.value("/.json")
     params = {"auth_variable_override": json.dumps(case.get("auth")), **case.get("query", {})}
     url, op = _url(case["path"]), case["op"]
     if op == "read":
@@ -59,3 +51,15 @@ def test_case_over_rest(rest: Any, stem: str, index: int) -> None:
         resp = rest.patch(url, params=params, data=json.dumps(case["value"]).encode())
     verdict = {200: "allow", 401: "deny"}.get(resp.status_code, f"HTTP {resp.status_code}")
     assert verdict == case["expect"], f"{json.dumps(case)} -> {resp.text}"
+    after = rest.value("/.json")
+    if verdict == "deny":
+        assert after == before, "a denied operation changed the data"
+    elif op == "write" and _plain(case["value"]):
+        assert rest.value(url) == case["value"], "the allowed write did not land"
+
+
+def _plain(value: Any) -> bool:
+    """Values that read back exactly as written: no server values, nulls or arrays."""
+    if isinstance(value, dict):
+        return bool(value) and all(not k.startswith(".") and _plain(v) for k, v in value.items())
+    return value is not None and not isinstance(value, list)

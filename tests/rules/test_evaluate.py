@@ -11,10 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from focuscli.rules import ExpressionError, compile_expression, compile_rules
+from focuscli.rules.document import RulesDocument
 from focuscli.rules.evaluate import Children, Context, equal, number_text, string_length
 from focuscli.rules.regex import RegexError, compile_regex
 from focuscli.server import access
-from focuscli.server.rulesdoc import RulesDocument
 
 
 @pytest.mark.parametrize(

@@ -7,8 +7,8 @@ import json
 import pytest
 
 from focuscli.rules import ExpressionError, RuleTypeError, compile_expression, compile_rules
+from focuscli.rules.document import RulesDocument, RulesError
 from focuscli.rules.errors import RuleSourceError
-from focuscli.server.rulesdoc import RulesDocument, RulesError
 
 # Rules that production refuses at deploy, with its messages (pyric's r29 capture of
 # `firebase deploy` dry runs): these texts are production's own.

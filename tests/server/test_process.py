@@ -120,3 +120,26 @@ def test_unusable_data_dir_is_one_line(tmp_path: Path) -> None:
     assert result.stderr.startswith("focus: ")
     assert len(result.stderr.splitlines()) == 1
     assert "Traceback" not in result.stderr
+
+
+def test_rules_with_a_bad_expression_refuse_to_start_with_a_caret(tmp_path: Path) -> None:
+    rules = tmp_path / "rules.json"
+    rules.write_text('{\n  "rules": {\n    ".read": "auth != null && nowx > 0"\n  }\n}\n')
+    result = _run("--rules", str(rules), "--memory", "--port", "0")
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr == (
+        f"focus: {rules}:3:31: Unknown variable 'nowx'.\n"
+        '      ".read": "auth != null && nowx > 0"\n'
+        "                                ^\n"
+    )
+
+
+def test_rules_file_is_enforced_for_non_admin_callers(spawn_server: Any, tmp_path: Path) -> None:
+    rules = tmp_path / "rules.json"
+    rules.write_text('{"rules": {"users": {"$uid": {".read": "auth.uid === $uid", ".write": "auth.uid === $uid"}}}}')
+    server = spawn_server("--port", "0", "--memory", "--rules", str(rules))
+    as_ana = {"auth_variable_override": '{"uid":"ana"}'}
+    ok = requests.put(f"{server.url}/users/ana.json", params=as_ana, json=1, headers=OWNER, timeout=5)
+    denied = requests.put(f"{server.url}/users/bob.json", params=as_ana, json=1, headers=OWNER, timeout=5)
+    assert ok.status_code == 200
+    assert (denied.status_code, denied.json()) == (401, {"error": "Permission denied"})

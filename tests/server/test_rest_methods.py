@@ -400,7 +400,7 @@ def test_push_ids_format_and_order(rest: Any) -> None:
         assert t0 - 3000 <= push_id_millis(push_id) <= t1 + 3000
         with pytest.raises(ValueError):
             int(push_id)
-    assert all(a < b for a, b in zip(ids, ids[1:])), "push ids must increase strictly"
+    assert all(a < b for a, b in zip(ids, ids[1:], strict=False)), "push ids must increase strictly"
     stored = rest.value("/q.json")
     assert stored == {push_id: i for i, push_id in enumerate(ids)}
     # plain string order == creation order, also after a round trip through the server

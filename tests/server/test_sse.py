@@ -9,12 +9,11 @@ from __future__ import annotations
 import http.client
 import json
 import queue
-import socket
 import threading
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -57,7 +56,7 @@ class Stream:
             self.conn.sock.settimeout(remaining)
             try:
                 chunk = self.resp.read1(65536)
-            except (TimeoutError, socket.timeout):
+            except TimeoutError:
                 continue
             if not chunk:
                 if self.buffer:
@@ -409,6 +408,29 @@ def test_cancel_when_read_access_is_lost(rest: Any, stream: Any) -> None:
     s.expect_closed()
 
 
+def test_cancel_when_a_write_elsewhere_revokes_read_access(rest: Any, stream: Any) -> None:
+    # Rules that read other data: a write outside the listened path can end the grant.
+    rest.set_rules({"rules": {"room": {".read": "root.child('open').val() === true"}}})
+    assert rest.put("/.json", {"open": True, "room": {"t": 1}}).status_code == 200
+    as_user = {"auth_variable_override": json.dumps({"uid": "u1"})}
+    s = listening(stream, "/room.json", {"t": 1}, params=as_user)
+    assert rest.put("/room/t.json", 2).status_code == 200
+    assert s.next_change() == ("put", "/t", 2)
+    assert rest.put("/open.json", False).status_code == 200
+    assert s.next_event() == ("cancel", None)
+    s.expect_closed()
+
+
+def test_stream_denied_by_an_expression_is_a_401(rest: Any, stream: Any) -> None:
+    rest.set_rules({"rules": {"room": {".read": "auth != null && auth.uid === 'ana'"}}})
+    s = stream("/room.json", params={"auth_variable_override": json.dumps({"uid": "bob"})})
+    assert s.resp.status == 401
+    assert json.loads(s.resp.read()) == {"error": "Permission denied"}
+    ok = listening(stream, "/room.json", None, params={"auth_variable_override": json.dumps({"uid": "ana"})})
+    assert rest.put("/room.json", {"x": 1}).status_code == 200
+    assert ok.next_change() == ("put", "/", {"x": 1})
+
+
 # ---------------------------------------------------------------------------------------------
 # keep-alive and reconnect: our own server (the real keep-alive period is 30 s)
 
@@ -456,10 +478,8 @@ def sdk_listener(url: str, ns: str, path: str) -> Iterator[queue.Queue[Any]]:
         sse = registration._sse
         sse.should_connect = False
         sse.retry = 0
-        try:
+        with suppress(ValueError, RuntimeError, OSError):
             sse.resp.raw.shutdown()
-        except (ValueError, RuntimeError, OSError):
-            pass
         registration._thread.join(timeout=10)
         registration.close()
         firebase_admin.delete_app(app)

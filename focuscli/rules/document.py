@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, NoReturn
 
-from .tree import is_valid_key
+from focuscli.server.tree import is_valid_key
 
 RuleKey = tuple[str, ...]  # keys inside "rules" down to a rule node, optionally + a dot-key
 RULE_KEYS = (".read", ".write", ".validate")
