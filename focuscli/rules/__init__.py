@@ -3,6 +3,8 @@ r"""Firebase Realtime Database security rules: compile a rules document once, th
 The pipeline, one module per stage: ``lexer`` (text -> tokens), ``parser`` (tokens -> ``ast``,
 a Pratt parser), ``evaluate`` (static checks, then closures evaluated against immutable tree
 snapshots), ``ruleset`` (the rule-node tree, the read cascade and write validation). The
+evaluator's runtime lives beside it: ``values`` (JavaScript value semantics), ``snapshot`` (the
+evaluation context), ``methods`` (snapshot and string methods) and ``statictypes``. The
 language is specified in ``shared/spec/rules.md``.
 
 Choices on the spec's open questions (rules.md §19) and other unrecorded corners:

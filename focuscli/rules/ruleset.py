@@ -21,7 +21,8 @@ from ..server import tree
 from ..server.tree import Node, Path
 from .document import INDEX_ON, RuleKey, RulesDocument
 from .errors import ExpressionError, RuleSourceError, caret_lines
-from .evaluate import NO_QUERY, READ, VALIDATE, WRITE, Context, Expression, compile_expression
+from .evaluate import READ, VALIDATE, WRITE, Expression, compile_expression
+from .snapshot import NO_QUERY, Context
 
 Rule = Expression | bool | None  # a literal true/false is kept as a bool: no evaluation needed
 

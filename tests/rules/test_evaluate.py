@@ -12,8 +12,9 @@ from hypothesis import strategies as st
 
 from focuscli.rules import ExpressionError, compile_expression, compile_rules
 from focuscli.rules.document import RulesDocument
-from focuscli.rules.evaluate import Children, Context, equal, number_text, string_length
 from focuscli.rules.regex import RegexError, compile_regex
+from focuscli.rules.snapshot import Children, Context
+from focuscli.rules.values import equal, number_text, string_length
 from focuscli.server import access
 
 
