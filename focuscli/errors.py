@@ -2,6 +2,9 @@
 
     FocusError            runtime failure, exit 1
     ├── UsageError        bad input from the user (flags, files, names), exit 2
+    ├── NotNow            an action that makes no sense in the timer's state, exit 3
+    ├── WaitTimedOut      `focus wait` gave up at its --timeout, exit 4
+    ├── WaitStopped       `focus wait`: the timer was stopped (or is idle), exit 5
     └── BackendError      the database could not be reached or refused, exit 1
 
 Core code raises these; `focuscli.cli.main` alone turns them into one stderr line and an exit code.
@@ -16,6 +19,9 @@ class ExitCode(IntEnum):
     OK = 0
     ERROR = 1  # a runtime failure
     USAGE = 2  # bad flags, arguments, files or names
+    NOT_NOW = 3  # the action makes no sense now (pause while paused, ...)
+    WAIT_TIMEOUT = 4  # focus wait: --timeout passed first
+    WAIT_STOPPED = 5  # focus wait: the timer is stopped, so the moment will not come
     INTERRUPTED = 130  # Ctrl-C: 128 + SIGINT, as shells report it
 
 
@@ -34,3 +40,15 @@ class UsageError(FocusError):
 
 class BackendError(FocusError):
     exit_code = ExitCode.ERROR
+
+
+class NotNow(FocusError):
+    exit_code = ExitCode.NOT_NOW
+
+
+class WaitTimedOut(FocusError):
+    exit_code = ExitCode.WAIT_TIMEOUT
+
+
+class WaitStopped(FocusError):
+    exit_code = ExitCode.WAIT_STOPPED

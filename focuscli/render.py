@@ -1,0 +1,125 @@
+"""Plain-text and machine formats of what focus shows: status lines, history, members."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import time
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from focuscli.errors import UsageError
+from focuscli.service import Status
+from focuscli.timer import format_duration
+
+PHASE_NAMES = {"focus": "focus", "short_break": "short break", "long_break": "long break"}
+FORMAT_TOKENS = (
+    "remaining", "remaining_ms", "phase", "status", "label", "round", "session", "updated_by",
+    "duration", "members",
+)  # fmt: skip
+LOG_FIELDS = ("rev", "at", "action", "by", "phase", "ms", "label")
+
+
+def clock_time(server_ms: int | None, offset_ms: int = 0) -> str:
+    """A server timestamp as local wall-clock time (HH:MM:SS)."""
+    if server_ms is None:
+        return "-"
+    return time.strftime("%H:%M:%S", time.localtime((server_ms - offset_ms) / 1000))
+
+
+def status_line(status: Status) -> str:
+    """One line for humans: session, phase, state, time left, round, label."""
+    v = status.view
+    phase = PHASE_NAMES.get(v.phase, v.phase)
+    if v.status == "idle":
+        state = f"idle (next: {phase} {format_duration(v.duration_ms)})"
+    elif v.status == "done":
+        state = f"{phase} done"
+    else:
+        left = f"{format_duration(v.remaining_ms)} left of {format_duration(v.duration_ms)}"
+        state = f"{phase} {v.status}, {left}"
+    parts = [status.session, state, f"round {v.round}"]
+    if v.label:
+        parts.append(json.dumps(v.label, ensure_ascii=False))
+    line = " · ".join(parts)
+    if v.updated_by and v.action:
+        when = clock_time(v.updated_at, status.clock_skew_ms)
+        line += f"\nlast: {v.action} by {v.updated_by} at {when}"
+    return line
+
+
+def action_line(status: Status) -> str:
+    v = status.view
+    phase = PHASE_NAMES.get(v.phase, v.phase)
+    verbs = {
+        "start": f"started {phase} ({format_duration(v.duration_ms)})",
+        "pause": f"paused {phase} with {format_duration(v.remaining_ms)} left",
+        "resume": f"resumed {phase}, {format_duration(v.remaining_ms)} left",
+        "stop": "stopped the timer",
+        "skip": f"skipped to {phase} ({format_duration(v.duration_ms)})",
+        "extend": f"extended {phase} to {format_duration(v.duration_ms)}, {format_duration(v.remaining_ms)} left",
+        "settings": "updated the cycle settings",
+    }
+    return f"{status.session}: {verbs.get(v.action or '', v.action or 'done')}"
+
+
+def formatted(status: Status, fmt: str, members: Iterable[str] = ()) -> str:
+    """``--format`` output: ``{token}`` fields (see FORMAT_TOKENS), ``{{``/``}}`` for braces."""
+    v = status.view
+    values: Mapping[str, Any] = {
+        "remaining": format_duration(v.remaining_ms),
+        "remaining_ms": v.remaining_ms,
+        "phase": v.phase,
+        "status": v.status,
+        "label": v.label or "",
+        "round": v.round,
+        "session": status.session,
+        "updated_by": v.updated_by or "",
+        "duration": format_duration(v.duration_ms),
+        "members": ",".join(members),
+    }
+    try:
+        return fmt.format_map(values)
+    except KeyError as err:
+        raise UsageError(
+            f"unknown --format token {{{err.args[0]}}}; tokens: "
+            + ", ".join("{" + t + "}" for t in FORMAT_TOKENS)
+        ) from None
+    except (ValueError, IndexError) as err:
+        raise UsageError(f"bad --format string: {err}") from None
+
+
+def log_lines(entries: list[dict[str, Any]], offset_ms: int) -> list[str]:
+    lines = []
+    for e in entries:
+        extra = []
+        if e.get("phase"):
+            extra.append(PHASE_NAMES.get(e["phase"], e["phase"]))
+        if isinstance(e.get("ms"), int):
+            extra.append(format_duration(e["ms"]))
+        if e.get("label"):
+            extra.append(json.dumps(e["label"], ensure_ascii=False))
+        tail = (" " + " ".join(extra)) if extra else ""
+        lines.append(f"{clock_time(e.get('at'), offset_ms)}  #{e.get('rev')}  {e.get('action')} by {e.get('by')}{tail}")
+    return lines
+
+
+def log_json(entries: list[dict[str, Any]]) -> list[str]:
+    return [json.dumps({k: e[k] for k in LOG_FIELDS if k in e}, ensure_ascii=False) for e in entries]
+
+
+def log_csv(entries: list[dict[str, Any]]) -> str:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=LOG_FIELDS, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for e in entries:
+        writer.writerow({k: e.get(k, "") for k in LOG_FIELDS})
+    return out.getvalue()
+
+
+def members_lines(members: Mapping[str, Any], offset_ms: int) -> list[str]:
+    return [
+        f"{uid}  joined {clock_time(rec.get('joined_at') if isinstance(rec, dict) else None, offset_ms)}"
+        for uid, rec in sorted(members.items())
+    ]

@@ -1,0 +1,289 @@
+"""Use cases: sessions, members and timer actions for one user, over the database boundary."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from focuscli import timer
+from focuscli.backend import Database, PermissionDenied
+from focuscli.errors import BackendError, FocusError, NotNow, UsageError, WaitStopped, WaitTimedOut
+from focuscli.timer import SERVER_NOW, TimerState, TimerView
+
+MAX_RETRIES = 10
+CLOCK_MAX_AGE_S = 600.0
+CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+
+
+@dataclass(frozen=True)
+class Status:
+    """A session's timer as seen now, in server time."""
+
+    session: str
+    view: TimerView
+    clock_skew_ms: int
+    server_now: int
+
+    def to_json(self) -> dict[str, Any]:
+        """The versioned `focus status --json` object (schema 1, documented in the README)."""
+        v = self.view
+        return {
+            "schema": 1,
+            "session": self.session,
+            "phase": v.phase,
+            "status": v.status,
+            "remaining_ms": v.remaining_ms,
+            "duration_ms": v.duration_ms,
+            "elapsed_ms": v.elapsed_ms,
+            "label": v.label,
+            "round": v.round,
+            "ends_at": v.ends_at,
+            "updated_by": v.updated_by,
+            "updated_at": v.updated_at,
+            "action": v.action,
+            "rev": v.rev,
+            "clock_skew_ms": self.clock_skew_ms,
+        }
+
+
+class Focus:
+    """What one user can do, against one database, with an estimate of the server clock."""
+
+    def __init__(
+        self,
+        db: Database,
+        user: str,
+        *,
+        state_dir: Path,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.db = db
+        self.user = user
+        self.state_dir = state_dir
+        self.clock = clock
+        self.sleep = sleep
+        self._offset: int | None = None
+
+    # -- server clock -----------------------------------------------------------------------
+
+    def clock_offset(self, *, fresh: bool = False) -> int:
+        """Estimated server clock minus local clock, in ms (cached on disk for a while)."""
+        if self._offset is not None and not fresh:
+            return self._offset
+        cache = self.state_dir / "clock.json"
+        key = self.db.target.url
+        if not fresh:
+            try:
+                saved = json.loads(cache.read_text())
+                if saved["url"] == key and self.clock() - saved["measured_at"] < CLOCK_MAX_AGE_S:
+                    self._offset = int(saved["offset_ms"])
+                    return self._offset
+            except (OSError, ValueError, KeyError, TypeError):
+                pass
+        offset, rtt = self.db.server_time()
+        self._offset = offset
+        _write_atomic(cache, json.dumps({"url": key, "offset_ms": offset, "rtt_ms": rtt, "measured_at": self.clock()}))
+        return offset
+
+    def server_now(self) -> int:
+        return int(self.clock() * 1000) + self.clock_offset()
+
+    # -- sessions ---------------------------------------------------------------------------
+
+    def exists(self, session: str) -> bool:
+        return self.db.get(f"sessions/{session}/meta") is not None
+
+    def create(self, session: str) -> str:
+        """Create ``session`` with this user as owner; returns the invite code."""
+        if self.exists(session):
+            raise UsageError(f"session {session!r} already exists; join it with: focus join {session} --code CODE")
+        code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(10))
+        self.db.update(
+            "",
+            {
+                f"sessions/{session}/meta": {"owner": self.user, "created_at": SERVER_NOW},
+                f"sessions/{session}/members/{self.user}": {"joined_at": SERVER_NOW},
+                f"invites/{session}": {"code": code},
+                f"users/{self.user}/sessions/{session}": {"joined_at": SERVER_NOW},
+            },
+        )
+        return code
+
+    def join(self, session: str, code: str | None) -> None:
+        meta = self.db.get(f"sessions/{session}/meta")
+        if meta is None:
+            raise UsageError(f"no session named {session!r}; create it with: focus session create {session}")
+        record: dict[str, Any] = {"joined_at": SERVER_NOW}
+        if meta.get("owner") != self.user:
+            if not code:
+                raise UsageError(
+                    f"joining {session!r} needs its invite code: focus join {session} --code CODE "
+                    "(a member gets it with: focus session invite)"
+                )
+            record["code"] = code
+        try:
+            self.db.update(
+                "",
+                {
+                    f"sessions/{session}/members/{self.user}": record,
+                    f"users/{self.user}/sessions/{session}": {"joined_at": SERVER_NOW},
+                },
+            )
+        except PermissionDenied:
+            raise BackendError(f"the invite code for {session!r} is not right; ask a member for it") from None
+
+    def leave(self, session: str) -> None:
+        self.db.update(
+            "",
+            {f"sessions/{session}/members/{self.user}": None, f"users/{self.user}/sessions/{session}": None},
+        )
+
+    def sessions(self) -> list[str]:
+        mine = self.db.get(f"users/{self.user}/sessions") or {}
+        return sorted(mine)
+
+    def invite_code(self, session: str) -> str:
+        invite = self._member_read(session, f"invites/{session}")
+        if not invite or "code" not in invite:
+            raise BackendError(f"session {session!r} has no invite code")
+        return str(invite["code"])
+
+    def members(self, session: str) -> dict[str, Any]:
+        return dict(self._member_read(session, f"sessions/{session}/members") or {})
+
+    def cleanup(self, session: str) -> None:
+        """Delete a whole session (owner any time; any member once it has been idle an hour)."""
+        self.db.update("", {f"sessions/{session}": None, f"invites/{session}": None})
+
+    def _member_read(self, session: str, path: str) -> Any:
+        try:
+            return self.db.get(path)
+        except PermissionDenied:
+            raise self._not_member(session) from None
+
+    def _not_member(self, session: str) -> FocusError:
+        if not self.exists(session):
+            return UsageError(f"no session named {session!r}; start one with: focus start --session {session}")
+        return BackendError(f"you ({self.user}) are not a member of {session!r}; join with: focus join {session} --code CODE")
+
+    # -- the timer --------------------------------------------------------------------------
+
+    def state(self, session: str) -> TimerState:
+        raw = self._member_read(session, f"sessions/{session}/state")
+        try:
+            return TimerState.from_wire(raw)
+        except ValueError as err:
+            raise BackendError(f"the timer of {session!r} is malformed in the database: {err}") from None
+
+    def status(self, session: str) -> Status:
+        state = self.state(session)
+        now = self.server_now()
+        return Status(session, timer.view(state, now), self.clock_offset(), now)
+
+    def act(
+        self,
+        session: str,
+        action: Callable[[TimerState, int], TimerState],
+        *,
+        create: bool = False,
+        note: dict[str, Any] | None = None,
+    ) -> Status:
+        """Apply ``action`` through the compare-and-set protocol of docs/design.md.
+
+        ``action(state, server_now)`` returns the new state or raises TimerError; ``note`` adds
+        fields to the history entry (e.g. the ``ms`` of an extension).
+        """
+        if create and not self.exists(session):
+            self.create(session)
+        for _ in range(MAX_RETRIES):
+            state = self.state(session)
+            now = self.server_now()
+            try:
+                new = action(state, now)
+            except timer.TimerError as err:
+                raise NotNow(str(err)) from None
+            entry: dict[str, Any] = {"action": new.action, "by": self.user, "at": SERVER_NOW, "rev": new.rev}
+            if new.action in ("start", "skip"):
+                entry["phase"] = new.phase
+                entry["ms"] = new.duration_ms
+                if new.label:
+                    entry["label"] = new.label
+            entry.update(note or {})
+            try:
+                self.db.update(f"sessions/{session}", {"state": new.to_wire(), f"log/{new.rev}": entry})
+            except PermissionDenied:
+                current = self.state(session)
+                if current.rev != state.rev:
+                    continue  # lost a race with another member: plan again on the new state
+                raise
+            return Status(session, timer.view(new_with_times(new, now), now), self.clock_offset(), now)
+        raise BackendError(f"too many members acting on {session!r} at once; try again")
+
+    def log(self, session: str, *, limit: int, since_ms: int | None) -> list[dict[str, Any]]:
+        raw = self._member_read_last(session, limit)
+        entries = _entries(raw)
+        if since_ms is not None:
+            cutoff = self.server_now() - since_ms
+            entries = [e for e in entries if isinstance(e.get("at"), int) and e["at"] >= cutoff]
+        return entries[-limit:]
+
+    def _member_read_last(self, session: str, limit: int) -> Any:
+        try:
+            return self.db.get_last(f"sessions/{session}/log", limit)
+        except PermissionDenied:
+            raise self._not_member(session) from None
+
+    def wait(self, session: str, until: str, timeout_ms: int | None, *, poll_s: float = 0.5) -> Status:
+        """Block until ``until`` (end|break|focus) is reached in server time."""
+        started = self.clock()
+        while True:
+            status = self.status(session)
+            state_view = status.view
+            if state_view.status == "idle":
+                raise WaitStopped(f"the timer of {session!r} is stopped; nothing to wait for")
+            target = timer.next_moment(self.state(session), until, status.server_now)
+            if target is not None and target <= status.server_now:
+                return status
+            waited_ms = (self.clock() - started) * 1000
+            if timeout_ms is not None and waited_ms >= timeout_ms:
+                raise WaitTimedOut(f"gave up waiting for {until} after {timer.format_duration(timeout_ms)}")
+            pause = poll_s
+            if target is not None:
+                pause = min(pause, max(0.0, (target - status.server_now) / 1000))
+            if timeout_ms is not None:
+                pause = min(pause, max(0.0, (timeout_ms - waited_ms) / 1000))
+            self.sleep(max(pause, 0.01))
+
+
+def new_with_times(state: TimerState, now: int) -> TimerState:
+    """The state as the server will store it: SERVER_NOW read as ``now`` (for an immediate view)."""
+
+    def fix(value: object) -> object:
+        return now if value is SERVER_NOW else value
+
+    return replace(state, started_at=fix(state.started_at), paused_at=fix(state.paused_at), updated_at=fix(state.updated_at))
+
+
+def _entries(raw: Any) -> list[dict[str, Any]]:
+    """Log entries in rev order; RTDB renders rev-keyed logs as arrays when keys are dense."""
+    if raw is None:
+        return []
+    if isinstance(raw, list):
+        items: Iterator[Any] = iter(raw)
+    else:
+        items = (raw[k] for k in sorted(raw, key=lambda k: int(k) if k.isdigit() else 0))
+    return [e for e in items if isinstance(e, dict)]
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)

@@ -1,0 +1,272 @@
+"""Resolving focus's configuration from flags, environment variables and the config file.
+
+Each setting takes the first value found, in this order:
+
+    database   1. --db URL, FOCUS_DATABASE_URL, config `db_url`:
+                  https://...                  a Firebase project (production); it needs a
+                                               service-account key from --credentials,
+                                               GOOGLE_APPLICATION_CREDENTIALS or config `credentials`
+                  http://host:port?ns=NAME     an emulator or a `focus serve` you run yourself
+               2. FIREBASE_DATABASE_EMULATOR_HOST set: the emulator, namespace
+                  `<project>-default-rtdb` (where `firebase emulators:exec` loads the rules)
+               3. otherwise the embedded default: http://127.0.0.1:9000?ns=focus, a `focus serve`
+                  started on demand (FOCUS_SERVE_PORT changes the port)
+    project    FOCUS_PROJECT, config `project`, the production URL's project, "demo-focus"
+    user       --user, FOCUS_USER, config `user`, your login name
+    session    --session, FOCUS_SESSION, config `session`, the session you last joined, none
+
+The config file is $FOCUS_CONFIG, else $XDG_CONFIG_HOME/focus/config.toml (default
+~/.config/focus/config.toml); TOML with the keys db_url, credentials, project, user, session and
+cleanup_after (a duration such as "7d", "12h", "90m" or "1d12h"; default 7d). State (the
+remembered session, the embedded server's pid) lives in $XDG_STATE_HOME/focus
+(~/.local/state/focus), data (the embedded database and its log) in $XDG_DATA_HOME/focus
+(~/.local/share/focus).
+
+Nothing here reads os.environ: callers pass the environment in.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import re
+import tempfile
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from focuscli.backend import Target
+from focuscli.errors import UsageError
+
+ENV_DATABASE_URL = "FOCUS_DATABASE_URL"
+ENV_CREDENTIALS = "GOOGLE_APPLICATION_CREDENTIALS"
+ENV_EMULATOR_HOST = "FIREBASE_DATABASE_EMULATOR_HOST"
+ENV_PROJECT = "FOCUS_PROJECT"
+ENV_USER = "FOCUS_USER"
+ENV_SESSION = "FOCUS_SESSION"
+ENV_CONFIG = "FOCUS_CONFIG"
+ENV_SERVE_PORT = "FOCUS_SERVE_PORT"
+
+DEFAULT_PROJECT = "demo-focus"
+EMBEDDED_HOST = "127.0.0.1"
+EMBEDDED_PORT = 9000
+EMBEDDED_NAMESPACE = "focus"
+DEFAULT_CLEANUP_AFTER = "7d"
+CONFIG_KEYS = ("db_url", "credentials", "project", "user", "session", "cleanup_after")
+
+BAD_URL = (
+    "database URL must be https://… (a Firebase project) "
+    "or http://host:port?ns=NAME (an emulator or focus serve)"
+)
+_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_DURATION = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?")
+_UNIT_MS = (86_400_000, 3_600_000, 60_000)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a focus command needs to know before it talks to the database."""
+
+    target: Target
+    user: str
+    session: str | None
+    project: str
+    config_path: Path
+    state_dir: Path
+    data_dir: Path
+    cleanup_after_ms: int
+
+
+def validate_name(kind: str, name: str) -> str:
+    """`name` if it is a valid RTDB key for focus (1-64 of [A-Za-z0-9_-]); else UsageError."""
+    if not _NAME.fullmatch(name):
+        raise UsageError(f"invalid {kind} name {name!r}: use 1-64 letters, digits, '-' or '_'")
+    return name
+
+
+def parse_duration(text: str) -> int:
+    """Milliseconds in a duration like "7d", "12h", "90m" or "1d12h"; ValueError otherwise."""
+    match = _DURATION.fullmatch(text.strip())
+    if not text.strip() or match is None:
+        raise ValueError(f"invalid duration {text!r}: use a number with d, h or m, like 7d or 12h")
+    return sum(
+        int(part) * unit for part, unit in zip(match.groups(), _UNIT_MS, strict=True) if part
+    )
+
+
+def resolve(
+    *,
+    db: str | None,
+    credentials: str | None,
+    user: str | None,
+    session: str | None,
+    environ: Mapping[str, str],
+) -> Settings:
+    """The settings for one command: flags first, then environment, config file, defaults."""
+    home = Path(environ["HOME"]) if environ.get("HOME") else Path.home()
+    config_path = _config_path(environ, home)
+    config = _load_config(config_path, explicit=bool(environ.get(ENV_CONFIG)))
+    state_dir = _xdg(environ, "XDG_STATE_HOME", home / ".local" / "state") / "focus"
+    data_dir = _xdg(environ, "XDG_DATA_HOME", home / ".local" / "share") / "focus"
+
+    url = _first(db, environ.get(ENV_DATABASE_URL), config.get("db_url"))
+    project = _first(environ.get(ENV_PROJECT), config.get("project"))
+    if url is not None:
+        target = _explicit_target(
+            url, _first(credentials, environ.get(ENV_CREDENTIALS), config.get("credentials")), home
+        )
+        if project is None and target.kind == "production":
+            project = _project_of(target.url)
+    elif environ.get(ENV_EMULATOR_HOST):
+        project = project or DEFAULT_PROJECT
+        target = Target(f"https://{project}-default-rtdb.firebaseio.com", None, "emulator")
+    else:
+        port = _serve_port(environ.get(ENV_SERVE_PORT))
+        target = Target(f"http://{EMBEDDED_HOST}:{port}?ns={EMBEDDED_NAMESPACE}", None, "embedded")
+
+    login = _first(user, environ.get(ENV_USER), config.get("user")) or _login_name(environ)
+    chosen = _first(session, environ.get(ENV_SESSION), config.get("session"))
+    if chosen is None:
+        chosen = _remembered_session(state_dir)
+    try:
+        cleanup_ms = parse_duration(config.get("cleanup_after") or DEFAULT_CLEANUP_AFTER)
+    except ValueError as err:
+        raise UsageError(f"{config_path}: cleanup_after: {err}") from None
+    return Settings(
+        target=target,
+        user=validate_name("user", login),
+        session=None if chosen is None else validate_name("session", chosen),
+        project=project or DEFAULT_PROJECT,
+        config_path=config_path,
+        state_dir=state_dir,
+        data_dir=data_dir,
+        cleanup_after_ms=cleanup_ms,
+    )
+
+
+def remember_session(settings: Settings, name: str | None) -> None:
+    """Keep `name` as the last joined session (None forgets it); atomic replace."""
+    path = settings.state_dir / "session"
+    if name is None:
+        path.unlink(missing_ok=True)
+        return
+    validate_name("session", name)
+    try:
+        settings.state_dir.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".session.", dir=settings.state_dir)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(name + "\n")
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    except OSError as err:
+        reason = err.strerror.lower() if err.strerror else str(err)
+        raise UsageError(f"cannot remember the session in {path}: {reason}") from None
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+
+def _first(*values: str | None) -> str | None:
+    """The first value that is set and not empty."""
+    return next((value for value in values if value), None)
+
+
+def _xdg(environ: Mapping[str, str], name: str, default: Path) -> Path:
+    """An XDG base directory; relative values are ignored, as the spec says."""
+    value = environ.get(name)
+    return Path(value) if value and os.path.isabs(value) else default
+
+
+def _config_path(environ: Mapping[str, str], home: Path) -> Path:
+    explicit = environ.get(ENV_CONFIG)
+    if explicit:
+        return Path(explicit).expanduser()
+    return _xdg(environ, "XDG_CONFIG_HOME", home / ".config") / "focus" / "config.toml"
+
+
+def _load_config(path: Path, *, explicit: bool) -> dict[str, str]:
+    """The config file's settings (all strings); {} if the default file does not exist."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        if explicit:
+            raise UsageError(f"config file {path} (from {ENV_CONFIG}) does not exist") from None
+        return {}
+    except (OSError, UnicodeDecodeError) as err:
+        reason = err.strerror.lower() if isinstance(err, OSError) and err.strerror else str(err)
+        raise UsageError(f"cannot read config file {path}: {reason}") from None
+    try:
+        data: dict[str, Any] = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise UsageError(f"config file {path} is not valid TOML: {err}") from None
+    config: dict[str, str] = {}
+    for key, value in data.items():
+        if key not in CONFIG_KEYS:
+            raise UsageError(
+                f"config file {path}: unknown key {key!r} (known: {', '.join(CONFIG_KEYS)})"
+            )
+        if not isinstance(value, str):
+            raise UsageError(f"config file {path}: {key} must be a string")
+        config[key] = value
+    return config
+
+
+def _explicit_target(url: str, credentials: str | None, home: Path) -> Target:
+    parts = urlsplit(url.strip())
+    if parts.scheme == "https" and parts.hostname:
+        if not credentials:
+            raise UsageError(
+                f"the production database {url} needs a service-account key: use --credentials, "
+                f"{ENV_CREDENTIALS} or `credentials` in the config file"
+            )
+        path = str(home / credentials[2:]) if credentials.startswith("~/") else credentials
+        return Target(f"https://{parts.netloc}", path, "production")
+    if parts.scheme == "http" and parts.hostname and parts.path in ("", "/"):
+        try:
+            port = parts.port
+        except ValueError:
+            port = None
+        names = parse_qs(parts.query).get("ns", [])
+        if port and len(names) == 1:
+            validate_name("namespace", names[0])
+            return Target(f"http://{parts.netloc}?ns={names[0]}", None, "emulator")
+    raise UsageError(BAD_URL)
+
+
+def _project_of(url: str) -> str:
+    label = (urlsplit(url).hostname or "").split(".")[0]
+    return label.removesuffix("-default-rtdb") or DEFAULT_PROJECT
+
+
+def _serve_port(value: str | None) -> int:
+    if not value:
+        return EMBEDDED_PORT
+    if value.isdigit() and 1 <= int(value) <= 65535:
+        return int(value)
+    raise UsageError(f"{ENV_SERVE_PORT} must be a port number (1-65535), not {value!r}")
+
+
+def _login_name(environ: Mapping[str, str]) -> str:
+    """The login name, looked up like getpass.getuser() but in the given environment."""
+    for name in ("LOGNAME", "USER", "LNAME", "USERNAME"):
+        if environ.get(name):
+            return environ[name]
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):
+        raise UsageError(f"cannot tell who you are: use --user or {ENV_USER}") from None
+
+
+def _remembered_session(state_dir: Path) -> str | None:
+    """The session last joined on this machine, if it is still a valid name."""
+    try:
+        name = (state_dir / "session").read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return name if _NAME.fullmatch(name) else None

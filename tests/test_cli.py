@@ -1,0 +1,191 @@
+"""The focus commands end to end: arrange through the database, act through the CLI, assert on
+the stored state plus the exact output and exit code. Two members, ana and bob, share a session
+on a real server that enforces focus's own rules."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import re
+import signal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from focuscli.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+RULES = (ROOT / "firebase" / "database.rules.json").read_text()
+
+
+class Result:
+    def __init__(self, code: int, out: str, err: str) -> None:
+        self.code, self.out, self.err = code, out, err
+
+    def __repr__(self) -> str:
+        return f"Result(code={self.code}, out={self.out!r}, err={self.err!r})"
+
+
+@pytest.fixture
+def focus(rest: Any, server_url: str, ns: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Run `focus ARGS...` in-process as `user` (default ana) against this test's namespace."""
+    rest.set_rules(RULES)
+    for var in ("FOCUS_SESSION", "FOCUS_CONFIG", "GOOGLE_APPLICATION_CREDENTIALS", "FOCUS_PROJECT"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("FOCUS_DATABASE_URL", f"{server_url}?ns={ns}")
+    monkeypatch.setenv("COLUMNS", "200")
+
+    def run(*args: str, user: str = "ana") -> Result:
+        monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / user / "config"))
+        monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / user / "state"))
+        monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / user / "data"))
+        monkeypatch.setenv("FOCUS_USER", user)
+        out, err = io.StringIO(), io.StringIO()
+        previous = signal.getsignal(signal.SIGINT)
+        code = 0
+        try:
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+                main(list(args))
+        except SystemExit as exc:
+            code = int(exc.code or 0)
+        finally:
+            signal.signal(signal.SIGINT, previous)
+        return Result(code, out.getvalue(), err.getvalue())
+
+    return run
+
+
+def _state(rest: Any, session: str = "team") -> Any:
+    return rest.value(f"/sessions/{session}/state.json")
+
+
+def _log(rest: Any, session: str = "team") -> list[dict[str, Any]]:
+    raw = rest.value(f"/sessions/{session}/log.json") or []
+    items = raw if isinstance(raw, list) else [raw[k] for k in sorted(raw, key=int)]
+    return [e for e in items if e]
+
+
+def test_start_creates_the_session_and_everyone_sees_it(focus: Any, rest: Any) -> None:
+    started = focus("start", "25m", "--label", "report", "--session", "team")
+    assert (started.code, started.err) == (0, "")
+    assert started.out == "team: started focus (25:00)\n"
+    state = _state(rest)
+    assert (state["status"], state["phase"], state["duration_ms"], state["label"]) == ("running", "focus", 1_500_000, "report")
+    assert state["updated_by"] == "ana" and state["rev"] == 1
+    code = json.loads(focus("session", "invite", "--json", "--session", "team").out)["code"]
+    assert focus("join", "team", "--code", code, user="bob").out == "joined team\n"
+    status = focus("status", "--json", user="bob")
+    data = json.loads(status.out)
+    assert status.code == 0
+    assert (data["session"], data["phase"], data["status"], data["label"]) == ("team", "focus", "running", "report")
+    assert 1_400_000 < data["remaining_ms"] <= 1_500_000
+    assert data["updated_by"] == "ana" and data["schema"] == 1
+
+
+def test_pause_by_one_member_shows_for_the_other(focus: Any, rest: Any) -> None:
+    focus("start", "10m", "--session", "team")
+    code = json.loads(focus("session", "invite", "--json").out)["code"]
+    focus("join", "team", "--code", code, user="bob")
+    paused = focus("pause", user="bob")
+    assert paused.code == 0 and paused.out.startswith("team: paused focus with ")
+    assert _state(rest)["status"] == "paused"
+    line = focus("status", "--format", "{status} {phase} by {updated_by}")
+    assert line.out == "paused focus by bob\n"
+    again = focus("pause")
+    assert (again.code, again.out, again.err) == (3, "", "focus: the timer is already paused\n")
+    assert focus("resume").out.startswith("team: resumed focus, ")
+    assert [e["action"] for e in _log(rest)] == ["start", "pause", "resume"]
+    assert [e["by"] for e in _log(rest)] == ["ana", "bob", "ana"]
+
+
+def test_history_has_every_accepted_action_once_in_order(focus: Any, rest: Any) -> None:
+    focus("start", "5m", "--session", "team")
+    focus("extend", "2m")
+    focus("skip")
+    assert focus("stop").out == "team: stopped the timer\n"
+    assert focus("stop").code == 3
+    entries = _log(rest)
+    assert [e["action"] for e in entries] == ["start", "extend", "skip", "stop"]
+    assert [e["rev"] for e in entries] == [1, 2, 3, 4]
+    assert entries[1]["ms"] == 120_000
+    ats = [e["at"] for e in entries]
+    assert ats == sorted(ats)
+    as_json = [json.loads(line) for line in focus("log", "--json").out.splitlines()]
+    assert [e["action"] for e in as_json] == ["start", "extend", "skip", "stop"]
+    csv_lines = focus("log", "--csv").out.splitlines()
+    assert csv_lines[0] == "rev,at,action,by,phase,ms,label"
+    assert len(csv_lines) == 5
+    assert focus("log", "--limit", "2", "--json").out.count("\n") == 2
+
+
+def test_non_member_cannot_read_or_act(focus: Any, rest: Any) -> None:
+    focus("start", "--session", "team")
+    peek = focus("status", "--session", "team", user="eve")
+    assert peek.code == 1
+    assert peek.err == "focus: you (eve) are not a member of 'team'; join with: focus join team --code CODE\n"
+    wrong = focus("join", "team", "--code", "WRONGCODE1", user="eve")
+    assert (wrong.code, wrong.err) == (1, "focus: the invite code for 'team' is not right; ask a member for it\n")
+    assert "eve" not in rest.value("/sessions/team/members.json")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["start", "25x", "--session", "team"], "focus: DURATION: invalid duration '25x'"),
+        (["start", "--session", "bad name"], "focus: invalid session name 'bad name'"),
+        (["start", "--break", "--long-break", "--session", "team"], "focus: --break and --long-break exclude each other"),
+        (["wait", "--until", "lunch", "--session", "team"], "focus: --until must be end, break or focus"),
+        (["status", "--session", "team", "--format", "{nope}"], "focus: unknown --format token {nope}"),
+        (["pause"], "focus: no session chosen"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(focus: Any, rest: Any, args: list[str], message: str) -> None:
+    if "{nope}" in args:
+        focus("start", "--session", "team")
+    before = rest.value("/.json")
+    result = focus(*args)
+    assert result.code == 2, result
+    assert result.err.startswith(message), result
+    assert result.err.count("\n") == 1 and result.out == ""
+    if "{nope}" not in args:
+        assert rest.value("/.json") == before
+
+
+def test_wait_returns_when_the_phase_ends(focus: Any) -> None:
+    focus("start", "1s", "--session", "team")
+    done = focus("wait", "--until", "end", "--timeout", "10s")
+    assert done.code == 0, done
+    assert done.out.startswith("team · focus done")
+
+
+def test_wait_times_out_and_reports_a_stopped_timer(focus: Any) -> None:
+    focus("start", "10m", "--session", "team")
+    late = focus("wait", "--timeout", "1s")
+    assert (late.code, late.err) == (4, "focus: gave up waiting for end after 0:01\n")
+    focus("stop")
+    stopped = focus("wait")
+    assert (stopped.code, stopped.err) == (5, "focus: the timer of 'team' is stopped; nothing to wait for\n")
+
+
+def test_sessions_list_who_and_leave(focus: Any, rest: Any) -> None:
+    created = focus("session", "create", "team")
+    assert re.fullmatch(r"created session team; others join with: focus join team --code \S+\n", created.out)
+    code = created.out.split()[-1]
+    focus("join", "team", "--code", code, user="bob")
+    assert focus("session", "list", user="bob").out == "team\n"
+    who = json.loads(focus("who", "--json").out)
+    assert [m["user"] for m in who] == ["ana", "bob"]
+    assert focus("leave", user="bob").out == "left team\n"
+    assert focus("session", "list", user="bob").out == ""
+    assert sorted(rest.value("/sessions/team/members.json")) == ["ana"]
+
+
+def test_session_settings_apply_to_the_next_phase(focus: Any, rest: Any) -> None:
+    focus("session", "create", "team")
+    out = focus("session", "set", "--focus", "50m", "--short-break", "10m", "--auto-advance")
+    assert out.code == 0, out
+    assert _state(rest)["cycle"]["focus_ms"] == 3_000_000
+    focus("start")
+    assert _state(rest)["duration_ms"] == 3_000_000

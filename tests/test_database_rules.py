@@ -1,0 +1,933 @@
+"""The shipped security rules (firebase/database.rules.json) against the data model of design.md.
+
+Every test loads the REAL rules file into a fresh namespace, arranges data as admin (`Bearer
+owner`), then acts as a user through `auth_variable_override` and asserts both the verdict
+(200 allowed / 401 denied) and the resulting data read back as admin: a denied request must
+leave the database exactly as it was. Runs against `focus serve` or, with
+FIREBASE_DATABASE_EMULATOR_HOST set, the official emulator.
+
+Cast: session `s1` owned by `ana`; `bob` is a member; `cara` is a signed-in non-member;
+`ANON` is an unauthenticated caller.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+RULES_FILE = ROOT / "firebase" / "database.rules.json"
+
+SV = {".sv": "timestamp"}
+CODE = "Inv1te-code_0042"
+HOUR = 3_600_000
+OLD = 1_000_000  # a timestamp from 1970: long past, so "idle" and "not now"
+CYCLE = {
+    "focus_ms": 1_500_000,
+    "short_break_ms": 300_000,
+    "long_break_ms": 900_000,
+    "long_every": 4,
+    "auto_advance": True,
+}
+DROP = object()  # marks a field to remove from a request body
+ANON = object()  # acting as an unauthenticated caller (auth == null)
+
+
+# --------------------------------------------------------------------------------------------
+# Helpers
+
+
+def as_user(uid: Any) -> dict[str, str]:
+    """Query parameters that make an admin request run as `uid` (ANON: unauthenticated)."""
+    auth = None if uid is ANON else {"uid": uid}
+    return {"auth_variable_override": json.dumps(auth)}
+
+
+def url(path: str) -> str:
+    return "/.json" if path.strip("/") == "" else "/" + path.strip("/") + ".json"
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def assert_server_time(value: Any) -> None:
+    """A resolved server timestamp: an integer close to this machine's clock."""
+    assert isinstance(value, int) and not isinstance(value, bool), value
+    assert abs(value - now_ms()) < 120_000, value
+
+
+def as_object(value: Any) -> Any:
+    """RTDB returns objects with integer keys (the log, keyed by rev) as JSON arrays when they are
+    dense enough; turn those back into objects keyed by the index, recursively."""
+    if isinstance(value, list):
+        return {str(i): as_object(v) for i, v in enumerate(value) if v is not None}
+    if isinstance(value, dict):
+        return {k: as_object(v) for k, v in value.items()}
+    return value
+
+
+def override(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for key, value in changes.items():
+        if value is DROP:
+            out.pop(key, None)
+        else:
+            out[key] = value
+    return out
+
+
+class Db:
+    """The test namespace with the real rules loaded; writes/reads as a given user."""
+
+    def __init__(self, rest: Any) -> None:
+        self.rest = rest
+        rest.set_rules(RULES_FILE.read_text())
+
+    # admin
+    def seed(self, data: Any) -> None:
+        resp = self.rest.put("/.json", data=json.dumps(data).encode())
+        assert resp.status_code == 200, resp.text
+
+    def value(self, path: str = "/") -> Any:
+        return as_object(self.rest.value(url(path)))
+
+    # as a user
+    def get(self, uid: Any, path: str, **query: str) -> requests.Response:
+        return self.rest.get(url(path), params={**as_user(uid), **query})
+
+    def patch(self, uid: Any, path: str, body: dict[str, Any]) -> requests.Response:
+        return self.rest.patch(url(path), body, params=as_user(uid))
+
+    def put(self, uid: Any, path: str, body: Any) -> requests.Response:
+        return self.rest.put(url(path), body, params=as_user(uid))
+
+    def delete(self, uid: Any, path: str) -> requests.Response:
+        return self.rest.delete(url(path), params=as_user(uid))
+
+    def denied(self, resp: requests.Response, before: Any) -> None:
+        """401 Permission denied, and nothing changed."""
+        assert resp.status_code == 401, resp.text
+        assert resp.json() == {"error": "Permission denied"}
+        assert self.value() == before, "a denied request changed the data"
+
+
+@pytest.fixture
+def db(rest: Any) -> Db:
+    return Db(rest)
+
+
+def session_data(
+    *,
+    owner: str = "ana",
+    members: tuple[str, ...] = ("ana", "bob"),
+    created_at: Any = OLD,
+    state: dict[str, Any] | None = None,
+    log: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Admin-side data for one session (timestamps are plain numbers unless given as SV)."""
+    session: dict[str, Any] = {
+        "meta": {"owner": owner, "created_at": created_at},
+        "members": {m: {"joined_at": OLD} for m in members},
+    }
+    if state is not None:
+        session["state"] = state
+    if log is not None:
+        session["log"] = log
+    return session
+
+
+def world(**kw: Any) -> dict[str, Any]:
+    """s1 (ana owner, bob member) with its invite and users' lists; cara and dan exist as users."""
+    members = kw.get("members", ("ana", "bob"))
+    return {
+        "sessions": {"s1": session_data(**kw)},
+        "invites": {"s1": {"code": CODE}},
+        "users": {
+            **{m: {"sessions": {"s1": {"joined_at": OLD}}} for m in members},
+            "cara": {"clock": OLD},
+        },
+    }
+
+
+def running_state(rev: int = 1, **changes: Any) -> dict[str, Any]:
+    """A stored state (admin seed): running since OLD, last touched at `updated_at`."""
+    base = {
+        "rev": rev,
+        "status": "running",
+        "phase": "focus",
+        "round": 1,
+        "duration_ms": 1_500_000,
+        "started_at": OLD,
+        "offset_ms": 0,
+        "cycle": CYCLE,
+        "updated_at": OLD,
+        "updated_by": "ana",
+        "action": "start",
+    }
+    return override(base, changes)
+
+
+def stored_entry(rev: int, action: str = "start", by: str = "ana") -> dict[str, Any]:
+    return {"action": action, "by": by, "at": OLD, "rev": rev}
+
+
+def seeded_world(**state_changes: Any) -> dict[str, Any]:
+    """s1 with a state at rev 1 (running since OLD) and its log entry."""
+    return world(state=running_state(1, **state_changes), log={"1": stored_entry(1)})
+
+
+# The client's writes, exactly as the CLI sends them -----------------------------------------
+
+
+def create_body(uid: str = "ana", sid: str = "s1", code: str = CODE) -> dict[str, Any]:
+    return {
+        f"sessions/{sid}/meta": {"owner": uid, "created_at": SV},
+        f"sessions/{sid}/members/{uid}": {"joined_at": SV},
+        f"invites/{sid}": {"code": code},
+        f"users/{uid}/sessions/{sid}": {"joined_at": SV},
+    }
+
+
+def join_body(uid: str, code: Any = CODE, sid: str = "s1") -> dict[str, Any]:
+    member: dict[str, Any] = {"joined_at": SV}
+    if code is not None:
+        member["code"] = code
+    return {f"sessions/{sid}/members/{uid}": member, f"users/{uid}/sessions/{sid}": {"joined_at": SV}}
+
+
+def leave_body(uid: str, sid: str = "s1") -> dict[str, Any]:
+    return {f"sessions/{sid}/members/{uid}": None, f"users/{uid}/sessions/{sid}": None}
+
+
+def delete_body(sid: str = "s1") -> dict[str, Any]:
+    return {f"sessions/{sid}": None, f"invites/{sid}": None}
+
+
+def pause_body(
+    by: str = "ana",
+    rev: int = 2,
+    state: dict[str, Any] | None = None,
+    entry: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A pause of the seeded rev-1 state (started_at unchanged, paused_at = now), as one CAS."""
+    new_state = {
+        "rev": rev,
+        "status": "paused",
+        "phase": "focus",
+        "round": 1,
+        "duration_ms": 1_500_000,
+        "started_at": OLD,
+        "offset_ms": 0,
+        "paused_at": SV,
+        "cycle": CYCLE,
+        "updated_at": SV,
+        "updated_by": by,
+        "action": "pause",
+    }
+    new_entry = {"action": "pause", "by": by, "at": SV, "rev": rev}
+    return {
+        "state": override(new_state, state or {}),
+        f"log/{rev}": override(new_entry, entry or {}),
+    }
+
+
+def start_body(by: str = "ana", rev: int = 1, **state_changes: Any) -> dict[str, Any]:
+    """A start (new anchor at now) on top of rev - 1."""
+    new_state = {
+        "rev": rev,
+        "status": "running",
+        "phase": "focus",
+        "round": 1,
+        "duration_ms": 1_500_000,
+        "started_at": SV,
+        "offset_ms": 0,
+        "label": "write the report",
+        "cycle": CYCLE,
+        "updated_at": SV,
+        "updated_by": by,
+        "action": "start",
+    }
+    return {
+        "state": override(new_state, state_changes),
+        f"log/{rev}": {"action": "start", "by": by, "at": SV, "rev": rev, "label": "write the report"},
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# 1. Creating a session
+
+
+def test_create_session(db: Db) -> None:
+    resp = db.patch("ana", "/", create_body())
+    assert resp.status_code == 200, resp.text
+    data = db.value()
+    meta = data["sessions"]["s1"]["meta"]
+    assert meta["owner"] == "ana"
+    assert_server_time(meta["created_at"])
+    assert data["sessions"]["s1"]["members"] == {"ana": {"joined_at": meta["created_at"]}}
+    assert data["invites"] == {"s1": {"code": CODE}}
+    assert data["users"] == {"ana": {"sessions": {"s1": {"joined_at": meta["created_at"]}}}}
+    # The creator is a member: they read the whole session and the invite.
+    assert db.get("ana", "sessions/s1").json()["meta"]["owner"] == "ana"
+    assert db.get("ana", "invites/s1").json() == {"code": CODE}
+
+
+@pytest.mark.parametrize(
+    "code", ["abcdEFGH", "x" * 64, "0123-4567_89", "-_-_-_-_"], ids=["8", "64", "mixed", "symbols"]
+)
+def test_create_session_code_shapes_allowed(db: Db, code: str) -> None:
+    assert db.patch("ana", "/", create_body(code=code)).status_code == 200
+    assert db.value("invites/s1/code") == code
+
+
+def _without(body: dict[str, Any], key: str) -> dict[str, Any]:
+    return {k: v for k, v in body.items() if k != key}
+
+
+DENIED_CREATES: list[tuple[str, Any, dict[str, Any]]] = [
+    ("unauthenticated", ANON, create_body()),
+    ("owner is someone else", "ana", {**create_body(), "sessions/s1/meta": {"owner": "bob", "created_at": SV}}),
+    ("created_at forged", "ana", {**create_body(), "sessions/s1/meta": {"owner": "ana", "created_at": 12345}}),
+    ("created_at missing", "ana", {**create_body(), "sessions/s1/meta": {"owner": "ana"}}),
+    ("extra meta field", "ana", {**create_body(), "sessions/s1/meta": {"owner": "ana", "created_at": SV, "x": 1}}),
+    ("member joined_at forged", "ana", {**create_body(), "sessions/s1/members/ana": {"joined_at": 12345}}),
+    ("user entry joined_at forged", "ana", {**create_body(), "users/ana/sessions/s1": {"joined_at": 12345}}),
+    ("code too short", "ana", create_body(code="abc1234")),
+    ("code too long", "ana", create_body(code="x" * 65)),
+    ("code with a space", "ana", create_body(code="bad code!")),
+    ("code not a string", "ana", {**create_body(), "invites/s1": {"code": 12345678}}),
+    ("extra invite field", "ana", {**create_body(), "invites/s1": {"code": CODE, "x": 1}}),
+    ("no invite", "ana", _without(create_body(), "invites/s1")),
+    ("no member record", "ana", _without(create_body(), "sessions/s1/members/ana")),
+    ("no meta", "ana", _without(create_body(), "sessions/s1/meta")),
+    ("member record for someone else", "ana", {**_without(create_body(), "sessions/s1/members/ana"), "sessions/s1/members/bob": {"joined_at": SV}}),
+    ("session id too long", "ana", create_body(sid="s" * 65)),
+    ("invite only", "ana", {"invites/s1": {"code": CODE}}),
+    ("whole session as one PUT-like value", "ana", {"sessions/s1": {"meta": {"owner": "ana", "created_at": SV}, "members": {"ana": {"joined_at": SV}}}, "invites/s1": {"code": CODE}}),
+]
+
+
+@pytest.mark.parametrize(("uid", "body"), [c[1:] for c in DENIED_CREATES], ids=[c[0] for c in DENIED_CREATES])
+def test_create_session_denied(db: Db, uid: Any, body: dict[str, Any]) -> None:
+    before = db.value()
+    db.denied(db.patch(uid, "/", body), before)
+
+
+@pytest.mark.parametrize("uid", ["ana", "bob", "cara"])
+def test_create_existing_session_denied(db: Db, uid: str) -> None:
+    """Only if sessions/S/meta does not exist: nobody takes over a session, not even its owner."""
+    db.seed(world())
+    before = db.value()
+    db.denied(db.patch(uid, "/", create_body(uid=uid, code="Hijack-code-123")), before)
+
+
+# --------------------------------------------------------------------------------------------
+# 2. Joining, re-joining, leaving
+
+
+def test_join_with_code(db: Db) -> None:
+    db.seed(world())
+    assert db.get("cara", "invites/s1").status_code == 401  # cara cannot read the code...
+    resp = db.patch("cara", "/", join_body("cara"))  # ...but knows it from the owner
+    assert resp.status_code == 200, resp.text
+    data = db.value()
+    member = data["sessions"]["s1"]["members"]["cara"]
+    assert member["code"] == CODE
+    assert_server_time(member["joined_at"])
+    assert data["users"]["cara"]["sessions"]["s1"] == {"joined_at": member["joined_at"]}
+    assert db.get("cara", "sessions/s1").status_code == 200
+    assert db.get("cara", "invites/s1").json() == {"code": CODE}
+
+
+DENIED_JOINS: list[tuple[str, Any, dict[str, Any]]] = [
+    ("wrong code", "cara", join_body("cara", "Wrong-code-0042")),
+    ("code of another session", "cara", join_body("cara", "Other-session-code")),
+    ("no code", "cara", join_body("cara", None)),
+    ("code as a number", "cara", join_body("cara", 12345678)),
+    ("unauthenticated", ANON, join_body("cara")),
+    ("adding someone else", "cara", join_body("dan")),
+    ("member joined_at forged", "cara", {**join_body("cara"), "sessions/s1/members/cara": {"joined_at": 12345, "code": CODE}}),
+    ("extra member field", "cara", {**join_body("cara"), "sessions/s1/members/cara": {"joined_at": SV, "code": CODE, "role": "owner"}}),
+    ("no joined_at", "cara", {**join_body("cara"), "sessions/s1/members/cara": {"code": CODE}}),
+    ("session that does not exist", "cara", join_body("cara", CODE, sid="nope")),
+    ("owner re-join with a wrong code", "ana", join_body("ana", "Wrong-code-0042")),
+    ("making oneself owner", "cara", {**join_body("cara"), "sessions/s1/meta/owner": "cara"}),
+    ("rewriting the invite", "cara", {**join_body("cara"), "invites/s1/code": "Wrong-code-0042"}),
+]
+
+
+@pytest.mark.parametrize(("uid", "body"), [c[1:] for c in DENIED_JOINS], ids=[c[0] for c in DENIED_JOINS])
+def test_join_denied(db: Db, uid: Any, body: dict[str, Any]) -> None:
+    db.seed(world(members=("bob",)))  # the owner ana has left
+    before = db.value()
+    db.denied(db.patch(uid, "/", body), before)
+
+
+def test_owner_rejoins_without_code(db: Db) -> None:
+    db.seed(world(members=("bob",)))
+    assert db.get("ana", "sessions/s1").status_code == 401  # left: no longer a member
+    resp = db.patch("ana", "/", join_body("ana", None))
+    assert resp.status_code == 200, resp.text
+    member = db.value("sessions/s1/members/ana")
+    assert set(member) == {"joined_at"}
+    assert_server_time(member["joined_at"])
+    assert db.get("ana", "sessions/s1").status_code == 200
+
+
+def test_leave(db: Db) -> None:
+    db.seed(world())
+    resp = db.patch("bob", "/", leave_body("bob"))
+    assert resp.status_code == 200, resp.text
+    data = db.value()
+    assert set(data["sessions"]["s1"]["members"]) == {"ana"}
+    assert "bob" not in data["users"]
+    assert db.get("bob", "sessions/s1").status_code == 401
+    assert db.get("bob", "invites/s1").status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("uid", "body"),
+    [
+        ("ana", {"sessions/s1/members/bob": None}),  # not even the owner removes a member
+        ("cara", leave_body("bob")),
+        (ANON, {"sessions/s1/members/bob": None}),
+        ("bob", {"sessions/s1/members": None}),
+    ],
+    ids=["owner removes bob", "cara removes bob", "unauthenticated", "bob removes all members"],
+)
+def test_removing_others_denied(db: Db, uid: Any, body: dict[str, Any]) -> None:
+    db.seed(world())
+    before = db.value()
+    db.denied(db.patch(uid, "/", body), before)
+
+
+def test_member_record_is_written_only_by_its_user(db: Db) -> None:
+    db.seed(world())
+    before = db.value()
+    db.denied(db.put("ana", "sessions/s1/members/bob", {"joined_at": SV}), before)
+    db.denied(db.put("bob", "sessions/s1/members/bob/joined_at", 12345), before)
+
+
+# --------------------------------------------------------------------------------------------
+# 3. Reads
+
+
+@pytest.mark.parametrize(
+    ("uid", "path", "status"),
+    [
+        ("ana", "sessions/s1", 200),
+        ("bob", "sessions/s1", 200),
+        ("bob", "sessions/s1/state", 200),
+        ("bob", "sessions/s1/members", 200),
+        ("bob", "sessions/s1/meta", 200),
+        ("bob", "invites/s1", 200),
+        ("cara", "sessions/s1/meta", 200),
+        ("cara", "sessions/s1/meta/owner", 200),
+        ("cara", "sessions/nope/meta", 200),  # learning that a session does not exist
+        ("cara", "sessions/s1", 401),
+        ("cara", "sessions/s1/state", 401),
+        ("cara", "sessions/s1/log", 401),
+        ("cara", "sessions/s1/members", 401),
+        ("cara", "sessions/s1/members/cara", 401),
+        ("cara", "invites/s1", 401),
+        ("cara", "invites/s1/code", 401),
+        ("bob", "sessions", 401),
+        ("bob", "invites", 401),
+        ("bob", "users", 401),
+        ("bob", "/", 401),
+        ("ana", "users/ana", 200),
+        ("bob", "users/bob/sessions", 200),
+        ("bob", "users/ana", 401),
+        ("cara", "users/ana/sessions", 401),
+        (ANON, "sessions/s1/meta", 401),
+        (ANON, "sessions/s1", 401),
+        (ANON, "invites/s1", 401),
+        (ANON, "users/ana", 401),
+        (ANON, "/", 401),
+    ],
+)
+def test_reads(db: Db, uid: Any, path: str, status: int) -> None:
+    data = seeded_world()
+    db.seed(data)
+    resp = db.get(uid, path)
+    assert resp.status_code == status, resp.text
+    if status == 200:
+        expected: Any = data
+        for key in path.strip("/").split("/"):
+            expected = expected.get(key) if isinstance(expected, dict) else None
+        assert as_object(resp.json()) == expected
+    else:
+        assert resp.json() == {"error": "Permission denied"}
+
+
+def test_member_reads_log_tail(db: Db) -> None:
+    log = {str(r): stored_entry(r, "pause" if r % 2 == 0 else "resume") for r in range(1, 13)}
+    db.seed(world(state=running_state(12), log=log))
+    resp = db.get("bob", "sessions/s1/log", orderBy='"$key"', limitToLast="3")
+    assert resp.status_code == 200, resp.text
+    assert as_object(resp.json()) == {k: log[k] for k in ("10", "11", "12")}
+    assert db.get("cara", "sessions/s1/log", orderBy='"$key"', limitToLast="3").status_code == 401
+
+
+# --------------------------------------------------------------------------------------------
+# 4. Actions: the compare-and-set
+
+
+def test_first_action_on_new_session(db: Db) -> None:
+    db.seed(world())
+    resp = db.patch("bob", "sessions/s1", start_body("bob", 1))
+    assert resp.status_code == 200, resp.text
+    session = db.value("sessions/s1")
+    state, entry = session["state"], session["log"]["1"]
+    assert_server_time(state["updated_at"])
+    assert state["started_at"] == state["updated_at"] == entry["at"]
+    assert {k: v for k, v in state.items() if k not in ("started_at", "updated_at")} == {
+        "rev": 1, "status": "running", "phase": "focus", "round": 1, "duration_ms": 1_500_000,
+        "offset_ms": 0, "label": "write the report", "cycle": CYCLE, "updated_by": "bob",
+        "action": "start",
+    }
+    assert entry == {"action": "start", "by": "bob", "at": state["updated_at"], "rev": 1,
+                     "label": "write the report"}
+
+
+def test_action_sequence_start_pause_resume_stop(db: Db) -> None:
+    """A realistic run: every step is rev + 1 with its log entry; timestamps are the server's."""
+    db.seed(world())
+    assert db.patch("ana", "sessions/s1", start_body("ana", 1)).status_code == 200
+    started = db.value("sessions/s1/state/started_at")
+
+    pause = pause_body("bob", 2, state={"started_at": started})
+    assert db.patch("bob", "sessions/s1", pause).status_code == 200
+    paused = db.value("sessions/s1/state")
+    assert paused["status"] == "paused" and paused["started_at"] == started
+    assert_server_time(paused["paused_at"])
+
+    resumed = {
+        "rev": 3, "status": "running", "phase": "focus", "round": 1, "duration_ms": 1_500_000,
+        "started_at": SV, "offset_ms": paused["paused_at"] - started, "cycle": CYCLE,
+        "updated_at": SV, "updated_by": "ana", "action": "resume",
+    }
+    body = {"state": resumed, "log/3": {"action": "resume", "by": "ana", "at": SV, "rev": 3}}
+    assert db.patch("ana", "sessions/s1", body).status_code == 200
+
+    stopped = {
+        "rev": 4, "status": "idle", "phase": "focus", "round": 1, "duration_ms": 1_500_000,
+        "cycle": CYCLE, "updated_at": SV, "updated_by": "bob", "action": "stop",
+    }
+    body = {"state": stopped, "log/4": {"action": "stop", "by": "bob", "at": SV, "rev": 4, "ms": 1234}}
+    assert db.patch("bob", "sessions/s1", body).status_code == 200
+
+    session = db.value("sessions/s1")
+    assert session["state"]["rev"] == 4 and session["state"]["status"] == "idle"
+    assert sorted(session["log"], key=int) == ["1", "2", "3", "4"]
+    assert [session["log"][k]["action"] for k in ("1", "2", "3", "4")] == ["start", "pause", "resume", "stop"]
+    assert all(session["log"][k]["rev"] == int(k) for k in session["log"])
+
+
+ALLOWED_ACTIONS: list[tuple[str, dict[str, Any]]] = [
+    ("pause", pause_body()),
+    ("by bob", pause_body("bob")),
+    ("label of 200 chars", pause_body(state={"label": "x" * 200}, entry={"label": "y" * 200})),
+    ("empty label", pause_body(state={"label": ""})),
+    ("entry phase and ms", pause_body(entry={"phase": "long_break", "ms": -60_000})),
+    ("negative offset", pause_body(state={"offset_ms": -1_000_000_000_000})),
+    ("fractional offset", pause_body(state={"offset_ms": 12.5})),
+    ("bounds high", pause_body(state={"round": 100_000, "duration_ms": 172_800_000, "offset_ms": 1_000_000_000_000,
+                                      "cycle": {**CYCLE, "focus_ms": 86_400_000, "long_every": 100}})),
+    ("bounds low", pause_body(state={"round": 1, "duration_ms": 1,
+                                     "cycle": {**CYCLE, "short_break_ms": 1000, "long_every": 1, "auto_advance": False}})),
+    ("restart: started_at now", pause_body(state={"status": "running", "started_at": SV, "paused_at": DROP, "action": "start"},
+                                           entry={"action": "start"})),
+    ("stop: idle without anchors", pause_body(state={"status": "idle", "started_at": DROP, "paused_at": DROP, "offset_ms": DROP,
+                                                     "action": "stop"}, entry={"action": "stop"})),
+    ("skip to a break", pause_body(state={"status": "running", "phase": "short_break", "started_at": SV, "paused_at": DROP,
+                                          "action": "skip"}, entry={"action": "skip", "phase": "short_break"})),
+    ("settings", pause_body(state={"status": "running", "paused_at": DROP, "action": "settings",
+                                   "cycle": {**CYCLE, "auto_advance": False}}, entry={"action": "settings"})),
+    ("extend", pause_body(state={"status": "running", "paused_at": DROP, "action": "extend", "duration_ms": 1_800_000},
+                          entry={"action": "extend", "ms": 300_000})),
+]
+
+
+@pytest.mark.parametrize("body", [c[1] for c in ALLOWED_ACTIONS], ids=[c[0] for c in ALLOWED_ACTIONS])
+def test_action_allowed(db: Db, body: dict[str, Any]) -> None:
+    db.seed(seeded_world())
+    uid = body["state"]["updated_by"]
+    resp = db.patch(uid, "sessions/s1", body)
+    assert resp.status_code == 200, resp.text
+    session = db.value("sessions/s1")
+    state, entry = session["state"], session["log"]["2"]
+    assert session["log"]["1"] == stored_entry(1)
+    assert_server_time(state["updated_at"])
+    assert entry["at"] == state["updated_at"]
+    for key, sent in body["state"].items():
+        assert state[key] == (state["updated_at"] if sent == SV else sent), key
+    assert set(state) == set(body["state"])
+    assert entry == {k: (state["updated_at"] if v == SV else v) for k, v in body["log/2"].items()}
+
+
+def _state_only(body: dict[str, Any]) -> dict[str, Any]:
+    return {"state": body["state"]}
+
+
+DENIED_ACTIONS: list[tuple[str, Any, dict[str, Any]]] = [
+    # who
+    ("non-member", "cara", pause_body("cara")),
+    ("unauthenticated", ANON, pause_body()),
+    # the compare-and-set
+    ("rev not advanced", "ana", {"state": pause_body()["state"] | {"rev": 1}, "log/1": pause_body()["log/2"] | {"rev": 1}}),
+    ("rev skipped", "ana", pause_body(rev=3)),
+    ("rev as a string", "ana", {"state": pause_body()["state"] | {"rev": "2"}, "log/2": pause_body()["log/2"]}),
+    ("state without its log entry", "ana", _state_only(pause_body())),
+    ("log entry without the state", "ana", {"log/2": pause_body()["log/2"]}),
+    ("log key not the new rev", "ana", {"state": pause_body()["state"], "log/3": pause_body()["log/2"] | {"rev": 3}}),
+    ("entry rev not its key", "ana", pause_body(entry={"rev": 3})),
+    ("an extra entry for a future rev", "ana", {**pause_body(), "log/3": pause_body(rev=3)["log/3"]}),
+    ("an extra entry under another key", "ana", {**pause_body(), "log/x": pause_body()["log/2"]}),
+    ("entry rev as a string", "ana", pause_body(entry={"rev": "2"})),
+    ("state deleted", "ana", {"state": None, "log/2": pause_body()["log/2"]}),
+    ("partial state update", "ana", {"state/status": "paused", "state/paused_at": SV}),
+    ("partial update keeping another's updated_by", "bob",
+     {"state/rev": 2, "state/updated_at": SV, "log/2": pause_body("bob")["log/2"]}),
+    ("partial update keeping an old updated_at", "ana",
+     {"state/rev": 2, "state/label": "x", "log/2": pause_body()["log/2"]}),
+    # timestamps
+    ("updated_at forged", "ana", pause_body(state={"updated_at": 12345})),
+    ("updated_at missing", "ana", pause_body(state={"updated_at": DROP})),
+    ("updated_by someone else", "ana", pause_body(state={"updated_by": "bob"})),
+    ("started_at set to an old number", "ana", pause_body(state={"started_at": OLD - 60_000})),
+    ("started_at in the future", "ana", pause_body(state={"started_at": now_ms() + 3_600_000})),
+    ("paused_at forged", "ana", pause_body(state={"paused_at": 12345})),
+    ("entry at forged", "ana", pause_body(entry={"at": 12345})),
+    ("entry by someone else", "ana", pause_body(entry={"by": "bob"})),
+    ("entry without at", "ana", pause_body(entry={"at": DROP})),
+    # enums
+    ("status unknown", "ana", pause_body(state={"status": "stopped"})),
+    ("phase unknown", "ana", pause_body(state={"phase": "lunch"})),
+    ("action unknown", "ana", pause_body(state={"action": "reset"})),
+    ("entry action unknown", "ana", pause_body(entry={"action": "reset"})),
+    ("entry phase unknown", "ana", pause_body(entry={"phase": "nap"})),
+    # bounds and types
+    ("round 0", "ana", pause_body(state={"round": 0})),
+    ("round too big", "ana", pause_body(state={"round": 100_001})),
+    ("round fractional", "ana", pause_body(state={"round": 1.5})),
+    ("duration 0", "ana", pause_body(state={"duration_ms": 0})),
+    ("duration over 48 h", "ana", pause_body(state={"duration_ms": 172_800_001})),
+    ("duration as a string", "ana", pause_body(state={"duration_ms": "1500000"})),
+    ("offset too big", "ana", pause_body(state={"offset_ms": 1_000_000_000_001})),
+    ("offset too small", "ana", pause_body(state={"offset_ms": -1_000_000_000_001})),
+    ("label too long", "ana", pause_body(state={"label": "x" * 201})),
+    ("label not a string", "ana", pause_body(state={"label": 7})),
+    ("entry label too long", "ana", pause_body(entry={"label": "x" * 201})),
+    ("entry ms fractional", "ana", pause_body(entry={"ms": 1.5})),
+    ("cycle focus_ms too small", "ana", pause_body(state={"cycle": {**CYCLE, "focus_ms": 999}})),
+    ("cycle long_break_ms too big", "ana", pause_body(state={"cycle": {**CYCLE, "long_break_ms": 86_400_001}})),
+    ("cycle long_every 0", "ana", pause_body(state={"cycle": {**CYCLE, "long_every": 0}})),
+    ("cycle long_every 101", "ana", pause_body(state={"cycle": {**CYCLE, "long_every": 101}})),
+    ("cycle auto_advance not a bool", "ana", pause_body(state={"cycle": {**CYCLE, "auto_advance": "yes"}})),
+    ("cycle field missing", "ana", pause_body(state={"cycle": {k: v for k, v in CYCLE.items() if k != "long_every"}})),
+    ("cycle extra field", "ana", pause_body(state={"cycle": {**CYCLE, "x": 1}})),
+    ("cycle missing", "ana", pause_body(state={"cycle": DROP})),
+    # shape
+    ("state extra field", "ana", pause_body(state={"admin": True})),
+    ("entry extra field", "ana", pause_body(entry={"x": 1})),
+    ("phase missing", "ana", pause_body(state={"phase": DROP})),
+    ("paused without paused_at", "ana", pause_body(state={"paused_at": DROP})),
+    ("running with paused_at", "ana", pause_body(state={"status": "running"})),
+    ("running without started_at", "ana", pause_body(state={"status": "running", "started_at": DROP, "paused_at": DROP})),
+    ("idle with started_at", "ana", pause_body(state={"status": "idle", "paused_at": DROP})),
+    ("something else in the session", "ana", {**pause_body(), "chat/1": "hi"}),
+    ("meta rewritten alongside", "ana", {**pause_body(), "meta/owner": "bob"}),
+]
+
+
+@pytest.mark.parametrize(("uid", "body"), [c[1:] for c in DENIED_ACTIONS], ids=[c[0] for c in DENIED_ACTIONS])
+def test_action_denied(db: Db, uid: Any, body: dict[str, Any]) -> None:
+    db.seed(seeded_world())
+    before = db.value()
+    db.denied(db.patch(uid, "sessions/s1", body), before)
+
+
+def test_action_by_owner_who_left_denied(db: Db) -> None:
+    """Acting needs membership; owning the session is not enough."""
+    db.seed(_owner_left(seeded_world()))
+    before = db.value()
+    db.denied(db.patch("ana", "sessions/s1", pause_body("ana")), before)
+
+
+def test_log_entry_without_a_state_change_denied(db: Db) -> None:
+    """Even where the entry of the current rev is missing (data arranged by an admin), a log
+    entry is only ever added by the update that moves state/rev to its key."""
+    data = seeded_world()
+    del data["sessions"]["s1"]["log"]
+    db.seed(data)
+    before = db.value()
+    entry = {"action": "start", "by": "ana", "at": SV, "rev": 1}
+    db.denied(db.patch("ana", "sessions/s1", {"log/1": entry}), before)
+    db.denied(db.put("ana", "sessions/s1/log/1", entry), before)
+
+
+def test_partial_state_update_is_a_full_cas(db: Db) -> None:
+    """Writing only some state fields is judged on the merged state: with rev + 1, its log entry,
+    updated_at = now and updated_by = the caller it is the same as writing the whole state."""
+    db.seed(seeded_world())
+    body = {
+        "state/rev": 2,
+        "state/updated_at": SV,
+        "state/updated_by": "bob",
+        "state/label": "renamed",
+        "log/2": {"action": "start", "by": "bob", "at": SV, "rev": 2, "label": "renamed"},
+    }
+    resp = db.patch("bob", "sessions/s1", body)
+    assert resp.status_code == 200, resp.text
+    state = db.value("sessions/s1/state")
+    assert_server_time(state["updated_at"])
+    assert state == running_state(2, updated_at=state["updated_at"], updated_by="bob", label="renamed")
+
+
+def test_action_as_put_of_whole_session_denied(db: Db) -> None:
+    """No grant at sessions/$sid except deletion: a member cannot rewrite the session."""
+    data = seeded_world()
+    db.seed(data)
+    before = db.value()
+    session = copy.deepcopy(data["sessions"]["s1"])
+    session["state"] = pause_body()["state"]
+    session["log"]["2"] = pause_body()["log/2"]
+    db.denied(db.put("ana", "sessions/s1", session), before)
+
+
+def test_cas_second_writer_on_same_rev_loses(db: Db) -> None:
+    """Two members plan against rev 1: the first commit wins, the second is refused whole."""
+    db.seed(seeded_world())
+    first = pause_body("ana")
+    second = start_body("bob", 2, started_at=SV)
+    assert db.patch("ana", "sessions/s1", first).status_code == 200
+    after_first = db.value()
+    db.denied(db.patch("bob", "sessions/s1", second), after_first)
+    session = after_first["sessions"]["s1"]
+    assert session["state"]["rev"] == 2 and session["state"]["updated_by"] == "ana"
+    assert set(session["log"]) == {"1", "2"} and session["log"]["2"]["by"] == "ana"
+    # The loser re-plans against rev 2 and succeeds as rev 3.
+    assert db.patch("bob", "sessions/s1", start_body("bob", 3)).status_code == 200
+    assert db.value("sessions/s1/state/rev") == 3
+
+
+def test_cas_concurrent_writers(db: Db, server_url: str, ns: str) -> None:
+    """Many members send rev 2 at the same moment: exactly one wins, nothing is half-written."""
+    writers = ["ana", "bob", "cara", "dan", "eve", "fay"]
+    data = seeded_world()
+    for uid in writers:
+        data["sessions"]["s1"]["members"][uid] = {"joined_at": OLD}
+    db.seed(data)
+    barrier = threading.Barrier(len(writers))
+    results: dict[str, int] = {}
+
+    def send(uid: str) -> None:
+        with requests.Session() as http:
+            body = pause_body(uid, entry={"label": f"from {uid}"})
+            barrier.wait()
+            resp = http.patch(
+                f"{server_url}/sessions/s1.json",
+                json=body,
+                params={"ns": ns, **as_user(uid)},
+                headers={"Authorization": "Bearer owner"},
+                timeout=10,
+            )
+            results[uid] = resp.status_code
+
+    threads = [threading.Thread(target=send, args=(uid,)) for uid in writers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    winners = [uid for uid, status in results.items() if status == 200]
+    assert len(winners) == 1, results
+    assert sorted(results.values()) == [200] + [401] * (len(writers) - 1)
+    session = db.value("sessions/s1")
+    assert session["state"]["rev"] == 2 and session["state"]["updated_by"] == winners[0]
+    assert set(session["log"]) == {"1", "2"}
+    assert session["log"]["2"]["by"] == winners[0] and session["log"]["2"]["label"] == f"from {winners[0]}"
+
+
+# --------------------------------------------------------------------------------------------
+# 5. The log is append-only
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("put", "sessions/s1/log/1", {"action": "stop", "by": "ana", "at": SV, "rev": 1}),
+        ("put", "sessions/s1/log/1/label", "rewritten"),
+        ("delete", "sessions/s1/log/1", None),
+        ("delete", "sessions/s1/log", None),
+        ("put", "sessions/s1/log", {"2": {"action": "pause", "by": "ana", "at": SV, "rev": 2}}),
+        ("patch", "sessions/s1", {"log/1": None}),
+        ("patch", "sessions/s1", {"log/1/action": "stop"}),
+        ("patch", "sessions/s1", {**pause_body(), "log/1": None}),  # a valid CAS plus a deletion
+        ("patch", "sessions/s1", {**pause_body(), "log/1/by": "bob"}),  # ...plus a rewrite
+        ("patch", "sessions/s1", {"state": pause_body(rev=1)["state"], "log/1": pause_body(rev=1)["log/1"]}),
+    ],
+    ids=["overwrite", "overwrite a field", "delete", "delete the log", "replace the log",
+         "delete by patch", "rewrite by patch", "cas plus delete", "cas plus rewrite", "cas over existing rev"],
+)
+@pytest.mark.parametrize("uid", ["ana", "bob"])
+def test_log_is_append_only(db: Db, uid: str, method: str, path: str, body: Any) -> None:
+    db.seed(seeded_world())
+    before = db.value()
+    if method == "put":
+        resp = db.put(uid, path, body)
+    elif method == "delete":
+        resp = db.delete(uid, path)
+    else:
+        resp = db.patch(uid, path, body)
+    db.denied(resp, before)
+
+
+# --------------------------------------------------------------------------------------------
+# 6. /users: own list of sessions and the clock probe
+
+
+def test_clock_probe(db: Db) -> None:
+    db.seed(world())
+    resp = db.put("cara", "users/cara/clock", SV)
+    assert resp.status_code == 200, resp.text
+    clock = db.value("users/cara/clock")
+    assert_server_time(clock)
+    assert db.get("cara", "users/cara/clock").json() == clock
+
+
+@pytest.mark.parametrize(
+    ("uid", "method", "path", "body", "status"),
+    [
+        ("cara", "put", "users/cara/clock", 12345, 401),
+        ("cara", "put", "users/cara/clock", "now", 401),
+        ("bob", "put", "users/cara/clock", SV, 401),
+        (ANON, "put", "users/cara/clock", SV, 401),
+        ("cara", "put", "users/cara/sessions/s2", {"joined_at": SV}, 200),
+        ("cara", "put", "users/cara/sessions/s2", {"joined_at": 12345}, 401),
+        ("cara", "put", "users/cara/sessions/s2", {"joined_at": SV, "x": 1}, 401),
+        ("cara", "put", "users/cara/sessions/s2", True, 401),
+        ("cara", "put", "users/cara/sessions", "s2", 401),
+        ("cara", "put", "users/cara/sessions/" + "s" * 65, {"joined_at": SV}, 401),
+        ("bob", "put", "users/cara/sessions/s2", {"joined_at": SV}, 401),
+        ("cara", "put", "users/cara/profile", {"name": "Cara"}, 401),
+        ("cara", "put", "users/cara", "cara", 401),
+        ("bob", "delete", "users/bob/sessions/s1", None, 200),
+        ("bob", "delete", "users/bob", None, 200),
+        ("ana", "delete", "users/bob/sessions/s1", None, 401),
+        (ANON, "delete", "users/bob", None, 401),
+    ],
+)
+def test_users_writes(db: Db, uid: Any, method: str, path: str, body: Any, status: int) -> None:
+    db.seed(world())
+    before = db.value()
+    resp = db.put(uid, path, body) if method == "put" else db.delete(uid, path)
+    if status == 401:
+        db.denied(resp, before)
+        return
+    assert resp.status_code == 200, resp.text
+    stored = db.value(path)
+    if body is None:
+        assert stored is None
+    else:
+        assert set(stored) == {"joined_at"}
+        assert_server_time(stored["joined_at"])
+
+
+# --------------------------------------------------------------------------------------------
+# 7. Deleting a whole session
+
+
+def _fresh_state_world() -> dict[str, Any]:
+    return seeded_world(updated_at=SV)
+
+
+def _owner_left(data: dict[str, Any]) -> dict[str, Any]:
+    del data["sessions"]["s1"]["members"]["ana"]
+    del data["users"]["ana"]
+    return data
+
+
+DELETE_CASES: list[tuple[str, Any, Callable[[], dict[str, Any]], dict[str, Any], int]] = [
+    # (id, uid, data (built when the test runs: some are relative to now), body, status)
+    ("owner, fresh session", "ana", lambda: _fresh_state_world(), delete_body(), 200),
+    ("owner who left, fresh session", "ana", lambda: _owner_left(_fresh_state_world()), delete_body(), 200),
+    ("member, idle state", "bob", lambda: seeded_world(updated_at=OLD), delete_body(), 200),
+    ("member, state touched 61 min ago", "bob", lambda: seeded_world(updated_at=now_ms() - HOUR - 60_000), delete_body(), 200),
+    ("member, fresh state", "bob", lambda: _fresh_state_world(), delete_body(), 401),
+    ("member, state touched 50 min ago", "bob", lambda: seeded_world(updated_at=now_ms() - HOUR + 600_000), delete_body(), 401),
+    ("member, no state, old session", "bob", lambda: world(created_at=OLD), delete_body(), 200),
+    ("member, no state, new session", "bob", lambda: world(created_at=SV), delete_body(), 401),
+    ("non-member, idle state", "cara", lambda: seeded_world(updated_at=OLD), delete_body(), 401),
+    ("unauthenticated, idle state", ANON, lambda: seeded_world(updated_at=OLD), delete_body(), 401),
+    ("owner, session without invite", "ana", lambda: _fresh_state_world(), {"sessions/s1": None}, 401),
+    ("owner, invite alone", "ana", lambda: _fresh_state_world(), {"invites/s1": None}, 401),
+    ("member idle, session without invite", "bob", lambda: seeded_world(updated_at=OLD), {"sessions/s1": None}, 401),
+    ("owner, meta alone", "ana", lambda: _fresh_state_world(), {"sessions/s1/meta": None}, 401),
+    ("owner, state alone", "ana", lambda: _fresh_state_world(), {"sessions/s1/state": None}, 401),
+    ("owner, whole sessions root", "ana", lambda: _fresh_state_world(), {"sessions": None, "invites": None}, 401),
+    ("owner, other session's invite", "ana", lambda: _fresh_state_world(), {"sessions/s1": None, "invites/s2": None}, 401),
+]
+
+
+@pytest.mark.parametrize(
+    ("uid", "make_data", "body", "status"), [c[1:] for c in DELETE_CASES], ids=[c[0] for c in DELETE_CASES]
+)
+def test_delete_session(
+    db: Db, uid: Any, make_data: Callable[[], dict[str, Any]], body: dict[str, Any], status: int
+) -> None:
+    data = make_data()
+    data["invites"]["s2"] = {"code": "Second-session-code"}
+    data["sessions"]["s2"] = session_data(owner="cara", members=("cara", "ana", "bob"))
+    db.seed(data)
+    before = db.value()
+    resp = db.patch(uid, "/", body)
+    if status == 401:
+        db.denied(resp, before)
+        return
+    assert resp.status_code == 200, resp.text
+    after = db.value()
+    assert "s1" not in after["sessions"] and "s1" not in after["invites"]
+    # Nothing else is touched: the other session, its invite, the users' own lists.
+    assert after["sessions"]["s2"] == before["sessions"]["s2"]
+    assert after["invites"]["s2"] == before["invites"]["s2"]
+    assert after["users"] == before["users"]
+
+
+def test_delete_session_by_http_delete_denied(db: Db) -> None:
+    """A DELETE of sessions/S alone would orphan its invite: refused, even for the owner."""
+    db.seed(seeded_world())
+    before = db.value()
+    db.denied(db.delete("ana", "sessions/s1"), before)
+
+
+# --------------------------------------------------------------------------------------------
+# 8. The whole story, as the CLI would drive it
+
+
+def test_end_to_end_flow(db: Db) -> None:
+    assert db.patch("ana", "/", create_body()).status_code == 200
+    assert db.get("bob", "sessions/s1/meta").json()["owner"] == "ana"
+    assert db.get("bob", "sessions/s1").status_code == 401
+    assert db.patch("bob", "/", join_body("bob", "not-the-code")).status_code == 401
+    assert db.patch("bob", "/", join_body("bob")).status_code == 200
+    assert db.patch("bob", "sessions/s1", start_body("bob", 1)).status_code == 200
+    assert db.put("bob", "users/bob/clock", SV).status_code == 200
+    log = db.get("ana", "sessions/s1/log", orderBy='"$key"', limitToLast="10")
+    assert log.status_code == 200 and list(as_object(log.json())) == ["1"]
+    # A fresh session: bob cannot clean it up, ana (owner) can.
+    assert db.patch("bob", "/", delete_body()).status_code == 401
+    assert db.patch("bob", "/", leave_body("bob")).status_code == 200
+    assert db.patch("ana", "/", delete_body()).status_code == 200
+    after = db.value()
+    assert "sessions" not in after and "invites" not in after
+    assert set(after["users"]) == {"ana", "bob"}  # their own lists and clocks are theirs

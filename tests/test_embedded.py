@@ -1,0 +1,216 @@
+"""focuscli.embedded: the detached `focus serve` started on demand, reused, stopped."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from focuscli import embedded
+from focuscli.errors import BackendError
+from focuscli.rules.document import RulesDocument
+from focuscli.settings import Settings, resolve
+
+pytestmark = pytest.mark.focus_serve
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[0] != "Z"
+    except OSError:
+        return True
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Iterator[Settings]:
+    """Embedded settings on a free port with every XDG directory in tmp_path; cleans up."""
+    environ = {
+        "HOME": str(tmp_path / "home"),
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),
+        "XDG_STATE_HOME": str(tmp_path / "state"),
+        "XDG_DATA_HOME": str(tmp_path / "data"),
+        "FOCUS_SERVE_PORT": str(_free_port()),
+        "USER": "ana",
+    }
+    s = resolve(db=None, credentials=None, user=None, session=None, environ=environ)
+    yield s
+    pid_file = s.state_dir / "serve.pid"
+    pid = int(pid_file.read_text()) if pid_file.exists() else None
+    embedded.stop(s)
+    for child in list(embedded._started.values()):  # anything a failed test left behind
+        if child.poll() is None:
+            child.kill()
+        child.wait(timeout=10)
+    embedded._started.clear()
+    if pid is not None and _alive(pid):
+        os.kill(pid, signal.SIGKILL)
+
+
+def _base(s: Settings) -> str:
+    return s.target.url.split("?")[0]
+
+
+def test_ensure_running_starts_reuses_and_stop_stops(settings: Settings) -> None:
+    said: list[str] = []
+    embedded.ensure_running(settings, say=said.append)
+    log = settings.data_dir / "serve.log"
+    assert said == [
+        f"started a local database server (focus serve) on {_base(settings)}; log: {log}"
+    ]
+    pid = int((settings.state_dir / "serve.pid").read_text())
+    assert _alive(pid)
+    assert os.getsid(pid) == pid  # detached: its own session
+    assert log.exists()
+    assert (settings.data_dir / "database").is_dir()
+
+    embedded.ensure_running(settings, say=said.append)
+    assert len(said) == 1  # reused, not restarted
+    assert int((settings.state_dir / "serve.pid").read_text()) == pid
+
+    info = embedded.status(settings)
+    assert info == {"url": _base(settings), "pid": pid, "running": True, "log": str(log)}
+
+    assert embedded.stop(settings) == f"stopped focus serve (pid {pid})"
+    assert not _alive(pid)
+    assert not (settings.state_dir / "serve.pid").exists()
+    assert embedded.stop(settings) == "no focus serve started by focus is running"
+    assert embedded.status(settings) == {
+        "url": _base(settings), "pid": None, "running": False, "log": str(log)
+    }  # fmt: skip
+
+
+def test_the_server_enforces_the_packaged_rules(settings: Settings) -> None:
+    packaged = embedded.packaged_rules().read_text(encoding="utf-8")  # as the server will load it
+    embedded.ensure_running(settings, say=lambda _: None)
+    resp = requests.get(
+        f"{_base(settings)}/.settings/rules.json",
+        params={"ns": "focus", "format": "strict"},
+        headers={"Authorization": "Bearer owner"},
+        timeout=10,
+    )
+    assert resp.status_code == 200, resp.text
+    assert resp.json() == RulesDocument.parse(packaged).strict_json()
+
+
+def test_data_outlives_the_server(settings: Settings) -> None:
+    embedded.ensure_running(settings, say=lambda _: None)
+    url = f"{_base(settings)}/kept.json"
+    owner = {"Authorization": "Bearer owner"}
+    requests.put(url, params={"ns": "focus"}, json=42, headers=owner, timeout=10).raise_for_status()
+    embedded.stop(settings)
+    said: list[str] = []
+    embedded.ensure_running(settings, say=said.append)
+    assert len(said) == 1
+    assert requests.get(url, params={"ns": "focus"}, headers=owner, timeout=10).json() == 42
+
+
+def test_racing_starters_share_one_server(settings: Settings) -> None:
+    said: list[str] = []
+    errors: list[BaseException] = []
+
+    def start() -> None:
+        try:
+            embedded.ensure_running(settings, say=said.append)
+        except BaseException as err:  # reported below
+            errors.append(err)
+
+    threads = [threading.Thread(target=start) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert errors == []
+    assert len(said) == 1
+    assert len([p for p in embedded._started.values() if p.poll() is None]) == 1
+
+
+def test_an_already_running_focus_serve_is_reused(settings: Settings, spawn_server: Any) -> None:
+    port = settings.target.url.split(":")[2].split("?")[0]
+    spawn_server("--port", port, "--memory")
+    said: list[str] = []
+    embedded.ensure_running(settings, say=said.append)
+    assert said == []
+    assert embedded.stop(settings) == "no focus serve started by focus is running"
+
+
+def test_something_else_on_the_port_is_reported(settings: Settings) -> None:
+    port = int(settings.target.url.split(":")[2].split("?")[0])
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    class NotFound(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_error(404)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    with HTTPServer(("127.0.0.1", port), NotFound) as server:
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            with pytest.raises(BackendError) as info:
+                embedded.ensure_running(settings, say=lambda _: None)
+        finally:
+            server.shutdown()
+    assert info.value.message == (
+        f"something other than focus serve answers at {_base(settings)}; "
+        "stop it or pick another port with FOCUS_SERVE_PORT"
+    )
+
+
+def test_a_server_that_cannot_start_names_the_log(settings: Settings) -> None:
+    settings.data_dir.mkdir(parents=True)
+    (settings.data_dir / "database").write_text("not a directory")
+    started = time.monotonic()
+    with pytest.raises(BackendError) as info:
+        embedded.ensure_running(settings, say=lambda _: None)
+    assert time.monotonic() - started < 10
+    log = settings.data_dir / "serve.log"
+    assert info.value.message.startswith(
+        f"the local database server did not start at {_base(settings)}"
+    )
+    assert info.value.message.endswith(f"; see {log}")
+    assert not (settings.state_dir / "serve.pid").exists()
+
+
+def test_stop_ignores_a_stale_pid_file(settings: Settings) -> None:
+    settings.state_dir.mkdir(parents=True)
+    (settings.state_dir / "serve.pid").write_text(f"{os.getpid()}\n")  # alive, but not focus serve
+    assert embedded.stop(settings) == "no focus serve started by focus is running"
+    assert not (settings.state_dir / "serve.pid").exists()
+
+
+def test_other_targets_are_left_alone(tmp_path: Path) -> None:
+    s = resolve(
+        db="http://127.0.0.1:1?ns=x", credentials=None, user="ana", session=None,
+        environ={"XDG_STATE_HOME": str(tmp_path / "s"), "XDG_DATA_HOME": str(tmp_path / "d")},
+    )  # fmt: skip
+    embedded.ensure_running(s, say=lambda msg: pytest.fail(msg))
+    assert not (tmp_path / "d").exists()
+
+
+def test_packaged_rules_is_the_firebase_rules_file() -> None:
+    path = embedded.packaged_rules()
+    assert path.name == "database.rules.json"
+    repo_rules = Path(__file__).resolve().parent.parent / "firebase" / "database.rules.json"
+    assert path.read_text() == repo_rules.read_text()
+    json.dumps(RulesDocument.parse(path.read_text()).strict_json())
