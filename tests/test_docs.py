@@ -41,6 +41,6 @@ def test_readme_synopsis_of_serve_lists_every_option() -> None:
 def test_readme_set_up_commands_are_what_ci_runs() -> None:
     blocks = re.findall(r"```sh\n(.+?)\n```", README)
     install_and_run, install_and_test = blocks[0], blocks[1]
-    assert "pip install -e ." in install_and_run and "focus serve" in install_and_run
+    assert "pip install -e ." in install_and_run and "focus start" in install_and_run
     ci = (ROOT / ".ci" / "run").read_text()
     assert install_and_test in ci
