@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import ssl
 import time
 
 from aiohttp import web
@@ -32,14 +33,16 @@ class HttpServer:
         self.host = ""
         self.port = 0
 
-    async def start(self, host: str, port: int) -> None:
+    async def start(self, host: str, port: int, ssl_context: ssl.SSLContext | None = None) -> None:
         # Malformed requests (bad method, broken framing) already get aiohttp's 400; a traceback
         # per such request in the server's log helps nobody.
         logging.getLogger("aiohttp.server").setLevel(logging.CRITICAL)
         server = web.Server(self._handle, access_log=None)
         self._runner = web.ServerRunner(server, handle_signals=False, shutdown_timeout=2.0)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, host, port, reuse_address=True, backlog=1024)
+        site = web.TCPSite(
+            self._runner, host, port, reuse_address=True, backlog=1024, ssl_context=ssl_context
+        )
         await site.start()
         address = self._runner.addresses[0]
         self.host, self.port = str(address[0]), int(address[1])

@@ -7,6 +7,7 @@ import ipaddress
 import logging
 import os
 import signal
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -43,6 +44,8 @@ class ServerConfig:
     rules_source: str | None = None
     keepalive: float = 30.0
     admin_secret_file: str | os.PathLike[str] | None = None
+    admin_token: str | None = None  # the only admin credential instead of `owner` (any address)
+    ssl_context: ssl.SSLContext | None = None  # serve HTTPS, as production does
     enforce_indexes: bool = False
     clock: Callable[[], float] = time.time
 
@@ -53,8 +56,8 @@ class _Running:
     def __init__(self, config: ServerConfig) -> None:
         self.config = config
         self.secret_path: Path | None = None
-        admin_secret = None
-        if not is_loopback(config.host):
+        admin_secret = config.admin_token
+        if admin_secret is None and not is_loopback(config.host):
             self.secret_path = Path(config.admin_secret_file or _default_secret_path(config))
             admin_secret = load_or_create_secret(self.secret_path)
         rules = RulesDocument.parse(config.rules_source) if config.rules_source else None
@@ -75,7 +78,7 @@ class _Running:
 
     async def start(self) -> None:
         try:
-            await self.http.start(self.config.host, self.config.port)
+            await self.http.start(self.config.host, self.config.port, self.config.ssl_context)
         except OSError as err:
             self.store.close()
             reason = os.strerror(err.errno).lower() if err.errno else str(err)
@@ -94,7 +97,8 @@ class _Running:
     def url(self) -> str:
         host = self.http.host
         shown = f"[{host}]" if ":" in host else host
-        return f"http://{shown}:{self.http.port}"
+        scheme = "https" if self.config.ssl_context is not None else "http"
+        return f"{scheme}://{shown}:{self.http.port}"
 
 
 def _default_secret_path(config: ServerConfig) -> Path:
