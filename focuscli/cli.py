@@ -296,11 +296,14 @@ def session_create(ctx: typer.Context, name: Annotated[str, typer.Argument(help=
 
 @session_app.command("list")
 def session_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
-    """List the sessions you are a member of.
+    """List the sessions you are a member of (idle ones past cleanup_after are removed).
 
     Example: focus session list
     """
-    names = _inv(ctx).focus.sessions()
+    inv = _inv(ctx)
+    for gone in inv.focus.cleanup_idle(inv.settings.cleanup_after_ms):
+        inv.say(f"removed session {gone}: idle for longer than cleanup_after")
+    names = inv.focus.sessions()
     if as_json:
         typer.echo(json.dumps(names))
     else:

@@ -15,6 +15,7 @@ class RulesDiffer(FocusError):
 def report(inv: Invocation) -> Iterator[str]:
     """Lines of the report; raises RulesDiffer at the end when the rules in force differ."""
     from focuscli import embedded
+    from focuscli.backend import PermissionDenied
     from focuscli.rules.document import RulesDocument
 
     settings = inv.settings
@@ -27,8 +28,12 @@ def report(inv: Invocation) -> Iterator[str]:
         yield f"embedded server: {'running' if info.get('running') else 'not started by focus'}" + (
             f" (pid {pid}, log {info.get('log')})" if pid else ""
         )
-    offset, rtt = focus.db.server_time()
-    yield f"round trip: {rtt} ms; server clock offset: {offset:+d} ms (server minus this machine)"
+    try:
+        offset, rtt = focus.db.server_time()
+    except PermissionDenied as err:
+        yield f"round trip: cannot measure ({err.message}; are focus's rules in force?)"
+    else:
+        yield f"round trip: {rtt} ms; server clock offset: {offset:+d} ms (server minus this machine)"
     yield f"identity: {settings.user}"
     packaged = embedded.packaged_rules()
     expected = RulesDocument.parse(packaged.read_text(encoding="utf-8")).strict_json()

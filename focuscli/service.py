@@ -158,9 +158,38 @@ class Focus:
     def members(self, session: str) -> dict[str, Any]:
         return dict(self._member_read(session, f"sessions/{session}/members") or {})
 
-    def cleanup(self, session: str) -> None:
-        """Delete a whole session (owner any time; any member once it has been idle an hour)."""
-        self.db.update("", {f"sessions/{session}": None, f"invites/{session}": None})
+    def cleanup_idle(self, idle_after_ms: int) -> list[str]:
+        """Delete this user's sessions idle longer than ``idle_after_ms``; returns their names.
+
+        The rules let the owner delete a session at any time and any member once it has been
+        idle for an hour; sessions that are already gone are dropped from the user's list.
+        """
+        removed = []
+        now = self.server_now()
+        for session in self.sessions():
+            try:
+                meta = self.db.get(f"sessions/{session}/meta")
+                state = self.db.get(f"sessions/{session}/state") if meta is not None else None
+            except PermissionDenied:
+                meta = state = None  # no longer a member
+            if meta is None:
+                self.db.update("", {f"users/{self.user}/sessions/{session}": None})
+                continue
+            last = (state or {}).get("updated_at") or meta.get("created_at")
+            if isinstance(last, int) and now - last > idle_after_ms:
+                try:
+                    self.db.update(
+                        "",
+                        {
+                            f"sessions/{session}": None,
+                            f"invites/{session}": None,
+                            f"users/{self.user}/sessions/{session}": None,
+                        },
+                    )
+                except PermissionDenied:
+                    continue  # not idle long enough for the rules yet; the owner or time will do it
+                removed.append(session)
+        return removed
 
     def _member_read(self, session: str, path: str) -> Any:
         try:

@@ -189,3 +189,60 @@ def test_session_settings_apply_to_the_next_phase(focus: Any, rest: Any) -> None
     assert _state(rest)["cycle"]["focus_ms"] == 3_000_000
     focus("start")
     assert _state(rest)["duration_ms"] == 3_000_000
+
+
+def test_idle_sessions_are_cleaned_up(focus: Any, rest: Any) -> None:
+    focus("session", "create", "old")
+    focus("session", "create", "fresh")
+    week_ago = int(__import__("time").time() * 1000) - 8 * 24 * 3600 * 1000
+    assert rest.put("/sessions/old/meta/created_at.json", week_ago).status_code == 200
+    listed = focus("session", "list")
+    assert listed.out == "fresh\n"
+    assert listed.err == "focus: removed session old: idle for longer than cleanup_after\n"
+    assert rest.value("/sessions/old.json") is None
+    assert rest.value("/invites/old.json") is None
+
+
+def test_doctor_reports_backend_identity_and_rules(focus: Any) -> None:
+    report = focus("doctor")
+    assert report.code == 0, report
+    lines = report.out.splitlines()
+    assert lines[0].startswith("backend: emulator at http://127.0.0.1:")
+    assert re.fullmatch(r"round trip: \d+ ms; server clock offset: [+-]\d+ ms \(server minus this machine\)", lines[1])
+    assert lines[2:] == ["identity: ana", "rules: the rules in force match firebase/database.rules.json"]
+
+
+def test_doctor_fails_when_the_rules_differ(focus: Any, rest: Any) -> None:
+    rest.set_rules({"rules": {".read": False}})
+    report = focus("doctor")
+    assert report.code == 1
+    assert report.err.startswith("focus: the rules in force differ from firebase/database.rules.json")
+
+
+@pytest.mark.focus_serve
+def test_ctrl_c_during_wait_exits_130_cleanly(focus: Any, server_url: str, ns: str, tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+    import time
+
+    focus("start", "10m", "--session", "team")
+    env = {
+        **os.environ,
+        "FOCUS_DATABASE_URL": f"{server_url}?ns={ns}",
+        "FOCUS_USER": "ana",
+        "XDG_STATE_HOME": str(tmp_path / "waiter" / "state"),
+        "XDG_CONFIG_HOME": str(tmp_path / "ana" / "config"),
+        "XDG_DATA_HOME": str(tmp_path / "ana" / "data"),
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "focuscli", "wait", "--session", "team"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 10
+    clock_file = tmp_path / "waiter" / "state" / "focus" / "clock.json"
+    while not clock_file.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)  # bounded: the wait command has talked to the server once
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=10)
+    assert (proc.returncode, out, err) == (130, "", "")
