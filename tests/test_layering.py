@@ -19,7 +19,11 @@ PURE_CORES = [
 ]  # fmt: skip
 ALLOWED: dict[str, set[str]] = {
     "server/http.py": {"aiohttp"},
-    "cli.py": {"typer"},
+    "cli/__init__.py": {"typer"},
+    "cli/common.py": {"typer"},
+    "cli/timer.py": {"typer"},
+    "cli/sessions.py": {"typer"},
+    "cli/serve.py": {"typer"},
     "backend.py": {"firebase_admin", "requests"},
     "embedded.py": {"requests"},
 }
@@ -92,7 +96,7 @@ def test_the_rules_language_needs_only_the_data_tree(module: str) -> None:
 
 def test_nothing_imports_the_cli() -> None:
     for module in MODULES:
-        if module == "__main__.py":
+        if module == "__main__.py" or module.startswith("cli/"):
             continue
         assert "focuscli.cli" not in _imports(PACKAGE / module), module
 

@@ -1,0 +1,191 @@
+"""Timer commands: start, pause, resume, stop, skip, extend, status, wait, log."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+import typer
+
+from focuscli.cli.common import JsonOpt, SessionOpt, _duration, _inv, app
+from focuscli.errors import UsageError
+
+
+@app.command()
+def start(
+    ctx: typer.Context,
+    duration: Annotated[str | None, typer.Argument(help="25, 25m, 90s, 1h30m or 1:30:00.", show_default=False)] = None,
+    label: Annotated[str | None, typer.Option(help="What this block is for.", show_default=False)] = None,
+    short_break: Annotated[bool, typer.Option("--break", help="Start a short break instead.")] = False,
+    long_break: Annotated[bool, typer.Option("--long-break", help="Start a long break instead.")] = False,
+    session: SessionOpt = None,
+) -> None:
+    """Start a focus block (or a break) for everyone in the session.
+
+    A session that does not exist yet is created with you as its owner.
+
+    Example: focus start 25m --label "write the report"
+    """
+    from focuscli import render, timer
+
+    if short_break and long_break:
+        raise UsageError("--break and --long-break exclude each other; pick one.")
+    phase = "long_break" if long_break else "short_break" if short_break else "focus"
+    ms = _duration(duration, "DURATION") if duration is not None else None
+    if label is not None and len(label) > 200:
+        raise UsageError("--label is longer than 200 characters.")
+    inv = _inv(ctx)
+    name = inv.session_name(session)
+    status = inv.focus.act(
+        name,
+        lambda s, now: timer.start(s, inv.settings.user, now, duration_ms=ms, label=label, phase=phase),
+        create=True,
+    )
+    inv.remember(name)
+    typer.echo(render.action_line(status))
+
+
+def _simple_action(ctx: typer.Context, session: str | None, name: str, **note: Any) -> None:
+    from focuscli import render, timer
+
+    inv = _inv(ctx)
+    sid = inv.session_name(session)
+    fn = getattr(timer, name)
+    extra = note.pop("ms", None)
+    if extra is None:
+        status = inv.focus.act(sid, lambda s, now: fn(s, inv.settings.user, now))
+    else:
+        status = inv.focus.act(sid, lambda s, now: fn(s, inv.settings.user, now, extra), note={"ms": extra})
+    typer.echo(render.action_line(status))
+
+
+@app.command()
+def pause(ctx: typer.Context, session: SessionOpt = None) -> None:
+    """Pause the running timer for everyone.
+
+    Example: focus pause
+    """
+    _simple_action(ctx, session, "pause")
+
+
+@app.command()
+def resume(ctx: typer.Context, session: SessionOpt = None) -> None:
+    """Resume a paused timer.
+
+    Example: focus resume
+    """
+    _simple_action(ctx, session, "resume")
+
+
+@app.command()
+def stop(ctx: typer.Context, session: SessionOpt = None) -> None:
+    """Stop the timer (the session stays; history is kept).
+
+    Example: focus stop
+    """
+    _simple_action(ctx, session, "stop")
+
+
+@app.command()
+def skip(ctx: typer.Context, session: SessionOpt = None) -> None:
+    """Skip to the next phase of the cycle (focus -> break -> focus ...).
+
+    Example: focus skip
+    """
+    _simple_action(ctx, session, "skip")
+
+
+@app.command()
+def extend(
+    ctx: typer.Context,
+    duration: Annotated[str, typer.Argument(help="How much longer: 5m, 90s, ...")],
+    session: SessionOpt = None,
+) -> None:
+    """Make the current phase longer.
+
+    Example: focus extend 5m
+    """
+    _simple_action(ctx, session, "extend", ms=_duration(duration, "DURATION"))
+
+
+@app.command()
+def status(
+    ctx: typer.Context,
+    as_json: JsonOpt = False,
+    fmt: Annotated[str | None, typer.Option("--format", help="A template, e.g. '{phase} {remaining}'.", show_default=False)] = None,
+    session: SessionOpt = None,
+) -> None:
+    """Show the session's timer as everyone sees it.
+
+    --format tokens: {remaining} {remaining_ms} {phase} {status} {label} {round} {session}
+    {updated_by} {duration} {members}.
+
+    Example: focus status --format '{phase} {remaining}'
+    """
+    from focuscli import render
+
+    if as_json and fmt is not None:
+        raise UsageError("--json and --format exclude each other; pick one.")
+    inv = _inv(ctx)
+    sid = inv.session_name(session)
+    result = inv.focus.status(sid)
+    if as_json:
+        typer.echo(json.dumps(result.to_json(), ensure_ascii=False))
+    elif fmt is not None:
+        members = sorted(inv.focus.members(sid)) if "{members}" in fmt else []
+        typer.echo(render.formatted(result, fmt, members))
+    else:
+        typer.echo(render.status_line(result))
+
+
+@app.command()
+def wait(
+    ctx: typer.Context,
+    until: Annotated[str, typer.Option(help="end (of this phase), break or focus.")] = "end",
+    timeout: Annotated[str | None, typer.Option(help="Give up after this long (exit 4).", show_default=False)] = None,
+    session: SessionOpt = None,
+) -> None:
+    """Block until the phase ends, or a break or focus phase begins.
+
+    Exits 0 when the moment comes, 4 on --timeout, 5 when the timer is stopped.
+
+    Example: focus wait --until break && notify-send "break time"
+    """
+    from focuscli import render
+
+    if until not in ("end", "break", "focus"):
+        raise UsageError(f"--until must be end, break or focus, not {until!r}.")
+    limit = _duration(timeout, "--timeout") if timeout is not None else None
+    inv = _inv(ctx)
+    result = inv.focus.wait(inv.session_name(session), until, limit)
+    typer.echo(render.status_line(result))
+
+
+@app.command()
+def log(
+    ctx: typer.Context,
+    as_json: JsonOpt = False,
+    as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV with a header row.")] = False,
+    since: Annotated[str | None, typer.Option(help="Only actions in the last D (e.g. 2h).", show_default=False)] = None,
+    limit: Annotated[int, typer.Option(help="At most N actions (the latest).", min=1, max=10000)] = 20,
+    session: SessionOpt = None,
+) -> None:
+    """Show the session's history: every accepted action, who, and when (server time).
+
+    Example: focus log --since 2h --json | jq .action
+    """
+    from focuscli import render
+
+    if as_json and as_csv:
+        raise UsageError("--json and --csv exclude each other; pick one.")
+    since_ms = _duration(since, "--since") if since is not None else None
+    inv = _inv(ctx)
+    entries = inv.focus.log(inv.session_name(session), limit=limit, since_ms=since_ms)
+    if as_json:
+        for line in render.log_json(entries):
+            typer.echo(line)
+    elif as_csv:
+        typer.echo(render.log_csv(entries), nl=False)
+    else:
+        for line in render.log_lines(entries, inv.focus.clock_offset()):
+            typer.echo(line)
