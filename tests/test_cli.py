@@ -246,3 +246,49 @@ def test_ctrl_c_during_wait_exits_130_cleanly(focus: Any, server_url: str, ns: s
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=10)
     assert (proc.returncode, out, err) == (130, "", "")
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.mark.parametrize(
+    ("db", "credentials", "code", "message"),
+    [
+        ("ftp://example.com", None, 2, "focus: database URL must be https://"),
+        ("http://127.0.0.1:1", None, 2, "focus: "),  # an emulator URL needs ?ns=NAME
+        ("https://demo.firebaseio.com", "no/such/key.json", 2, "focus: "),
+        ("https://demo.firebaseio.com", "NOT_JSON", 2, "focus: "),
+    ],
+)
+def test_bad_backend_settings_are_one_line(
+    focus: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, db: str, credentials: str | None, code: int, message: str
+) -> None:
+    monkeypatch.delenv("FIREBASE_DATABASE_EMULATOR_HOST", raising=False)
+    args = ["--db", db]
+    if credentials == "NOT_JSON":
+        bad = tmp_path / "key.json"
+        bad.write_text("this is not a key")
+        credentials = str(bad)
+    if credentials:
+        args += ["--credentials", credentials]
+    result = focus(*args, "status", "--session", "team")
+    assert result.code == code, result
+    assert result.err.startswith(message) and result.err.count("\n") == 1, result
+    assert "Traceback" not in result.err
+
+
+def test_unreachable_database_fails_fast_naming_the_url(focus: Any) -> None:
+    import time
+
+    url = f"http://127.0.0.1:{_closed_port()}?ns=x"
+    began = time.monotonic()
+    result = focus("--db", url, "status", "--session", "team")
+    assert time.monotonic() - began < 5
+    assert result.code == 1
+    assert result.err.startswith("focus: cannot reach the database at http://127.0.0.1:")
+    assert result.err.count("\n") == 1
