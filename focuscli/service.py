@@ -70,6 +70,7 @@ class Focus:
         self.clock = clock
         self.sleep = sleep
         self._offset: int | None = None
+        self.created: list[str] = []  # sessions this object created (for a one-time notice)
 
     # -- server clock -----------------------------------------------------------------------
 
@@ -114,6 +115,7 @@ class Focus:
                 f"users/{self.user}/sessions/{session}": {"joined_at": SERVER_NOW},
             },
         )
+        self.created.append(session)
         return code
 
     def join(self, session: str, code: str | None) -> None:

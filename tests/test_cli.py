@@ -69,7 +69,8 @@ def _log(rest: Any, session: str = "team") -> list[dict[str, Any]]:
 
 def test_start_creates_the_session_and_everyone_sees_it(focus: Any, rest: Any) -> None:
     started = focus("start", "25m", "--label", "report", "--session", "team")
-    assert (started.code, started.err) == (0, "")
+    assert started.code == 0
+    assert started.err == "focus: created session team (you own it); invite others with: focus session invite\n"
     assert started.out == "team: started focus (25:00)\n"
     state = _state(rest)
     assert (state["status"], state["phase"], state["duration_ms"], state["label"]) == ("running", "focus", 1_500_000, "report")

@@ -6,9 +6,11 @@ Everything production has, built locally from real components:
   through the environment (REQUESTS_CA_BUNDLE, which requests, google-auth and firebase-admin's
   sessions all honour), exactly as a user would trust a corporate CA.
 * OAuth2: a token endpoint (aiohttp over HTTPS) that accepts only the JWT-bearer grant, checks
-  the assertion's signature against the service account's public key and its audience against
-  its own URL, and answers with an access token. The service account JSON is generated here and
-  names that endpoint as its `token_uri`.
+  the assertion's signature against the service account's public key, its issuer and its
+  audience, and answers with an access token. The service account JSON is generated here and
+  names that endpoint as its `token_uri`. (google-auth always sets the assertion's `aud` to
+  Google's token endpoint, https://oauth2.googleapis.com/token, not to `token_uri`: that is the
+  audience Google's endpoint checks, so it is the one checked here too.)
 * The database: `focus serve`'s server over HTTPS, with focus's rules, whose only admin
   credential is that access token (the emulator's `owner` is refused), and which puts requests
   without `ns` (what firebase-admin sends to a production URL) in the `fake-server` namespace.
@@ -45,6 +47,9 @@ RULES = (ROOT / "firebase" / "database.rules.json").read_text()
 
 ACCESS_TOKEN = "ya29.local-test-access-token"
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+# The `aud` google-auth puts in every JWT-bearer assertion, whatever the key's token_uri says
+# (google.oauth2.service_account._GOOGLE_OAUTH2_TOKEN_ENDPOINT); Google's endpoint requires it.
+GOOGLE_TOKEN_AUDIENCE = "https://oauth2.googleapis.com/token"
 CLIENT_EMAIL = "focus-ci@focus-prod-test.iam.gserviceaccount.com"
 PROJECT_ID = "focus-prod-test"
 WAIT = 10.0  # seconds: the bound of every wait in this module
@@ -164,11 +169,14 @@ class TokenEndpoint:
             return refuse(400, "invalid_request", "no assertion")
         try:
             claims = jwt.decode(
-                assertion, certs=self.public_pem, audience=self.url, clock_skew_in_seconds=30
+                assertion,
+                certs=self.public_pem,
+                audience=GOOGLE_TOKEN_AUDIENCE,
+                clock_skew_in_seconds=30,
             )
         except (ValueError, auth_exceptions.GoogleAuthError) as err:
             return refuse(400, "invalid_grant", f"bad assertion: {err}")
-        if claims.get("aud") != self.url or claims.get("iss") != CLIENT_EMAIL:
+        if claims.get("aud") != GOOGLE_TOKEN_AUDIENCE or claims.get("iss") != CLIENT_EMAIL:
             return refuse(400, "invalid_grant", f"unexpected aud/iss in {claims}")
         with self._lock:
             self.grants.append(claims)
@@ -395,7 +403,7 @@ def test_two_members_share_a_session_over_https_and_oauth(
     assert token_endpoint.rejected == []
     assert len(token_endpoint.grants) == 6
     for claims in token_endpoint.grants:
-        assert claims["aud"] == token_endpoint.url and claims["iss"] == CLIENT_EMAIL
+        assert claims["aud"] == GOOGLE_TOKEN_AUDIENCE and claims["iss"] == CLIENT_EMAIL
         assert "https://www.googleapis.com/auth/firebase.database" in claims["scope"].split()
 
     # The data is in the default namespace (no `ns`, as production requests have), readable

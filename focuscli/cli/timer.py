@@ -42,6 +42,8 @@ def start(
         create=True,
     )
     inv.remember(name)
+    if name in inv.focus.created:
+        inv.say(f"created session {name} (you own it); invite others with: focus session invite")
     typer.echo(render.action_line(status))
 
 
