@@ -195,6 +195,8 @@ def run_timed(cmd: list[str], env: dict[str, str], what: str) -> tuple[float, st
     except subprocess.TimeoutExpired:
         raise BenchError(f"{what}: no exit within {COMMAND_TIMEOUT:.0f} s") from None
     ms = (time.perf_counter() - t0) * 1000.0
+    if done.returncode in (130, -signal.SIGINT):  # a terminal Ctrl-C reached the child first
+        raise KeyboardInterrupt
     if done.returncode != 0:
         raise BenchError(
             f"{what}: exit {done.returncode}\n{tail(done.stderr.decode('utf-8', 'replace'))}"
@@ -236,20 +238,20 @@ def find_watson(tmp: Path) -> tuple[list[str] | None, str]:
             why = tail(
                 done.stderr.decode("utf-8", "replace") or done.stdout.decode("utf-8", "replace"), 2
             )
-            return None, f"{label} failed (exit {done.returncode}): {why}"
+            return None, f"{label} failed (exit {done.returncode}): {' / '.join(why.splitlines())}"
     exe = venv / "bin" / "watson"
     if not exe.exists():
         return None, "td-watson installed but no bin/watson"
-    version = (
-        subprocess.run(
+    try:
+        probe = subprocess.run(
             [str(exe), "--version"],
             stdin=subprocess.DEVNULL,
             capture_output=True,
             timeout=COMMAND_TIMEOUT,
         )
-        .stdout.decode("utf-8", "replace")
-        .strip()
-    )
+    except (subprocess.TimeoutExpired, OSError) as err:
+        return None, f"watson --version failed: {err}"
+    version = probe.stdout.decode("utf-8", "replace").strip()
     return [str(exe)], f"watson installed into a throwaway venv ({version or 'version unknown'})"
 
 
@@ -350,7 +352,8 @@ def bench(runs: int, tmp: Path, skip_watson: bool) -> int:
     print(row("python -c pass (interpreter floor)", times["python"], None))
     print(
         f"info: first start, creating the session: {create_s1:.1f} ms (s1), {create_s2:.1f} ms (s2); "
-        f"first python -c pass {floor:.1f} ms"
+        f"first python -c pass {floor:.1f} ms; load avg now {os.getloadavg()[0]:.2f} "
+        "(other work on the machine inflates every figure)"
     )
     if times["watson"]:
         ratio = statistics.median(times["status"]) / statistics.median(times["watson"])
