@@ -142,6 +142,27 @@ class Database:
         except ValueError as err:
             raise UsageError(f"cannot use the database URL {target.url}: {err}") from None
         self._closed = False
+        self._bound_retries()
+
+    def _bound_retries(self) -> None:
+        """Give up at once on failures the SDK's retry policy does not name.
+
+        firebase-admin retries connect/read errors and 500/503 answers with a bounded budget,
+        but anything else (an untrusted TLS certificate, say) falls under urllib3's overall
+        budget of 10 retries with backoff up to 120 s: minutes of silence before one error
+        line. Its database session gets the same policy with ``other=0``.
+        """
+        import requests
+        from firebase_admin import db  # type: ignore[import-untyped, unused-ignore]
+
+        try:
+            session = db.reference("/", app=self._app)._client.session
+        except ValueError as err:
+            raise UsageError(f"cannot use the database URL {self.target.url}: {err}") from None
+        for prefix in ("http://", "https://"):
+            adapter = session.get_adapter(prefix)
+            retries = adapter.max_retries.new(other=0)
+            session.mount(prefix, requests.adapters.HTTPAdapter(max_retries=retries))
 
     # -- operations -------------------------------------------------------------------------
 
@@ -266,7 +287,8 @@ class Database:
                 f"({_reason(err)}); check your network"
             ) from None
         except auth_exceptions.GoogleAuthError as err:
-            first = (str(err).splitlines() or [""])[0][:200]
+            detail = err.args[0] if err.args and isinstance(err.args[0], str) else str(err)
+            first = (detail.splitlines() or [""])[0][:200]
             raise BackendError(f"cannot sign in with the service account: {first}") from None
         except ValueError as err:  # the SDK's own argument checks (bad path, bad value)
             raise UsageError(f"invalid database request at {where}: {err}") from None
@@ -314,6 +336,7 @@ def _reason(cause: BaseException) -> str:
         ("timed out", "timed out"),
         ("network is unreachable", "network unreachable"),
         ("reset by peer", "connection reset"),
+        ("certificate verify failed", "TLS certificate not trusted; see REQUESTS_CA_BUNDLE"),
     ):
         if needle in text:
             return reason

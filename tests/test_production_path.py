@@ -28,6 +28,7 @@ import json
 import signal
 import ssl
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -171,7 +172,7 @@ class TokenEndpoint:
         if not isinstance(assertion, str) or not assertion:
             return refuse(400, "invalid_request", "no assertion")
         try:
-            claims = jwt.decode(
+            claims = jwt.decode(  # type: ignore[no-untyped-call, unused-ignore]
                 assertion,
                 certs=self.public_pem,
                 audience=GOOGLE_TOKEN_AUDIENCE,
@@ -374,41 +375,49 @@ def test_production_settings_resolve_the_local_https_url(database: str, service_
 def test_two_members_share_a_session_over_https_and_oauth(
     focus: Any, database: str, tls: Tls, token_endpoint: TokenEndpoint
 ) -> None:
-    started = focus("start", "5m", "--session", "team")
+    def signing_in(*args: str, user: str = "ana") -> tuple[Result, int]:
+        """`focus ARGS` as `user`, and how many access tokens it fetched."""
+        before = len(token_endpoint.grants)
+        result = focus(*args, user=user)
+        return result, len(token_endpoint.grants) - before
+
+    started, tokens = signing_in("start", "5m", "--session", "team")
     assert (started.code, started.out) == (0, "team: started focus (5:00)\n"), started
     assert started.err in ("", CREATED_NOTE), started
+    assert tokens == 1  # one access token per focus process (each builds its own App)
 
     # The rules apply as each user: bob is not a member yet, so he can neither read nor act.
-    peek = focus("status", "--session", "team", user="bob")
-    assert peek.code == 1, peek
-    assert one_line(peek) == (
-        "focus: you (bob) are not a member of 'team'; join with: focus join team --code CODE"
-    )
-    act = focus("pause", "--session", "team", user="bob")
-    assert act.code == 1, act
-    assert one_line(act) == (
-        "focus: you (bob) are not a member of 'team'; join with: focus join team --code CODE"
-    )
+    # (A refusal is HTTP 401, as on production, so google-auth refreshes the token and retries
+    # before giving up: such a command fetches more than one token.)
+    not_a_member = "focus: you (bob) are not a member of 'team'; join with: focus join team --code CODE"
+    for args in (("status", "--session", "team"), ("pause", "--session", "team")):
+        refused, tokens = signing_in(*args, user="bob")
+        assert refused.code == 1, refused
+        assert one_line(refused) == not_a_member
+        assert tokens >= 1
 
-    invite = focus("session", "invite", "--json", "--session", "team")
-    assert invite.code == 0, invite
+    invite, tokens = signing_in("session", "invite", "--json", "--session", "team")
+    assert (invite.code, tokens) == (0, 1), invite
     code = json.loads(invite.out)["code"]
-    joined = focus("join", "team", "--code", code, user="bob")
-    assert (joined.code, joined.err, joined.out) == (0, "", "joined team\n")
-    status = focus("status", "--json", user="bob")
-    assert status.code == 0, status
+    joined, tokens = signing_in("join", "team", "--code", code, user="bob")
+    assert (joined.code, joined.err, joined.out, tokens) == (0, "", "joined team\n", 1)
+    status, tokens = signing_in("status", "--json", user="bob")
+    assert (status.code, tokens) == (0, 1), status
     data = json.loads(status.out)
     assert (data["session"], data["phase"], data["status"]) == ("team", "focus", "running")
     assert data["updated_by"] == "ana"
     assert 0 < data["remaining_ms"] <= 300_000
 
-    # Every command signed in through the local token endpoint with a valid JWT-bearer grant:
-    # one access token per focus process (each builds its own firebase-admin App).
+    # Every grant was a valid JWT-bearer assertion signed with the service account's key,
+    # POSTed to the key's token_uri (the local endpoint).
     assert token_endpoint.rejected == []
-    assert len(token_endpoint.grants) == 6
     for claims in token_endpoint.grants:
         assert claims["aud"] == GOOGLE_TOKEN_AUDIENCE and claims["iss"] == CLIENT_EMAIL
-        assert "https://www.googleapis.com/auth/firebase.database" in claims["scope"].split()
+        # firebase-admin's scopes; Realtime Database wants userinfo.email plus a Firebase scope.
+        assert {
+            "https://www.googleapis.com/auth/userinfo.email",
+            "https://www.googleapis.com/auth/firebase",
+        } <= set(claims["scope"].split())
 
     # The data is in the default namespace (no `ns`, as production requests have), readable
     # with the OAuth access token, which is the server's only admin credential.
@@ -420,14 +429,38 @@ def test_two_members_share_a_session_over_https_and_oauth(
     assert admin_get(database, "/sessions/team/state", tls, token="owner").status_code == 401
 
 
-def test_the_ca_must_be_trusted(focus: Any, database: str, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("trust", ["certifi", "unset", "SSL_CERT_FILE"])
+def test_the_ca_must_be_trusted(
+    focus: Any, database: str, tls: Tls, monkeypatch: pytest.MonkeyPatch, trust: str
+) -> None:
+    """Without the CA in requests' bundle, focus fails in one line naming the database URL.
+
+    requests (so google-auth and firebase-admin) verifies against REQUESTS_CA_BUNDLE, else
+    CURL_CA_BUNDLE, else certifi's bundle; it never reads SSL_CERT_FILE (it passes its bundle
+    to ssl explicitly), so that variable alone does not trust the CA.
+    """
     import certifi
 
-    monkeypatch.setenv("REQUESTS_CA_BUNDLE", certifi.where())  # the default trust store only
+    if trust == "certifi":
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", certifi.where())
+    else:
+        monkeypatch.delenv("REQUESTS_CA_BUNDLE")
+    if trust == "SSL_CERT_FILE":
+        monkeypatch.setenv("SSL_CERT_FILE", str(tls.ca_pem))
     failed = focus("start", "5m", "--session", "team")
     assert failed.code == 1, failed
     line = one_line(failed)
     assert line.startswith("focus: ") and database in line, line
+    assert admin_get(database, "/sessions/team", tls).json() is None  # nothing was written
+
+
+def test_curl_ca_bundle_trusts_the_ca_too(
+    focus: Any, tls: Tls, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE")
+    monkeypatch.setenv("CURL_CA_BUNDLE", str(tls.ca_pem))
+    started = focus("start", "5m", "--session", "team")
+    assert (started.code, started.out) == (0, "team: started focus (5:00)\n"), started
 
 
 def test_a_database_certificate_from_an_unknown_ca_is_refused(
@@ -440,10 +473,13 @@ def test_a_database_certificate_from_an_unknown_ca_is_refused(
     with LocalServer(
         port=0, rules_source=RULES, admin_token=ACCESS_TOKEN, ssl_context=rogue.server_context
     ) as server:
+        began = time.monotonic()
         failed = focus("start", "5m", "--session", "team", db=server.url)
+        assert time.monotonic() - began < 10  # fails fast instead of retrying for minutes
     assert failed.code == 1, failed
     line = one_line(failed)
     assert line.startswith(f"focus: cannot reach the database at {server.url} "), line
+    assert "TLS certificate not trusted" in line
     assert len(token_endpoint.grants) == 1  # it got as far as the database
 
 
