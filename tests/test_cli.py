@@ -293,3 +293,11 @@ def test_unreachable_database_fails_fast_naming_the_url(focus: Any) -> None:
     assert result.code == 1
     assert result.err.startswith("focus: cannot reach the database at http://127.0.0.1:")
     assert result.err.count("\n") == 1
+
+
+def test_unknown_session_is_a_usage_error(focus: Any) -> None:
+    result = focus("status", "--session", "nosuch")
+    assert (result.code, result.out) == (2, "")
+    assert result.err == "focus: no session named 'nosuch'; start one with: focus start --session nosuch\n"
+    joined = focus("join", "nosuch", "--code", "ABCDEFGH12")
+    assert (joined.code, joined.err) == (2, "focus: no session named 'nosuch'; create it with: focus session create nosuch\n")
