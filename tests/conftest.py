@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -205,3 +206,46 @@ def spawn_server() -> Iterator[Any]:
     for server in started:
         if server.proc.poll() is None:
             server.kill()
+
+
+class CliResult:
+    """What one in-process `focus` run printed and returned."""
+
+    def __init__(self, code: int, out: str, err: str) -> None:
+        self.code, self.out, self.err = code, out, err
+
+    def __repr__(self) -> str:
+        return f"CliResult(code={self.code}, out={self.out!r}, err={self.err!r})"
+
+
+@pytest.fixture
+def run_cli(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Factory: ``run_cli(argv, home)`` runs `focus ARGV...` in this process, XDG dirs in home."""
+
+    def run(argv: list[str], home: Path) -> CliResult:
+        return _run_focus(argv, monkeypatch, home)
+
+    return run
+
+
+def _run_focus(argv: list[str], monkeypatch: pytest.MonkeyPatch, home: Path) -> CliResult:
+    import contextlib
+    import io
+    import signal
+
+    from focuscli.cli import main
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "config"))
+    monkeypatch.setenv("XDG_STATE_HOME", str(home / "state"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(home / "data"))
+    out, err = io.StringIO(), io.StringIO()
+    previous = signal.getsignal(signal.SIGINT)  # main() installs its own Ctrl-C handler
+    code = 0
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            main(argv)
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    return CliResult(code, out.getvalue(), err.getvalue())

@@ -4,8 +4,6 @@ on a real server that enforces focus's own rules."""
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import re
 import signal
@@ -14,22 +12,14 @@ from typing import Any
 
 import pytest
 
-from focuscli.cli import main
-
 ROOT = Path(__file__).resolve().parent.parent
 RULES = (ROOT / "firebase" / "database.rules.json").read_text()
 
 
-class Result:
-    def __init__(self, code: int, out: str, err: str) -> None:
-        self.code, self.out, self.err = code, out, err
-
-    def __repr__(self) -> str:
-        return f"Result(code={self.code}, out={self.out!r}, err={self.err!r})"
-
-
 @pytest.fixture
-def focus(rest: Any, server_url: str, ns: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+def focus(
+    rest: Any, server_url: str, ns: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, run_cli: Any
+) -> Any:
     """Run `focus ARGS...` in-process as `user` (default ana) against this test's namespace."""
     rest.set_rules(RULES)
     for var in ("FOCUS_SESSION", "FOCUS_CONFIG", "GOOGLE_APPLICATION_CREDENTIALS", "FOCUS_PROJECT"):
@@ -37,22 +27,9 @@ def focus(rest: Any, server_url: str, ns: str, tmp_path: Path, monkeypatch: pyte
     monkeypatch.setenv("FOCUS_DATABASE_URL", f"{server_url}?ns={ns}")
     monkeypatch.setenv("COLUMNS", "200")
 
-    def run(*args: str, user: str = "ana") -> Result:
-        monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / user / "config"))
-        monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / user / "state"))
-        monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / user / "data"))
+    def run(*args: str, user: str = "ana") -> Any:
         monkeypatch.setenv("FOCUS_USER", user)
-        out, err = io.StringIO(), io.StringIO()
-        previous = signal.getsignal(signal.SIGINT)
-        code = 0
-        try:
-            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-                main(list(args))
-        except SystemExit as exc:
-            code = int(exc.code or 0)
-        finally:
-            signal.signal(signal.SIGINT, previous)
-        return Result(code, out.getvalue(), err.getvalue())
+        return run_cli(list(args), tmp_path / user)
 
     return run
 

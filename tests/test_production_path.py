@@ -22,10 +22,7 @@ firebase-admin -> google-auth), not just the emulator path the other tests use.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import io
 import json
-import signal
 import ssl
 import threading
 import time
@@ -36,8 +33,6 @@ from typing import Any
 
 import pytest
 import requests
-
-from focuscli.cli import main
 
 pytestmark = pytest.mark.focus_serve
 
@@ -279,14 +274,6 @@ def admin_get(url: str, path: str, tls: Tls, token: str = ACCESS_TOKEN) -> reque
 # -- running focus ---------------------------------------------------------------------------
 
 
-class Result:
-    def __init__(self, code: int, out: str, err: str) -> None:
-        self.code, self.out, self.err = code, out, err
-
-    def __repr__(self) -> str:
-        return f"Result(code={self.code}, out={self.out!r}, err={self.err!r})"
-
-
 @pytest.fixture
 def environment(tls: Tls, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Production mode only: no emulator, no other configuration; the test CA trusted."""
@@ -316,40 +303,28 @@ def environment(tls: Tls, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
 
 @pytest.fixture
 def focus(
+    run_cli: Any,
     environment: None,
     database: str,
     service_account: Path,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> Any:
-    """Run `focus --db URL --credentials SA --user USER ARGS...` in-process; a Result."""
+    """Run `focus --db URL --credentials SA --user USER ARGS...` in-process; a CliResult."""
 
-    def run(*args: str, user: str = "ana", db: str | None = None, credentials: Path | None = None) -> Result:
-        monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / user / "config"))
-        monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / user / "state"))
-        monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / user / "data"))
+    def run(*args: str, user: str = "ana", db: str | None = None, credentials: Path | None = None) -> Any:
         argv = [
             "--db", db or database,
             "--credentials", str(credentials or service_account),
             "--user", user,
             *args,
-        ]
-        out, err = io.StringIO(), io.StringIO()
-        previous = signal.getsignal(signal.SIGINT)
-        code = 0
-        try:
-            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-                main(argv)
-        except SystemExit as exc:
-            code = int(exc.code or 0)
-        finally:
-            signal.signal(signal.SIGINT, previous)
-        return Result(code, out.getvalue(), err.getvalue())
+        ]  # fmt: skip
+        return run_cli(argv, tmp_path / user)
 
     return run
 
 
-def one_line(result: Result) -> str:
+def one_line(result: Any) -> str:
     """The single stderr line of a failed command (asserts there is exactly one, no traceback)."""
     assert result.out == "", result
     assert result.err.endswith("\n") and result.err.count("\n") == 1, result
@@ -375,7 +350,7 @@ def test_production_settings_resolve_the_local_https_url(database: str, service_
 def test_two_members_share_a_session_over_https_and_oauth(
     focus: Any, database: str, tls: Tls, token_endpoint: TokenEndpoint
 ) -> None:
-    def signing_in(*args: str, user: str = "ana") -> tuple[Result, int]:
+    def signing_in(*args: str, user: str = "ana") -> tuple[Any, int]:
         """`focus ARGS` as `user`, and how many access tokens it fetched."""
         before = len(token_endpoint.grants)
         result = focus(*args, user=user)

@@ -1,6 +1,6 @@
 """REST methods, paths, keys and value shapes (spec §1.3–1.5, §2, §8.4, §10).
 
-Every assertion is taken from /work/shared/spec/rtdb-rest.md; these tests must also pass against
+Every assertion is taken from ../shared/spec/rtdb-rest.md; these tests must also pass against
 the official emulator (FIREBASE_DATABASE_EMULATOR_HOST).
 """
 
