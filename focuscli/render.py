@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import string
 import time
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -80,13 +81,18 @@ def formatted(status: Status, fmt: str, members: Iterable[str] = ()) -> str:
         "members": ",".join(members),
     }
     try:
+        fields = [field for _, field, _, _ in string.Formatter().parse(fmt) if field is not None]
+    except ValueError as err:
+        raise UsageError(f"bad --format string: {err}") from None
+    for field in fields:
+        if field not in values:
+            raise UsageError(
+                f"unknown --format token {{{field}}}; tokens: "
+                + ", ".join("{" + t + "}" for t in FORMAT_TOKENS)
+            )
+    try:
         return fmt.format_map(values)
-    except KeyError as err:
-        raise UsageError(
-            f"unknown --format token {{{err.args[0]}}}; tokens: "
-            + ", ".join("{" + t + "}" for t in FORMAT_TOKENS)
-        ) from None
-    except (ValueError, IndexError) as err:
+    except (ValueError, TypeError) as err:  # a bad format spec such as {round:x.y}
         raise UsageError(f"bad --format string: {err}") from None
 
 

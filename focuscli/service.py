@@ -18,6 +18,7 @@ from focuscli.timer import SERVER_NOW, TimerState, TimerView
 
 MAX_RETRIES = 10
 CLOCK_MAX_AGE_S = 600.0
+CLOCK_STEP_S = 0.05
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 
 
@@ -80,17 +81,25 @@ class Focus:
             return self._offset
         cache = self.state_dir / "clock.json"
         key = self.db.target.url
+        # The wall clock minus the monotonic clock (system-wide since boot) moves only when the
+        # wall clock is stepped; a cached offset from before a step is wrong by the step.
+        anchor = self.clock() - time.monotonic()
         if not fresh:
             try:
                 saved = json.loads(cache.read_text())
-                if saved["url"] == key and self.clock() - saved["measured_at"] < CLOCK_MAX_AGE_S:
+                if (
+                    saved["url"] == key
+                    and abs(saved["anchor"] - anchor) < CLOCK_STEP_S
+                    and time.monotonic() - saved["measured_mono"] < CLOCK_MAX_AGE_S
+                ):
                     self._offset = int(saved["offset_ms"])
                     return self._offset
             except (OSError, ValueError, KeyError, TypeError):
                 pass
         offset, rtt = self.db.server_time()
         self._offset = offset
-        _write_atomic(cache, json.dumps({"url": key, "offset_ms": offset, "rtt_ms": rtt, "measured_at": self.clock()}))
+        record = {"url": key, "offset_ms": offset, "rtt_ms": rtt, "anchor": anchor, "measured_mono": time.monotonic()}
+        _write_atomic(cache, json.dumps(record))
         return offset
 
     def server_now(self) -> int:
@@ -142,6 +151,8 @@ class Focus:
             raise BackendError(f"the invite code for {session!r} is not right; ask a member for it") from None
 
     def leave(self, session: str) -> None:
+        if self._member_read(session, f"sessions/{session}/members/{self.user}") is None:
+            raise self._not_member(session)
         self.db.update(
             "",
             {f"sessions/{session}/members/{self.user}": None, f"users/{self.user}/sessions/{session}": None},
@@ -163,6 +174,7 @@ class Focus:
     def cleanup_idle(self, idle_after_ms: int) -> list[str]:
         """Delete this user's sessions idle longer than ``idle_after_ms``; returns their names.
 
+        Idle means the timer is stopped (or never started) and nothing changed for that long.
         The rules let the owner delete a session at any time and any member once it has been
         idle for an hour; sessions that are already gone are dropped from the user's list.
         """
@@ -177,6 +189,8 @@ class Focus:
             if meta is None:
                 self.db.update("", {f"users/{self.user}/sessions/{session}": None})
                 continue
+            if state is not None and state.get("status") != "idle":
+                continue  # a running or paused timer is never idle, however long its phase
             last = (state or {}).get("updated_at") or meta.get("created_at")
             if isinstance(last, int) and now - last > idle_after_ms:
                 try:
@@ -232,6 +246,10 @@ class Focus:
         fields to the history entry (e.g. the ``ms`` of an extension).
         """
         if create and not self.exists(session):
+            try:  # refuse a senseless action before anything is written
+                action(TimerState(), self.server_now())
+            except timer.TimerError as err:
+                raise NotNow(str(err)) from None
             self.create(session)
         for _ in range(MAX_RETRIES):
             state = self.state(session)

@@ -127,7 +127,9 @@ def resolve(
         port = _serve_port(environ.get(ENV_SERVE_PORT))
         target = Target(f"http://{EMBEDDED_HOST}:{port}?ns={EMBEDDED_NAMESPACE}", None, "embedded")
 
-    login = _first(user, environ.get(ENV_USER), config.get("user")) or _login_name(environ)
+    login = _first(user, environ.get(ENV_USER), config.get("user"))
+    if login is None:  # the OS login name may hold '.', '@' ...: make it a key, as documented
+        login = re.sub(r"[^A-Za-z0-9_-]", "_", _login_name(environ))[:64]
     chosen = _first(session, environ.get(ENV_SESSION), config.get("session"))
     if chosen is None:
         chosen = _remembered_session(state_dir)
@@ -138,7 +140,7 @@ def resolve(
     return Settings(
         target=target,
         user=validate_name("user", login),
-        session=None if chosen is None else validate_name("session", chosen),
+        session=chosen,  # validated when a command uses it (an unused default may be odd)
         project=project or DEFAULT_PROJECT,
         config_path=config_path,
         state_dir=state_dir,
@@ -261,6 +263,11 @@ def _login_name(environ: Mapping[str, str]) -> str:
         return getpass.getuser()
     except (OSError, KeyError):
         raise UsageError(f"cannot tell who you are: use --user or {ENV_USER}") from None
+
+
+def remembered_session(settings: Settings) -> str | None:
+    """The session `remember_session` kept, if any."""
+    return _remembered_session(settings.state_dir)
 
 
 def _remembered_session(state_dir: Path) -> str | None:

@@ -15,6 +15,7 @@ SECOND_MS: Final = 1000
 MINUTE_MS: Final = 60 * SECOND_MS
 HOUR_MS: Final = 60 * MINUTE_MS
 MAX_DURATION_MS: Final = 24 * HOUR_MS
+MAX_PHASE_MS: Final = 48 * HOUR_MS  # a phase with extensions (the rules allow 48h)
 MAX_LONG_EVERY: Final = 100
 
 
@@ -384,8 +385,11 @@ def stop(state: TimerState, by: str, now_ms: int) -> TimerState:
     v = view(state, now_ms)
     if v.status == "idle":
         raise TimerError("the timer is already stopped")
-    return _commit(state, by, "stop", status="idle", phase=v.phase, round=v.round,
-                   duration_ms=state.cycle.length(v.phase), started_at=None, offset_ms=0,
+    phase, rnd = v.phase, v.round
+    if v.status == "done":  # the phase was completed: the next start begins the one after it
+        phase, rnd = state.cycle.after(phase, rnd)
+    return _commit(state, by, "stop", status="idle", phase=phase, round=rnd,
+                   duration_ms=state.cycle.length(phase), started_at=None, offset_ms=0,
                    paused_at=None)
 
 
@@ -423,6 +427,9 @@ def extend(state: TimerState, by: str, now_ms: int, ms: int) -> TimerState:
         raise TimerError(_STOPPED)
     fields = _reanchor(state, now_ms, clamp=True)
     fields["duration_ms"] += ms
+    if fields["duration_ms"] > MAX_PHASE_MS:
+        raise TimerError(f"a phase can last at most {MAX_PHASE_MS // HOUR_MS}h; it would be "
+                         f"{format_duration(fields['duration_ms'])}")
     return _commit(state, by, "extend", **fields)
 
 

@@ -172,10 +172,12 @@ def test_session_settings_apply_to_the_next_phase(focus: Any, rest: Any) -> None
 def test_idle_sessions_are_cleaned_up(focus: Any, rest: Any) -> None:
     focus("session", "create", "old")
     focus("session", "create", "fresh")
+    focus("start", "24h", "--session", "busy")
     week_ago = int(__import__("time").time() * 1000) - 8 * 24 * 3600 * 1000
     assert rest.put("/sessions/old/meta/created_at.json", week_ago).status_code == 200
+    assert rest.put("/sessions/busy/state/updated_at.json", week_ago).status_code == 200
     listed = focus("session", "list")
-    assert listed.out == "fresh\n"
+    assert listed.out == "busy\nfresh\n"  # a running timer is never idle
     assert listed.err == "focus: removed session old: idle for longer than cleanup_after\n"
     assert rest.value("/sessions/old.json") is None
     assert rest.value("/invites/old.json") is None
@@ -278,3 +280,41 @@ def test_unknown_session_is_a_usage_error(focus: Any) -> None:
     assert result.err == "focus: no session named 'nosuch'; start one with: focus start --session nosuch\n"
     joined = focus("join", "nosuch", "--code", "ABCDEFGH12")
     assert (joined.code, joined.err) == (2, "focus: no session named 'nosuch'; create it with: focus session create nosuch\n")
+
+
+def test_an_odd_default_session_does_not_block_an_explicit_one(focus: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    focus("start", "--session", "team")
+    monkeypatch.setenv("FOCUS_SESSION", "my team")
+    assert focus("status", "--session", "team", "--format", "{status}").out == "running\n"
+    plain = focus("status")
+    assert (plain.code, plain.err) == (2, "focus: invalid session name 'my team': use 1-64 letters, digits, '-' or '_'\n")
+
+
+def test_leave_needs_membership_and_forgets_only_the_remembered_session(focus: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    focus("session", "create", "one")
+    focus("session", "create", "two")  # remembered: two
+    assert focus("leave", "--session", "one").out == "left one\n"
+    assert focus("status", "--format", "{session}").out == "two\n"  # still remembered
+    stranger = focus("leave", "--session", "two", user="eve")
+    assert (stranger.code, stranger.err) == (1, "focus: you (eve) are not a member of 'two'; join with: focus join two --code CODE\n")
+
+
+@pytest.mark.parametrize("fmt", ["{label.x}", "{remaining_ms[0]}", "{round:x.y}", "{"])
+def test_format_strings_that_cannot_work_are_usage_errors(focus: Any, fmt: str) -> None:
+    focus("start", "--session", "team")
+    result = focus("status", "--format", fmt)
+    assert result.code == 2, result
+    assert result.err.startswith("focus: ") and "Traceback" not in result.err
+
+
+def test_log_since_accepts_days(focus: Any) -> None:
+    focus("start", "--session", "team")
+    assert focus("log", "--since", "2d", "--json").out.count("\n") == 1
+    bad = focus("log", "--since", "soon")
+    assert (bad.code, bad.err) == (2, "focus: --since: invalid duration 'soon': use 90s, 30m, 2h, 1:30:00, 7d or 1d12h\n")
+
+
+def test_a_label_too_long_for_the_rules_is_refused_before_anything_is_written(focus: Any, rest: Any) -> None:
+    result = focus("start", "--session", "fresh", "--label", "\U0001F600" * 150)  # 300 UTF-16 units
+    assert (result.code, result.err) == (2, "focus: --label is longer than 200 characters.\n")
+    assert rest.value("/sessions/fresh.json") is None

@@ -185,6 +185,16 @@ def seeded_world(**state_changes: Any) -> dict[str, Any]:
     return world(state=running_state(1, **state_changes), log={"1": stored_entry(1)})
 
 
+def stopped_world(**state_changes: Any) -> dict[str, Any]:
+    """s1 whose timer is stopped (status idle) at rev 1."""
+    data = seeded_world(**state_changes)
+    state = data["sessions"]["s1"]["state"]
+    state["status"] = "idle"
+    state.pop("started_at", None)
+    state.pop("paused_at", None)
+    return data
+
+
 # The client's writes, exactly as the CLI sends them -----------------------------------------
 
 
@@ -861,8 +871,10 @@ DELETE_CASES: list[tuple[str, Any, Callable[[], dict[str, Any]], dict[str, Any],
     # (id, uid, data (built when the test runs: some are relative to now), body, status)
     ("owner, fresh session", "ana", lambda: _fresh_state_world(), delete_body(), 200),
     ("owner who left, fresh session", "ana", lambda: _owner_left(_fresh_state_world()), delete_body(), 200),
-    ("member, idle state", "bob", lambda: seeded_world(updated_at=OLD), delete_body(), 200),
-    ("member, state touched 61 min ago", "bob", lambda: seeded_world(updated_at=now_ms() - HOUR - 60_000), delete_body(), 200),
+    ("member, idle state", "bob", lambda: stopped_world(updated_at=OLD), delete_body(), 200),
+    ("member, state touched 61 min ago", "bob", lambda: stopped_world(updated_at=now_ms() - HOUR - 60_000), delete_body(), 200),
+    ("member, timer running for hours", "bob", lambda: seeded_world(updated_at=OLD), delete_body(), 401),
+    ("owner, timer running for hours", "ana", lambda: seeded_world(updated_at=OLD), delete_body(), 200),
     ("member, fresh state", "bob", lambda: _fresh_state_world(), delete_body(), 401),
     ("member, state touched 50 min ago", "bob", lambda: seeded_world(updated_at=now_ms() - HOUR + 600_000), delete_body(), 401),
     ("member, no state, old session", "bob", lambda: world(created_at=OLD), delete_body(), 200),

@@ -671,3 +671,19 @@ def test_format_duration(ms: int, text: str) -> None:
 
 def test_phases() -> None:
     assert PHASES == ("focus", "short_break", "long_break")
+
+
+def test_stopping_a_completed_focus_phase_counts_the_round() -> None:
+    started = commit(start(TimerState(), "a", 0, duration_ms=1000), 0)
+    stopped = commit(stop(started, "a", 5000), 5000)  # the focus phase ran out at 1000
+    assert (stopped.phase, stopped.round) == ("short_break", 1)
+    again = start(stopped, "a", 6000)
+    assert (again.phase, again.round) == ("focus", 2)
+
+
+def test_extend_refuses_a_phase_longer_than_48h() -> None:
+    running = commit(start(TimerState(), "a", 0, duration_ms=24 * 3600_000), 0)
+    longer = commit(extend(running, "a", 10, 24 * 3600_000), 10)
+    assert longer.duration_ms == 48 * 3600_000
+    with pytest.raises(TimerError, match=r"^a phase can last at most 48h; it would be 48:01:00$"):
+        extend(longer, "a", 20, 60_000)

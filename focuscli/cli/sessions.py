@@ -126,7 +126,9 @@ def leave(ctx: typer.Context, session: SessionOpt = None) -> None:
     inv = _inv(ctx)
     sid = inv.session_name(session)
     inv.focus.leave(sid)
-    if inv.settings.session == sid:
+    from focuscli.settings import remembered_session
+
+    if remembered_session(inv.settings) == sid:
         inv.remember(None)
     typer.echo(f"left {sid}")
 

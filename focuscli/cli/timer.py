@@ -32,7 +32,7 @@ def start(
         raise UsageError("--break and --long-break exclude each other; pick one.")
     phase = "long_break" if long_break else "short_break" if short_break else "focus"
     ms = _duration(duration, "DURATION") if duration is not None else None
-    if label is not None and len(label) > 200:
+    if label is not None and len(label.encode("utf-16-le")) // 2 > 200:
         raise UsageError("--label is longer than 200 characters.")
     inv = _inv(ctx)
     name = inv.session_name(session)
@@ -180,7 +180,7 @@ def log(
 
     if as_json and as_csv:
         raise UsageError("--json and --csv exclude each other; pick one.")
-    since_ms = _duration(since, "--since") if since is not None else None
+    since_ms = _since(since) if since is not None else None
     inv = _inv(ctx)
     entries = inv.focus.log(inv.session_name(session), limit=limit, since_ms=since_ms)
     if as_json:
@@ -191,3 +191,19 @@ def log(
     else:
         for line in render.log_lines(entries, inv.focus.clock_offset()):
             typer.echo(line)
+
+
+def _since(text: str) -> int:
+    """A look-back for --since: the timer's forms (90s, 2h, 1:30:00) or whole days (7d, 1d12h)."""
+    from focuscli.settings import parse_duration as parse_days
+    from focuscli.timer import DurationError, parse_duration
+
+    try:
+        return parse_duration(text)
+    except DurationError:
+        try:
+            return parse_days(text)
+        except ValueError:
+            raise UsageError(
+                f"--since: invalid duration {text!r}: use 90s, 30m, 2h, 1:30:00, 7d or 1d12h"
+            ) from None
