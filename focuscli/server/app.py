@@ -186,7 +186,7 @@ class App:
 
     def _stream(self, ns: Namespace, path: Path, params: dict[str, str], who: Identity) -> StreamOpen:
         query = self._query(params, shallow=False)
-        listener = Listener(path, query, who.admin, who.auth, params)
+        listener = Listener(path, query, who.admin, who.auth, params, expires_at=_expiry(who))
         if not ns.can_read(listener, ns.published, self.store.now_ms()):
             raise HttpError(401, "Permission denied")
         self.store.subscribe(ns, listener)
@@ -223,10 +223,15 @@ class App:
             change = Change("put", path, (((), _normalize(raw, path, resolve, request.body)),))
         if if_match is not None:
             current = tree.get(root, path)
-            if not who.admin and not ns.access.can_read(path, who.auth, root, now, None):
-                raise HttpError(401, "Permission denied")
             current_tag = tree.etag(current)
             if if_match != current_tag:
+                # The 412 carries the current value: only for callers who may read it, and
+                # only once that value is durable.
+                if not who.admin and not ns.access.can_read(path, who.auth, root, now, None):
+                    raise HttpError(401, "Permission denied")
+                pending = self.store.barrier()
+                if pending is not None:
+                    await pending
                 return json_response(412, tree.render(current), {}, {"etag": current_tag})
         new_root = change.apply(root)
         if not who.admin:
@@ -276,6 +281,13 @@ class App:
                     f"{tree.path_str(after)} in the same update.",
                 )
         return Change("patch", path, tuple(entries))
+
+
+def _expiry(who: Identity) -> float | None:
+    """When a user's token expires (its ``exp`` claim), for streams to end with auth_revoked."""
+    token = (who.auth or {}).get("token")
+    exp = token.get("exp") if isinstance(token, dict) else None
+    return float(exp) if isinstance(exp, int | float) and not isinstance(exp, bool) else None
 
 
 def _normalize(value: Any, path: Path, resolve: tree.ServerValue, body: bytes) -> Node:

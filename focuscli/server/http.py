@@ -64,8 +64,11 @@ class HttpServer:
         while True:
             await asyncio.sleep(tick)
             now = time.monotonic()
+            wall = self.store.clock()
             for listener in self.store.all_listeners():
-                if now - listener.last_sent >= self.keepalive and not listener.chunks:
+                if listener.expired(wall):
+                    listener.revoke()
+                elif now - listener.last_sent >= self.keepalive and not listener.chunks:
                     listener.push(KEEP_ALIVE)
 
     async def _handle(self, request: web.BaseRequest) -> web.StreamResponse:

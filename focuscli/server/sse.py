@@ -31,6 +31,8 @@ def data_event(event: str, path: Path, data: Any) -> bytes:
 
 KEEP_ALIVE = frame("keep-alive", b"null")
 CANCEL = frame("cancel", b"null")
+# Not JSON: firebase-admin compares this exact text and reconnects with a fresh credential.
+AUTH_REVOKED = frame("auth_revoked", b"credential is no longer valid")
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,7 @@ class Listener:
     admin: bool
     auth: dict[str, Any] | None
     query_params: dict[str, str] | None = None
+    expires_at: float | None = None  # epoch seconds when the caller's token expires
     chunks: list[bytes] = field(default_factory=list)
     buffered: int = 0
     closed: bool = False
@@ -86,6 +89,14 @@ class Listener:
     def close(self) -> None:
         self.closed = True
         self.wakeup.set()
+
+    def expired(self, now_s: float) -> bool:
+        return self.expires_at is not None and now_s >= self.expires_at
+
+    def revoke(self) -> None:
+        """The credential expired: say so (auth_revoked) and end the stream."""
+        self.push(AUTH_REVOKED)
+        self.close()
 
     def take(self) -> bytes:
         data = b"".join(self.chunks)

@@ -101,7 +101,8 @@ class Store:
         ns = self.namespaces.get(name)
         if ns is None:
             ns = Namespace(name, self.default_rules, self.default_access)
-            self.namespaces[name] = ns
+            with self._lock:  # the journal thread may be iterating the namespaces (_snapshot)
+                self.namespaces[name] = ns
         return ns
 
     def now_ms(self) -> int:
@@ -164,6 +165,9 @@ class Store:
         log.error("data directory failed, writes are no longer durable: %s", err)
         while self._pending:
             item = self._pending.pop(0)
+            # Nothing that did not reach the disk may be read back: every namespace goes back
+            # to the last tree published (= durable); later writes get 503 from the journal.
+            item.namespace.root = item.namespace.published
             if not item.done.done():
                 item.done.set_exception(StoreUnavailable(f"the data directory failed: {err}"))
 
@@ -186,6 +190,10 @@ class Store:
         cache: dict[Any, bytes] = {}
         now = self.now_ms()
         for listener in list(ns.listeners):
+            if listener.expired(now / 1000):
+                listener.revoke()
+                ns.listeners.discard(listener)
+                continue
             # Rules may depend on data anywhere in the tree, so every non-admin stream is
             # re-checked on every commit, not only those the commit sends events to.
             if not ns.can_read(listener, new_root, now):
@@ -240,8 +248,10 @@ class Store:
         if self.journal is not None:
             last = self.journal.seq
             try:
-                self.journal.compact()  # leave one snapshot and an empty log behind
-                self.journal.close()
+                try:
+                    self.journal.compact()  # leave one snapshot and an empty log behind
+                finally:
+                    self.journal.close()  # releases the directory lock whatever happened
             except JournalError as err:
                 self._failed(err)
             else:

@@ -298,7 +298,7 @@ def normalize(value: Any, path: Path = (), server_value: ServerValue | None = No
 
 def _priority(path: Path, raw: Any, server_value: ServerValue | None) -> Any:
     if type(raw) is dict and set(raw) == {SV}:
-        return _server_value(path, raw[SV], server_value)
+        return _server_value(path + (PRIORITY,), raw[SV], server_value)
     if raw is None or type(raw) is str or (type(raw) in (int, float)):
         return normalize(raw, path, None)
     raise TreeError("Invalid data; a priority must be a string, a number or null.")
@@ -334,7 +334,11 @@ def server_values(now_ms: int, root: Node) -> ServerValue:
             delta = spec["increment"]
             if type(delta) not in (int, float) or delta != delta:
                 raise TreeError("Invalid data; increment needs a numeric operand.")
-            current = leaf_value(get(root, path))
+            current: Any
+            if path and path[-1] == PRIORITY:  # an increment of a priority adds to the priority
+                current = priority(get(root, path[:-1]))
+            else:
+                current = leaf_value(get(root, path))
             if type(current) not in (int, float):
                 return normalize(delta)
             total = current + delta

@@ -74,3 +74,31 @@ def test_kill_9_loses_no_acknowledged_write(spawn_server: Any, tmp_path: Path) -
         assert set(entry) == {"a", "b"}, f"partial multi-path update {key}: {entry}"
     acked_multis = sum(1 for kind, _ in acked if kind == "multi")
     assert sum(tree.get("counter", {}).values()) >= acked_multis
+
+
+def test_a_failed_disk_write_is_never_read_back_and_the_directory_is_released(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    from focuscli.server import LocalServer, journal
+
+    server = LocalServer(port=0, data_dir=str(tmp_path / "db")).start()
+    try:
+        url = server.url
+        assert requests.put(f"{url}/a.json", json=1, headers=OWNER, timeout=5).status_code == 200
+
+        def disk_full(fd: int, data: bytes) -> None:
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        monkeypatch.setattr(journal, "_write_all", disk_full)  # fault injection: the disk fills up
+        failed = requests.put(f"{url}/a.json", json=2, headers=OWNER, timeout=5)
+        assert failed.status_code == 503
+        assert failed.json()["error"].startswith("Database unavailable: ")
+        assert requests.get(f"{url}/a.json", timeout=5).json() == 1  # never the unwritten 2
+        assert requests.put(f"{url}/b.json", json=3, headers=OWNER, timeout=5).status_code == 503
+    finally:
+        server.stop()
+    monkeypatch.undo()
+    with LocalServer(port=0, data_dir=str(tmp_path / "db")) as again:  # the lock was released
+        assert requests.get(f"{again.url}/.json", timeout=5).json() == {"a": 1}

@@ -298,3 +298,13 @@ def test_matching_if_match_still_needs_write_permission(rest: Any) -> None:
     assert resp.status_code == 401
     assert resp.json() == {"error": "Permission denied"}
     assert rest.value("/readonly.json") == {"a": 1}
+
+
+def test_write_only_caller_may_create_if_absent_with_null_etag(rest: Any) -> None:
+    # §4 order of checks: the read check is only needed to build a 412 body.
+    rest.set_rules({"rules": {"wo": {".write": True}}})
+    created = rest.put("/wo/new.json", {"a": 1}, admin=False, headers={"if-match": "null_etag"})
+    assert created.status_code == 200
+    again = rest.put("/wo/new.json", {"a": 2}, admin=False, headers={"if-match": "null_etag"})
+    assert (again.status_code, again.json()) == (401, {"error": "Permission denied"})
+    assert rest.value("/wo/new.json") == {"a": 1}

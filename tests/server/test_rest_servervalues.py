@@ -216,3 +216,20 @@ def test_invalid_server_value_is_400(rest: Any, body: Any) -> None:
     assert resp.status_code == 400
     assert isinstance(resp.json()["error"], str)
     assert rest.value("/.json") is None
+
+
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [
+        ({"x": 1, ".priority": 5}, {"x": 1, ".priority": 6}),
+        ({".value": 10, ".priority": 5}, {".value": 10, ".priority": 6}),
+    ],
+)
+def test_increment_as_priority_adds_to_the_current_priority(rest: Any, before: Any, after: Any) -> None:
+    # §3: an increment adds to the existing value at its location; for `.priority` that is the
+    # node's current priority, not the node's value.
+    assert rest.put("/q.json", before).status_code == 200
+    body = dict(before)
+    body[".priority"] = {".sv": {"increment": 1}}
+    assert rest.put("/q.json", body).status_code == 200
+    assert rest.get("/q.json", params={"format": "export"}).json() == after

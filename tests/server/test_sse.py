@@ -505,3 +505,29 @@ def test_sdk_listener_survives_restart(own_server: Any, ns: str) -> None:
                 continue
             if event in (("put", "/v", "after"), ("put", "/", {"v": "after"})):
                 break
+
+
+@pytest.mark.focus_serve
+def test_auth_revoked_when_the_token_expires(own_server: Any, ns: str) -> None:
+    import base64
+
+    def b64(obj: Any) -> str:
+        return base64.urlsafe_b64encode(json.dumps(obj).encode()).rstrip(b"=").decode()
+
+    now = int(time.time())
+    token = f"{b64({'alg': 'none'})}.{b64({'sub': 'ana', 'iat': now, 'exp': now + 1})}."
+    requests.put(
+        f"{own_server.url}/.settings/rules.json?ns={ns}",
+        data=b'{"rules": {".read": "auth != null"}}',
+        headers=OWNER,
+        timeout=5,
+    ).raise_for_status()
+    s = Stream(own_server.url, "/a.json", {"ns": ns, "auth": token}, {})
+    try:
+        assert s.read_block() == b'event: put\ndata: {"path":"/","data":null}'
+        # §7.3: the bare text (not JSON) the SDK compares, then the server closes.
+        assert s.read_block(timeout=5) == b"event: auth_revoked\ndata: credential is no longer valid"
+        with pytest.raises(StreamClosed):
+            s.read_block(timeout=5)
+    finally:
+        s.close()
