@@ -293,11 +293,12 @@ class Focus:
         """Block until ``until`` (end|break|focus) is reached in server time."""
         started = self.clock()
         while True:
-            status = self.status(session)
-            state_view = status.view
-            if state_view.status == "idle":
+            state = self.state(session)
+            now = self.server_now()
+            status = Status(session, timer.view(state, now), self.clock_offset(), now)
+            if status.view.status == "idle":
                 raise WaitStopped(f"the timer of {session!r} is stopped; nothing to wait for")
-            target = timer.next_moment(self.state(session), until, status.server_now)
+            target = timer.next_moment(state, until, now)
             if target is not None and target <= status.server_now:
                 return status
             waited_ms = (self.clock() - started) * 1000
