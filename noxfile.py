@@ -33,14 +33,14 @@ def typecheck(session: nox.Session) -> None:
 
 @nox.session(default=False)
 def emulator(session: nox.Session) -> None:
-    """The protocol and rules suites against the official emulator (needs firebase-tools + Java).
+    """The whole suite against the official emulator (needs firebase-tools + Java).
 
     Tests marked `focus_serve` (our process, durability, security) skip themselves there.
     """
     if shutil.which("firebase") is None:
         session.error("firebase-tools is not installed: npm install -g firebase-tools")
     session.install("-e", ".[test]")
-    tests = " ".join(session.posargs) or "../tests/server ../tests/rules/test_cases_http.py"
+    tests = " ".join(session.posargs) or "../tests"
     session.chdir("firebase")  # firebase.json: emulators.database on 127.0.0.1:9000
     session.run(
         "firebase", "emulators:exec", "--only", "database", "--project", "demo-focus",

@@ -131,6 +131,7 @@ def test_unreachable_names_the_url_quickly(open_db: Any) -> None:
     assert isinstance(info.value, BackendError)
 
 
+@pytest.mark.focus_serve
 def test_server_time_measures_a_skewed_server_clock() -> None:
     from focuscli.server import LocalServer
 
