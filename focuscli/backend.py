@@ -30,6 +30,8 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from focuscli.errors import BackendError, UsageError
+from focuscli.failures import failure_reason
+from focuscli.stream import Stream
 
 SERVER_TIMESTAMP: dict[str, str] = {".sv": "timestamp"}
 CONNECT_TIMEOUT = 2.0  # seconds; the SDK retries a failed connect once, so ≤ ~4 s to "unreachable"
@@ -142,6 +144,7 @@ class Database:
         except ValueError as err:
             raise UsageError(f"cannot use the database URL {target.url}: {err}") from None
         self._closed = False
+        self._streams: list[Stream] = []
         self._bound_retries()
 
     def _bound_retries(self) -> None:
@@ -209,6 +212,53 @@ class Database:
         assert best is not None
         return best
 
+    def stream(
+        self, path: str, *, watchdog_s: float = 45.0, backoff: tuple[float, float] = (0.5, 10.0)
+    ) -> Stream:
+        """Follow `path` live as this user (rules apply): a `Stream` of `StreamEvent`.
+
+        Uses the SDK's client for this App (base URL, ``ns`` and ``auth_variable_override``
+        params, and its listener session: OAuth in production, ``Bearer owner`` on emulators)
+        but its own reader: a read timeout of `watchdog_s` (the server sends a keep-alive after
+        30 s of silence, so a quiet connection is a dead one), reconnection with exponential
+        backoff from ``backoff[0]`` to ``backoff[1]`` s, and a "connected" event followed by a
+        full-state ``put`` after every (re)connect. Returns at once; connection trouble
+        arrives as events, never as exceptions. Closed by `close()` or with the Database.
+        """
+        from firebase_admin import db  # type: ignore[import-untyped, unused-ignore]
+
+        where = _clean_path(path)
+        if self._closed:
+            raise BackendError("the database connection is closed")
+        low, high = backoff
+        if not watchdog_s > 0 or not 0 < low <= high:
+            raise UsageError("stream needs watchdog_s > 0 and backoff 0 < first <= cap")
+        try:
+            ref = db.reference(where, app=self._app)
+        except ValueError as err:
+            raise UsageError(f"invalid database request at {where}: {err}") from None
+        client = ref._client
+        session = client.create_listener_session()  # keeps auth across production's 307
+        url = client.base_url + ref._add_suffix()
+
+        def refresh() -> None:
+            from google.auth.transport.requests import Request
+
+            session.credentials.refresh(Request())
+
+        stream = Stream(
+            session,
+            url,
+            dict(client.params),
+            where=where,
+            watchdog_s=watchdog_s,
+            backoff=(low, high),
+            refresh=refresh,
+        )
+        self._streams = [s for s in self._streams if not s.closed]
+        self._streams.append(stream)
+        return stream
+
     def rules_json(self) -> Any:
         """The security rules in force, as strict JSON (comments dropped); needs admin access.
 
@@ -232,7 +282,7 @@ class Database:
                 response = session.get(url, params=params, timeout=(CONNECT_TIMEOUT, 10.0))
         except requests.RequestException as err:
             raise Unreachable(
-                f"cannot reach the database at {self.target.display_url()} ({_reason(err)})"
+                f"cannot reach the database at {self.target.display_url()} ({failure_reason(err)})"
             ) from None
         if response.status_code in (401, 403):
             raise PermissionDenied("permission denied at /.settings/rules.json")
@@ -252,6 +302,8 @@ class Database:
         import firebase_admin  # type: ignore[import-untyped, unused-ignore]
 
         self._closed = True
+        for stream in self._streams:
+            stream.close()
         firebase_admin.delete_app(self._app)
 
     def __enter__(self) -> Database:
@@ -284,7 +336,7 @@ class Database:
         except auth_exceptions.TransportError as err:  # fetching an access token failed
             raise Unreachable(
                 f"cannot reach Google's sign-in service for {self.target.display_url()} "
-                f"({_reason(err)}); check your network"
+                f"({failure_reason(err)}); check your network"
             ) from None
         except auth_exceptions.GoogleAuthError as err:
             detail = err.args[0] if err.args and isinstance(err.args[0], str) else str(err)
@@ -300,7 +352,7 @@ class Database:
 
         cause = err.cause
         if err.http_response is None and isinstance(cause, requests.RequestException):
-            reason = _reason(cause)
+            reason = failure_reason(cause)
             hint = (
                 "check the URL and your network"
                 if self.target.kind == "production"
@@ -319,28 +371,6 @@ class Database:
                 f"(HTTP {err.http_response.status_code}); is that a Realtime Database?"
             )
         return BackendError(f"the database refused the request: {message}")
-
-
-def _reason(cause: BaseException) -> str:
-    """A short reason for a requests failure: 'connection refused', 'timed out', ..."""
-    import requests
-
-    if isinstance(cause, requests.Timeout):
-        return "timed out"
-    text = str(cause).lower()
-    for needle, reason in (
-        ("refused", "connection refused"),
-        ("name or service not known", "unknown host"),
-        ("nodename nor servname", "unknown host"),
-        ("temporary failure in name resolution", "unknown host"),
-        ("timed out", "timed out"),
-        ("network is unreachable", "network unreachable"),
-        ("reset by peer", "connection reset"),
-        ("certificate verify failed", "TLS certificate not trusted; see REQUESTS_CA_BUNDLE"),
-    ):
-        if needle in text:
-            return reason
-    return "connection failed"
 
 
 def _check_emulator_url(target: Target) -> None:

@@ -26,6 +26,8 @@ ALLOWED: dict[str, set[str]] = {
     "cli/serve.py": {"typer"},
     "backend.py": {"firebase_admin", "requests"},
     "embedded.py": {"requests"},
+    "stream.py": {"requests"},
+    "failures.py": {"requests"},
 }
 FRAMEWORKS = {"typer", "rich", "firebase_admin", "aiohttp", "click", "requests"}
 
