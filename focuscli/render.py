@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from focuscli.errors import UsageError
-from focuscli.service import Status
+from focuscli.service import Status, WatchEvent
 from focuscli.timer import format_duration
 
 PHASE_NAMES = {"focus": "focus", "short_break": "short break", "long_break": "long break"}
@@ -124,8 +124,37 @@ def log_csv(entries: list[dict[str, Any]]) -> str:
     return out.getvalue()
 
 
-def members_lines(members: Mapping[str, Any], offset_ms: int) -> list[str]:
-    return [
-        f"{uid}  joined {clock_time(rec.get('joined_at') if isinstance(rec, dict) else None, offset_ms)}"
-        for uid, rec in sorted(members.items())
-    ]
+def members_lines(presence: Mapping[str, Mapping[str, Any]], offset_ms: int) -> list[str]:
+    """``focus who``: one line per member of a `service.presence` result, by user name:
+    ``ana  here``, ``bob  away (seen 10:02:03)`` or ``cara  away (never watched)``."""
+    lines = []
+    for uid, rec in sorted(presence.items()):
+        if rec.get("here"):
+            where = "here"
+        elif isinstance(rec.get("seen_at"), int):
+            where = f"away (seen {clock_time(rec['seen_at'], offset_ms)})"
+        else:
+            where = "away (never watched)"
+        lines.append(f"{uid}  {where}")
+    return lines
+
+
+WATCH_WORDS = {
+    "state": "",
+    "phase_end": "phase over: ",
+    "member_joined": "joined: ",
+    "member_left": "left: ",
+    "connection": "connection: ",
+}
+
+
+def watch_line(event: WatchEvent) -> str:
+    """One line per watch event for people and logs (the live full-screen view is issue 5)."""
+    when = clock_time(event.status.server_now, event.status.clock_skew_ms)
+    if event.kind == "connection":
+        text = event.connection + (f" ({event.detail})" if event.detail else "")
+    elif event.kind in ("member_joined", "member_left"):
+        text = ", ".join(event.members)
+    else:
+        text = status_line(event.status).replace("\n", " · ")
+    return f"{when}  {WATCH_WORDS.get(event.kind, '')}{text}"

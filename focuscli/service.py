@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,29 @@ MAX_RETRIES = 10
 CLOCK_MAX_AGE_S = 600.0
 CLOCK_STEP_S = 0.05
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+HEARTBEAT_S = 15.0  # while watching, a member writes members/$uid/seen_at this often
+PRESENCE_FRESH_MS = 45_000  # here while seen_at is this recent: 3 heartbeats, so 2 may be lost
+
+
+@dataclass(frozen=True)
+class WatchEvent:
+    """One thing a watcher reports: what happened, and the session as it is now."""
+
+    kind: str  # state | phase_end | member_joined | member_left | connection
+    status: Status
+    members: list[str]
+    connection: str  # connecting | live | reconnecting
+    detail: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        """A `focus watch --json` line: the event plus every `focus status --json` field."""
+        return {
+            "event": self.kind,
+            **self.status.to_json(),
+            "members": self.members,
+            "connection": self.connection,
+            **({"detail": self.detail} if self.detail else {}),
+        }
 
 
 @dataclass(frozen=True)
@@ -171,6 +195,21 @@ class Focus:
     def members(self, session: str) -> dict[str, Any]:
         return dict(self._member_read(session, f"sessions/{session}/members") or {})
 
+    def heartbeat(self, session: str) -> None:
+        """Mark this user present: ``members/<user>/seen_at`` = the server's now.
+
+        Watchers call it every HEARTBEAT_S; the rules accept it only from a member, for their own
+        record, with a server timestamp, and refuse anything else in the same write.
+        """
+        try:
+            self.db.update(f"sessions/{session}/members/{self.user}", {"seen_at": SERVER_NOW})
+        except PermissionDenied:
+            raise self._not_member(session) from None
+
+    def presence(self, session: str) -> dict[str, dict[str, Any]]:
+        """The session's members with ``here`` and ``seen_at`` (see `presence`), by user."""
+        return presence(self.members(session), self.server_now())
+
     def cleanup_idle(self, idle_after_ms: int) -> list[str]:
         """Delete this user's sessions idle longer than ``idle_after_ms``; returns their names.
 
@@ -289,6 +328,24 @@ class Focus:
         except PermissionDenied:
             raise self._not_member(session) from None
 
+    def watch(
+        self,
+        session: str,
+        *,
+        tick_s: float = 0.25,
+        watchdog_s: float = 45.0,
+        heartbeat_s: float = HEARTBEAT_S,
+    ) -> Generator[WatchEvent, None, None]:
+        """Follow ``session`` live: a `WatchEvent` for every change, phase end, member change
+        and connection change, until the caller stops iterating (or the session goes away).
+
+        Runs as this user over the database's change stream (rules apply), keeps a presence
+        heartbeat while live, and refreshes the server clock estimate now and then.
+        """
+        if self._member_read(session, f"sessions/{session}/members/{self.user}") is None:
+            raise self._not_member(session)
+        return _watch_loop(self, session, tick_s=tick_s, watchdog_s=watchdog_s, heartbeat_s=heartbeat_s)
+
     def wait(self, session: str, until: str, timeout_ms: int | None, *, poll_s: float = 0.5) -> Status:
         """Block until ``until`` (end|break|focus) is reached in server time."""
         started = self.clock()
@@ -310,6 +367,20 @@ class Focus:
             if timeout_ms is not None:
                 pause = min(pause, max(0.0, (timeout_ms - waited_ms) / 1000))
             self.sleep(max(pause, 0.01))
+
+
+def presence(members: Mapping[str, Any], server_now: int) -> dict[str, dict[str, Any]]:
+    """Each member's record plus ``seen_at`` (server ms of the last heartbeat, or None if they
+    never watched) and ``here``: a heartbeat within PRESENCE_FRESH_MS of ``server_now``."""
+    out: dict[str, dict[str, Any]] = {}
+    for uid, rec in sorted(members.items()):
+        record = dict(rec) if isinstance(rec, dict) else {}
+        seen = record.get("seen_at")
+        seen_at = seen if isinstance(seen, int) and not isinstance(seen, bool) else None
+        record["seen_at"] = seen_at
+        record["here"] = seen_at is not None and server_now - seen_at <= PRESENCE_FRESH_MS
+        out[uid] = record
+    return out
 
 
 def new_with_times(state: TimerState, now: int) -> TimerState:
@@ -337,3 +408,52 @@ def _write_atomic(path: Path, text: str) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(text)
     os.replace(tmp, path)
+
+
+def _watch_loop(
+    focus: Focus, session: str, *, tick_s: float, watchdog_s: float, heartbeat_s: float
+) -> Generator[WatchEvent, None, None]:
+    """The events of `Focus.watch` (see there)."""
+    from focuscli.mirror import SessionMirror, changes, moment
+
+    mirror = SessionMirror()
+    connection, detail = "connecting", ""
+    last: Any = None
+    next_heartbeat = 0.0
+    next_clock = focus.clock() + CLOCK_MAX_AGE_S
+    with focus.db.stream(f"sessions/{session}", watchdog_s=watchdog_s) as stream:
+        while True:
+            wait = tick_s
+            if last is not None and last.view.ends_at is not None:
+                wait = min(wait, max(0.0, (last.view.ends_at - focus.server_now()) / 1000 + 0.001))
+            event = stream.get(timeout=wait)
+            if event is not None:
+                if event.kind == "cancelled":
+                    raise BackendError(f"stopped watching {session!r}: {event.detail}")
+                if event.kind == "connected":
+                    connection, detail = "live", ""
+                elif event.kind == "disconnected":
+                    connection, detail = "reconnecting", event.detail
+                elif event.kind == "put":
+                    mirror.put(event.path, event.data)
+                elif event.kind == "patch":
+                    mirror.patch(event.path, event.data)
+                if connection == "live" and mirror.data is None and event.kind == "put":
+                    raise BackendError(f"session {session!r} no longer exists")
+                if event.kind == "connected" or mirror.data is None:
+                    continue  # the full-state put follows at once; report after it
+            if focus.clock() >= next_clock:  # refresh the server clock estimate now and then
+                focus.clock_offset(fresh=True)
+                next_clock = focus.clock() + CLOCK_MAX_AGE_S
+            now = focus.server_now()
+            current = moment(mirror, now, connection)
+            kinds = changes(last, current)
+            if kinds:
+                status = Status(session, current.view, focus.clock_offset(), now)
+                for kind in kinds:
+                    yield WatchEvent(kind, status, sorted(current.members), connection, detail)
+            last = current
+            if connection == "live" and focus.clock() >= next_heartbeat:
+                next_heartbeat = focus.clock() + heartbeat_s
+                with contextlib.suppress(BackendError):  # best effort; the stream tells trouble
+                    focus.heartbeat(session)

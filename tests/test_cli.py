@@ -160,6 +160,77 @@ def test_sessions_list_who_and_leave(focus: Any, rest: Any) -> None:
     assert sorted(rest.value("/sessions/team/members.json")) == ["ana"]
 
 
+def _team_of_three(focus: Any) -> None:
+    """Session `team`: ana owns it, bob and cara joined with its code."""
+    code = focus("session", "create", "team").out.split()[-1]
+    for user in ("bob", "cara"):
+        assert focus("join", "team", "--code", code, user=user).code == 0
+
+
+def _heartbeat(server_url: str, ns: str, tmp_path: Path, user: str, session: str = "team") -> None:
+    """`user` sends one presence heartbeat through the library, as `focus watch` does."""
+    from focuscli.backend import Database, Target
+    from focuscli.service import Focus
+
+    with Database(Target(f"{server_url}?ns={ns}", None, "emulator"), user) as db:
+        Focus(db, user, state_dir=tmp_path / user).heartbeat(session)
+
+
+def _server_now(rest: Any) -> int:
+    """The server's clock, read back from a server timestamp written as admin."""
+    assert rest.put("/probe.json", {".sv": "timestamp"}).status_code == 200
+    return int(rest.value("/probe.json"))
+
+
+def test_who_shows_who_is_here(focus: Any, rest: Any, server_url: str, ns: str, tmp_path: Path) -> None:
+    import time
+
+    _team_of_three(focus)
+    _heartbeat(server_url, ns, tmp_path, "bob")
+    # ana watched ten minutes ago (half a second past a whole second, so that a clock offset of
+    # a few ms cannot change the printed second); cara never watched.
+    seen = (_server_now(rest) // 1000 - 600) * 1000 + 500
+    assert rest.put("/sessions/team/members/ana/seen_at.json", seen).status_code == 200
+    who = focus("who", user="cara")
+    assert who.code == 0, who
+    at = time.strftime("%H:%M:%S", time.localtime(seen / 1000))
+    assert who.out == f"ana  away (seen {at})\nbob  here\ncara  away (never watched)\n"
+    assert who.err == ""
+
+    as_json = json.loads(focus("who", "--json", user="cara").out)
+    assert [(m["user"], m["here"]) for m in as_json] == [("ana", False), ("bob", True), ("cara", False)]
+    members = rest.value("/sessions/team/members.json")
+    assert [m["seen_at"] for m in as_json] == [seen, members["bob"]["seen_at"], None]
+    assert all(m["joined_at"] == members[m["user"]]["joined_at"] for m in as_json)
+
+
+@pytest.mark.parametrize(("age_ms", "here"), [(30_000, True), (44_000, True), (50_000, False), (3_600_000, False)])
+def test_presence_lasts_three_heartbeats(focus: Any, rest: Any, age_ms: int, here: bool) -> None:
+    _team_of_three(focus)
+    seen = _server_now(rest) - age_ms
+    assert rest.put("/sessions/team/members/bob/seen_at.json", seen).status_code == 200
+    bob = next(m for m in json.loads(focus("who", "--json").out) if m["user"] == "bob")
+    assert (bob["here"], bob["seen_at"]) == (here, seen)
+    line = next(line for line in focus("who").out.splitlines() if line.startswith("bob "))
+    if here:
+        assert line == "bob  here"
+    else:
+        assert line.startswith("bob  away (seen "), line
+
+
+def test_a_heartbeat_refreshes_presence_and_leaving_ends_it(
+    focus: Any, rest: Any, server_url: str, ns: str, tmp_path: Path
+) -> None:
+    _team_of_three(focus)
+    assert rest.put("/sessions/team/members/bob/seen_at.json", 1_000_000).status_code == 200
+    assert "bob  away (seen " in focus("who").out
+    _heartbeat(server_url, ns, tmp_path, "bob")
+    assert "bob  here\n" in focus("who").out
+    assert rest.value("/sessions/team/members/bob.json")["code"]  # the rest of the record is kept
+    focus("leave", user="bob")
+    assert focus("who").out == "ana  away (never watched)\ncara  away (never watched)\n"
+
+
 def test_session_settings_apply_to_the_next_phase(focus: Any, rest: Any) -> None:
     focus("session", "create", "team")
     out = focus("session", "set", "--focus", "50m", "--short-break", "10m", "--auto-advance")

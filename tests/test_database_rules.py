@@ -428,6 +428,102 @@ def test_member_record_is_written_only_by_its_user(db: Db) -> None:
 
 
 # --------------------------------------------------------------------------------------------
+# 2b. Presence: a member's own heartbeat (members/$uid/seen_at = now)
+
+
+def with_member_record(data: dict[str, Any], uid: str, **fields: Any) -> dict[str, Any]:
+    data["sessions"]["s1"]["members"][uid].update(fields)
+    return data
+
+
+ALLOWED_HEARTBEATS: list[tuple[str, str, str, str, Any]] = [
+    ("patch of the record", "bob", "patch", "sessions/s1/members/bob", {"seen_at": SV}),
+    ("put of seen_at", "bob", "put", "sessions/s1/members/bob/seen_at", SV),
+    ("multi-path patch of the session", "bob", "patch", "sessions/s1", {"members/bob/seen_at": SV}),
+    ("owner", "ana", "patch", "sessions/s1/members/ana", {"seen_at": SV}),
+]
+
+
+@pytest.mark.parametrize(
+    ("uid", "method", "path", "body"), [c[1:] for c in ALLOWED_HEARTBEATS], ids=[c[0] for c in ALLOWED_HEARTBEATS]
+)
+@pytest.mark.parametrize("record", ["first", "again", "joined with a code"])
+def test_heartbeat(db: Db, uid: str, method: str, path: str, body: Any, record: str) -> None:
+    data = world()
+    if record == "again":
+        with_member_record(data, uid, seen_at=OLD)
+    elif record == "joined with a code":
+        with_member_record(data, uid, code=CODE)
+    db.seed(data)
+    before = db.value()
+    resp = db.patch(uid, path, body) if method == "patch" else db.put(uid, path, body)
+    assert resp.status_code == 200, resp.text
+    after = db.value()
+    seen_at = after["sessions"]["s1"]["members"][uid]["seen_at"]
+    assert_server_time(seen_at)
+    expected = with_member_record(before, uid, seen_at=seen_at)
+    assert after == expected  # only the heartbeat changed: joined_at, code and everyone else kept
+    assert db.get("ana" if uid == "bob" else "bob", "sessions/s1/members").json()[uid]["seen_at"] == seen_at
+
+
+DENIED_HEARTBEATS: list[tuple[str, Any, str, str, Any]] = [
+    ("for someone else", "bob", "patch", "sessions/s1/members/ana", {"seen_at": SV}),
+    ("owner for a member", "ana", "put", "sessions/s1/members/bob/seen_at", SV),
+    ("someone else's, multi-path", "bob", "patch", "sessions/s1", {"members/ana/seen_at": SV}),
+    ("forged in the past", "bob", "patch", "sessions/s1/members/bob", {"seen_at": OLD}),
+    ("forged in the future", "bob", "put", "sessions/s1/members/bob/seen_at", 4_102_444_800_000),
+    ("not a number", "bob", "put", "sessions/s1/members/bob/seen_at", "now"),
+    ("as an object", "bob", "put", "sessions/s1/members/bob/seen_at", {"at": SV}),
+    ("non-member", "cara", "patch", "sessions/s1/members/cara", {"seen_at": SV}),
+    ("non-member, put", "cara", "put", "sessions/s1/members/cara/seen_at", SV),
+    ("session that does not exist", "cara", "put", "sessions/nope/members/cara/seen_at", SV),
+    ("unauthenticated", ANON, "patch", "sessions/s1/members/bob", {"seen_at": SV}),
+    ("extra field", "bob", "patch", "sessions/s1/members/bob", {"seen_at": SV, "x": 1}),
+    ("extra field, multi-path", "bob", "patch", "sessions/s1", {"members/bob/seen_at": SV, "members/bob/role": "owner"}),
+    ("rewriting joined_at", "bob", "patch", "sessions/s1/members/bob", {"seen_at": SV, "joined_at": SV}),
+    ("replacing the record", "bob", "put", "sessions/s1/members/bob", {"seen_at": SV}),
+    ("with a state change", "bob", "patch", "sessions/s1", {"members/bob/seen_at": SV, "state/label": "x"}),
+]
+
+
+@pytest.mark.parametrize(
+    ("uid", "method", "path", "body"), [c[1:] for c in DENIED_HEARTBEATS], ids=[c[0] for c in DENIED_HEARTBEATS]
+)
+def test_heartbeat_denied(db: Db, uid: Any, method: str, path: str, body: Any) -> None:
+    db.seed(with_member_record(seeded_world(), "ana", seen_at=OLD))
+    before = db.value()
+    resp = db.patch(uid, path, body) if method == "patch" else db.put(uid, path, body)
+    db.denied(resp, before)
+
+
+@pytest.mark.parametrize("value", [OLD, 4_102_444_800_000, "now"], ids=["past", "future", "string"])
+def test_forged_heartbeat_of_a_member_with_a_code_denied(db: Db, value: Any) -> None:
+    """A record holding the invite code also passes the (re-)join grant: seen_at's own check
+    (.validate: === now) still refuses a forged value."""
+    db.seed(with_member_record(world(), "bob", code=CODE, seen_at=OLD + 1))
+    before = db.value()
+    db.denied(db.patch("bob", "sessions/s1/members/bob", {"seen_at": value}), before)
+
+
+def test_heartbeat_of_a_member_who_left_denied(db: Db) -> None:
+    """A heartbeat never re-creates a member record, not even the owner's (who may re-join)."""
+    db.seed(world(members=("bob",)))
+    before = db.value()
+    db.denied(db.put("ana", "sessions/s1/members/ana/seen_at", SV), before)
+    db.denied(db.patch("ana", "sessions/s1/members/ana", {"seen_at": SV}), before)
+    assert db.patch("bob", "/", leave_body("bob")).status_code == 200
+    gone = db.value()
+    db.denied(db.patch("bob", "sessions/s1/members/bob", {"seen_at": SV}), gone)
+
+
+def test_heartbeat_is_removed_by_others_never(db: Db) -> None:
+    db.seed(with_member_record(world(), "bob", seen_at=OLD))
+    before = db.value()
+    db.denied(db.delete("ana", "sessions/s1/members/bob/seen_at"), before)
+    db.denied(db.put("cara", "sessions/s1/members/bob/seen_at", SV), before)
+
+
+# --------------------------------------------------------------------------------------------
 # 3. Reads
 
 

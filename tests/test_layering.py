@@ -24,6 +24,7 @@ ALLOWED: dict[str, set[str]] = {
     "cli/timer.py": {"typer"},
     "cli/sessions.py": {"typer"},
     "cli/serve.py": {"typer"},
+    "cli/watch.py": {"typer"},
     "backend.py": {"firebase_admin", "requests"},
     "embedded.py": {"requests"},
     "stream.py": {"requests"},

@@ -12,8 +12,8 @@ import pytest
 
 from focuscli import timer
 from focuscli.backend import Database, Target
-from focuscli.errors import NotNow
-from focuscli.service import Focus
+from focuscli.errors import BackendError, NotNow, UsageError
+from focuscli.service import HEARTBEAT_S, PRESENCE_FRESH_MS, Focus, presence
 
 ROOT = Path(__file__).resolve().parent.parent
 RULES = (ROOT / "firebase" / "database.rules.json").read_text()
@@ -112,3 +112,55 @@ def test_members_with_skewed_clocks_agree_on_a_running_timer(member: Any, skew_s
     bob.join("team", ana.invite_code("team"))
     mine, theirs = ana.status("team").view.remaining_ms, bob.status("team").view.remaining_ms
     assert abs(mine - theirs) < 100, (mine, theirs)
+
+
+@pytest.mark.parametrize("skew_s", [0.0, 120.0, -120.0])
+def test_heartbeat_makes_a_member_here_for_everyone(member: Any, rest: Any, skew_s: float) -> None:
+    """Freshness is judged in server time, so a member whose clock is minutes off agrees."""
+    ana, bob = member("ana", skew_s), member("bob")
+    ana.create("team")
+    bob.join("team", ana.invite_code("team"))
+    assert {u: (p["here"], p["seen_at"]) for u, p in ana.presence("team").items()} == {
+        "ana": (False, None),
+        "bob": (False, None),
+    }
+    bob.heartbeat("team")
+    stored = rest.value("/sessions/team/members/bob.json")
+    assert set(stored) == {"joined_at", "code", "seen_at"}
+    seen = ana.presence("team")
+    assert seen["bob"]["here"] is True and seen["bob"]["seen_at"] == stored["seen_at"]
+    assert seen["bob"]["joined_at"] == stored["joined_at"]
+    assert seen["ana"]["here"] is False
+    assert ana.members("team") == rest.value("/sessions/team/members.json")  # members() unchanged
+
+
+def test_heartbeat_of_a_non_member_is_refused(member: Any, rest: Any) -> None:
+    ana, eve = member("ana"), member("eve")
+    ana.create("team")
+    with pytest.raises(BackendError, match=r"you \(eve\) are not a member of 'team'"):
+        eve.heartbeat("team")
+    with pytest.raises(UsageError, match="no session named 'nope'"):
+        eve.heartbeat("nope")
+    assert set(rest.value("/sessions/team/members.json")) == {"ana"}
+    assert rest.value("/sessions/nope.json") is None
+
+
+def test_presence_is_fresh_for_three_heartbeats() -> None:
+    assert PRESENCE_FRESH_MS == 3 * HEARTBEAT_S * 1000
+    now = 10_000_000
+    members = {
+        "ana": {"joined_at": 1, "seen_at": now - PRESENCE_FRESH_MS},
+        "bob": {"joined_at": 1, "seen_at": now - PRESENCE_FRESH_MS - 1},
+        "cara": {"joined_at": 1},
+        "dan": {"joined_at": 1, "seen_at": now + 500},  # our estimate of the server clock is behind
+        "eve": {"joined_at": 1, "seen_at": True},  # not a timestamp
+        "fay": "garbage",
+    }
+    got = presence(members, now)
+    assert list(got) == ["ana", "bob", "cara", "dan", "eve", "fay"]
+    assert {u: p["here"] for u, p in got.items()} == {
+        "ana": True, "bob": False, "cara": False, "dan": True, "eve": False, "fay": False,
+    }  # fmt: skip
+    assert [p["seen_at"] for p in got.values()] == [now - PRESENCE_FRESH_MS, now - PRESENCE_FRESH_MS - 1, None, now + 500, None, None]
+    assert got["ana"]["joined_at"] == 1
+

@@ -20,8 +20,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from focuscli.backend import Database, Target
-from focuscli.stream import SseParser, Stream, StreamEvent
 from focuscli.server import LocalServer
+from focuscli.stream import SseParser, Stream, StreamEvent
 
 MEMBERS_ONLY = {"rules": {"room": {".read": "auth.uid === 'ana'", ".write": True}}}
 WAIT = 10.0  # seconds: the most any single expectation may take

@@ -15,7 +15,7 @@ from typing import NoReturn
 
 import typer
 
-from focuscli.cli import serve, sessions, timer  # noqa: F401  (registers the commands)
+from focuscli.cli import serve, sessions, timer, watch  # noqa: F401  (registers the commands)
 from focuscli.cli.common import Interrupted, app
 from focuscli.errors import ExitCode, FocusError
 

@@ -135,16 +135,16 @@ def leave(ctx: typer.Context, session: SessionOpt = None) -> None:
 
 @app.command()
 def who(ctx: typer.Context, as_json: JsonOpt = False, session: SessionOpt = None) -> None:
-    """List the session's members.
+    """List the session's members and who is here: watching now (a heartbeat in the last 45 s).
 
     Example: focus who --json
     """
     from focuscli import render
 
     inv = _inv(ctx)
-    members = inv.focus.members(inv.session_name(session))
+    members = inv.focus.presence(inv.session_name(session))
     if as_json:
-        typer.echo(json.dumps([{"user": uid, **(rec if isinstance(rec, dict) else {})} for uid, rec in sorted(members.items())]))
+        typer.echo(json.dumps([{"user": uid, **rec} for uid, rec in members.items()]))
     else:
         for line in render.members_lines(members, inv.focus.clock_offset()):
             typer.echo(line)

@@ -1,0 +1,90 @@
+"""A local copy of one session kept current from stream events, and the watch events it implies."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from focuscli.timer import TimerState, TimerView, view
+
+
+class SessionMirror:
+    """The session's data as last streamed: ``put`` replaces, ``patch`` merges, at a path."""
+
+    def __init__(self) -> None:
+        self.data: Any = None
+
+    def put(self, path: str, value: Any) -> None:
+        self.data = _set(self.data, _parts(path), value)
+
+    def patch(self, path: str, values: dict[str, Any]) -> None:
+        base = _parts(path)
+        for key, value in values.items():
+            self.data = _set(self.data, base + _parts(key), value)
+
+    def state(self) -> TimerState:
+        raw = self.data.get("state") if isinstance(self.data, dict) else None
+        return TimerState.from_wire(raw)
+
+    def members(self) -> dict[str, Any]:
+        raw = self.data.get("members") if isinstance(self.data, dict) else None
+        return dict(raw) if isinstance(raw, dict) else {}
+
+
+@dataclass(frozen=True)
+class Moment:
+    """What a watcher shows at one instant: the timer, who is a member, the connection."""
+
+    view: TimerView
+    members: frozenset[str]
+    connection: str  # "connecting" | "live" | "reconnecting"
+
+
+def changes(before: Moment | None, after: Moment) -> list[str]:
+    """The watch events between two moments, in a stable order.
+
+    ``state`` (someone acted: the rev moved), ``phase_end`` (time alone ended a phase or moved
+    to the next one), ``member_joined`` / ``member_left``, ``connection``.
+    """
+    if before is None:
+        return ["state"]
+    events = []
+    if after.connection != before.connection:
+        events.append("connection")
+    if after.view.rev != before.view.rev:
+        events.append("state")
+    elif (after.view.phase, after.view.round, after.view.status) != (
+        before.view.phase,
+        before.view.round,
+        before.view.status,
+    ):
+        events.append("phase_end")
+    if after.members - before.members:
+        events.append("member_joined")
+    if before.members - after.members:
+        events.append("member_left")
+    return events
+
+
+def moment(mirror: SessionMirror, server_now: int, connection: str) -> Moment:
+    return Moment(view(mirror.state(), server_now), frozenset(mirror.members()), connection)
+
+
+def _parts(path: str) -> list[str]:
+    return [p for p in path.split("/") if p]
+
+
+def _set(node: Any, parts: list[str], value: Any) -> Any:
+    """``node`` with ``value`` at ``parts`` (None deletes; emptied objects vanish, as in RTDB)."""
+    if not parts:
+        return value
+    head, rest = parts[0], parts[1:]
+    children = dict(node) if isinstance(node, dict) else {}
+    if isinstance(node, list):  # RTDB renders dense integer keys as arrays
+        children = {str(i): v for i, v in enumerate(node) if v is not None}
+    child = _set(children.get(head), rest, value)
+    if child is None:
+        children.pop(head, None)
+    else:
+        children[head] = child
+    return children or None
