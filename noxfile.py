@@ -55,3 +55,6 @@ def bench(session: nox.Session) -> None:
     session.install("-e", ".[test]")
     session.run("python", "benchmarks/serve_bench.py", *session.posargs)
     session.run("python", "benchmarks/rules_bench.py")
+    session.run("python", "benchmarks/cli_bench.py")
+    session.run("python", "benchmarks/watch_bench.py")
+    session.run("python", "benchmarks/prompt_bench.py")

@@ -1,5 +1,5 @@
 """`python -m focuscli`: the same as the `focus` command."""
 
-from focuscli.cli import main
+from focuscli.entry import main
 
 main()

@@ -5,20 +5,17 @@ from __future__ import annotations
 import csv
 import io
 import json
-import string
 import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from focuscli import prompt
 from focuscli.errors import UsageError
 from focuscli.service import Status, WatchEvent
 from focuscli.timer import format_duration
 
 PHASE_NAMES = {"focus": "focus", "short_break": "short break", "long_break": "long break"}
-FORMAT_TOKENS = (
-    "remaining", "remaining_ms", "phase", "status", "label", "round", "session", "updated_by",
-    "duration", "members",
-)  # fmt: skip
+FORMAT_TOKENS = prompt.FORMAT_TOKENS
 LOG_FIELDS = ("rev", "at", "action", "by", "phase", "ms", "label")
 
 
@@ -66,34 +63,13 @@ def action_line(status: Status) -> str:
 
 
 def formatted(status: Status, fmt: str, members: Iterable[str] = ()) -> str:
-    """``--format`` output: ``{token}`` fields (see FORMAT_TOKENS), ``{{``/``}}`` for braces."""
-    v = status.view
-    values: Mapping[str, Any] = {
-        "remaining": format_duration(v.remaining_ms),
-        "remaining_ms": v.remaining_ms,
-        "phase": v.phase,
-        "status": v.status,
-        "label": v.label or "",
-        "round": v.round,
-        "session": status.session,
-        "updated_by": v.updated_by or "",
-        "duration": format_duration(v.duration_ms),
-        "members": ",".join(members),
-    }
+    """``--format`` output: ``{token}`` fields (see FORMAT_TOKENS), ``{{``/``}}`` for braces.
+
+    The token logic lives in `focuscli.prompt`, which the prompt fast path shares."""
     try:
-        fields = [field for _, field, _, _ in string.Formatter().parse(fmt) if field is not None]
-    except ValueError as err:
-        raise UsageError(f"bad --format string: {err}") from None
-    for field in fields:
-        if field not in values:
-            raise UsageError(
-                f"unknown --format token {{{field}}}; tokens: "
-                + ", ".join("{" + t + "}" for t in FORMAT_TOKENS)
-            )
-    try:
-        return fmt.format_map(values)
-    except (ValueError, TypeError) as err:  # a bad format spec such as {round:x.y}
-        raise UsageError(f"bad --format string: {err}") from None
+        return prompt.format_status(fmt, prompt.token_values(status.to_json(), members))
+    except prompt.FormatError as err:
+        raise UsageError(str(err)) from None
 
 
 def log_lines(entries: list[dict[str, Any]], offset_ms: int) -> list[str]:

@@ -16,8 +16,10 @@ Each setting takes the first value found, in this order:
     session    --session, FOCUS_SESSION, config `session`, the session you last joined, none
 
 The config file is $FOCUS_CONFIG, else $XDG_CONFIG_HOME/focus/config.toml (default
-~/.config/focus/config.toml); TOML with the keys db_url, credentials, project, user, session and
-cleanup_after (a duration such as "7d", "12h", "90m" or "1d12h"; default 7d). State (the
+~/.config/focus/config.toml); TOML with the keys db_url, credentials, project, user, session,
+cleanup_after (a duration such as "7d", "12h", "90m" or "1d12h"; default 7d), and for hooks
+(focuscli.hooks): hook_timeout (seconds, default 10), bell and notify (booleans, default true)
+and a [hooks] table of event name -> shell command. State (the
 remembered session, the embedded server's pid) lives in $XDG_STATE_HOME/focus
 (~/.local/state/focus), data (the embedded database and its log) in $XDG_DATA_HOME/focus
 (~/.local/share/focus).
@@ -33,13 +35,14 @@ import re
 import tempfile
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from focuscli.backend import Target
 from focuscli.errors import UsageError
+from focuscli.hooks import HOOK_EVENTS
 
 ENV_DATABASE_URL = "FOCUS_DATABASE_URL"
 ENV_CREDENTIALS = "GOOGLE_APPLICATION_CREDENTIALS"
@@ -55,7 +58,13 @@ EMBEDDED_HOST = "127.0.0.1"
 EMBEDDED_PORT = 9000
 EMBEDDED_NAMESPACE = "focus"
 DEFAULT_CLEANUP_AFTER = "7d"
-CONFIG_KEYS = ("db_url", "credentials", "project", "user", "session", "cleanup_after")
+CONFIG_KEYS = (
+    "db_url", "credentials", "project", "user", "session", "cleanup_after",
+    "hooks", "hook_timeout", "bell", "notify",
+)  # fmt: skip
+STRING_KEYS = ("db_url", "credentials", "project", "user", "session", "cleanup_after")
+DEFAULT_HOOK_TIMEOUT_S = 10.0
+MAX_HOOK_TIMEOUT_S = 3600.0
 
 BAD_URL = (
     "database URL must be https://… (a Firebase project) "
@@ -78,6 +87,10 @@ class Settings:
     state_dir: Path
     data_dir: Path
     cleanup_after_ms: int
+    hooks: Mapping[str, str] = field(default_factory=dict)  # event name -> shell command
+    hook_timeout_s: float = DEFAULT_HOOK_TIMEOUT_S
+    bell: bool = True  # terminal bell on phase end (watch, wait)
+    notify: bool = True  # notify-send on phase end, when it is on PATH
 
 
 def validate_name(kind: str, name: str) -> str:
@@ -146,6 +159,10 @@ def resolve(
         state_dir=state_dir,
         data_dir=data_dir,
         cleanup_after_ms=cleanup_ms,
+        hooks=config.hooks,
+        hook_timeout_s=config.hook_timeout_s,
+        bell=config.bell,
+        notify=config.notify,
     )
 
 
@@ -192,14 +209,32 @@ def _config_path(environ: Mapping[str, str], home: Path) -> Path:
     return _xdg(environ, "XDG_CONFIG_HOME", home / ".config") / "focus" / "config.toml"
 
 
-def _load_config(path: Path, *, explicit: bool) -> dict[str, str]:
-    """The config file's settings (all strings); {} if the default file does not exist."""
+class _Config(dict[str, str]):
+    """The config file: its string settings (the dict) plus the hook settings."""
+
+    hooks: dict[str, str]
+    hook_timeout_s: float = DEFAULT_HOOK_TIMEOUT_S
+    bell: bool = True
+    notify: bool = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.hooks = {}
+
+
+def _load_config(path: Path, *, explicit: bool) -> _Config:
+    """The config file's settings; empty if the default file does not exist.
+
+    String keys: STRING_KEYS. Hook keys: ``hook_timeout`` (seconds, a number > 0), ``bell`` and
+    ``notify`` (booleans), and a ``[hooks]`` table of event name -> shell command.
+    """
+    config = _Config()
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         if explicit:
             raise UsageError(f"config file {path} (from {ENV_CONFIG}) does not exist") from None
-        return {}
+        return config
     except (OSError, UnicodeDecodeError) as err:
         reason = err.strerror.lower() if isinstance(err, OSError) and err.strerror else str(err)
         raise UsageError(f"cannot read config file {path}: {reason}") from None
@@ -207,16 +242,45 @@ def _load_config(path: Path, *, explicit: bool) -> dict[str, str]:
         data: dict[str, Any] = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise UsageError(f"config file {path} is not valid TOML: {err}") from None
-    config: dict[str, str] = {}
     for key, value in data.items():
         if key not in CONFIG_KEYS:
             raise UsageError(
                 f"config file {path}: unknown key {key!r} (known: {', '.join(CONFIG_KEYS)})"
             )
-        if not isinstance(value, str):
+        if key == "hooks":
+            config.hooks = _hooks_table(path, value)
+        elif key == "hook_timeout":
+            number = value if isinstance(value, int | float) and not isinstance(value, bool) else None
+            if number is None or not 0 < number <= MAX_HOOK_TIMEOUT_S:
+                raise UsageError(
+                    f"config file {path}: hook_timeout must be a number of seconds "
+                    f"above 0 and at most {MAX_HOOK_TIMEOUT_S:g}"
+                )
+            config.hook_timeout_s = float(number)
+        elif key in ("bell", "notify"):
+            if not isinstance(value, bool):
+                raise UsageError(f"config file {path}: {key} must be true or false")
+            setattr(config, key, value)
+        elif not isinstance(value, str):
             raise UsageError(f"config file {path}: {key} must be a string")
-        config[key] = value
+        else:
+            config[key] = value
     return config
+
+
+def _hooks_table(path: Path, value: object) -> dict[str, str]:
+    if not isinstance(value, dict):
+        raise UsageError(f"config file {path}: hooks must be a table ([hooks])")
+    hooks: dict[str, str] = {}
+    for event, command in value.items():
+        if event not in HOOK_EVENTS:
+            raise UsageError(
+                f"config file {path}: unknown hook event {event!r} (known: {', '.join(HOOK_EVENTS)})"
+            )
+        if not isinstance(command, str) or not command.strip():
+            raise UsageError(f"config file {path}: hooks.{event} must be a shell command (a string)")
+        hooks[event] = command
+    return hooks
 
 
 def _explicit_target(url: str, credentials: str | None, home: Path) -> Target:

@@ -15,7 +15,7 @@ STDLIB = set(sys.stdlib_module_names)
 # module (relative to focuscli/) -> third-party or focuscli modules it may import
 RULES = sorted(p.relative_to(PACKAGE).as_posix() for p in (PACKAGE / "rules").glob("*.py"))
 PURE_CORES = [
-    "timer.py", "server/tree.py", "server/query.py", "server/pushid.py", "server/access.py", *RULES,
+    "timer.py", "prompt.py", "server/tree.py", "server/query.py", "server/pushid.py", "server/access.py", *RULES,
 ]  # fmt: skip
 ALLOWED: dict[str, set[str]] = {
     "server/http.py": {"aiohttp"},
@@ -29,6 +29,8 @@ ALLOWED: dict[str, set[str]] = {
     "embedded.py": {"requests"},
     "stream.py": {"requests"},
     "failures.py": {"requests"},
+    "view.py": {"rich"},
+    "terminal.py": {"rich"},
 }
 FRAMEWORKS = {"typer", "rich", "firebase_admin", "aiohttp", "click", "requests"}
 
@@ -99,8 +101,8 @@ def test_the_rules_language_needs_only_the_data_tree(module: str) -> None:
 
 def test_nothing_imports_the_cli() -> None:
     for module in MODULES:
-        if module == "__main__.py" or module.startswith("cli/"):
-            continue
+        if module in ("__main__.py", "entry.py") or module.startswith("cli/"):
+            continue  # entry.py: the console script hands what it does not answer to the CLI
         assert "focuscli.cli" not in _imports(PACKAGE / module), module
 
 
@@ -119,6 +121,18 @@ def test_focus_help_does_not_load_the_server_or_sdk() -> None:
         "import sys, focuscli.cli as c\n"
         "heavy = [m for m in ('aiohttp', 'firebase_admin', 'focuscli.server.runner') if m in sys.modules]\n"
         "print(heavy)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_the_prompt_path_loads_no_framework() -> None:
+    """`focus status --format` from a snapshot must stay fast: focuscli.entry (and the hooks
+    module watch uses) import nothing heavy."""
+    code = (
+        "import sys, focuscli.entry, focuscli.prompt, focuscli.hooks\n"
+        "heavy = ('firebase_admin', 'typer', 'rich', 'aiohttp', 'requests', 'click', 'focuscli.backend')\n"
+        "print(sorted(m for m in heavy if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

@@ -359,7 +359,8 @@ def test_unknown_config_key(env: dict[str, str]) -> None:
         settings(env)
     assert info.value.message == (
         f"config file {path}: unknown key 'usr' "
-        "(known: db_url, credentials, project, user, session, cleanup_after)"
+        "(known: db_url, credentials, project, user, session, cleanup_after, "
+        "hooks, hook_timeout, bell, notify)"
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from typing import Annotated, Any
 
 import typer
@@ -120,7 +121,8 @@ def status(
     """Show the session's timer as everyone sees it.
 
     --format tokens: {remaining} {remaining_ms} {phase} {status} {label} {round} {session}
-    {updated_by} {duration} {members}.
+    {updated_by} {duration} {members}. While a `focus watch` runs, --format answers from its
+    local snapshot without the network (fast enough for a prompt or status bar).
 
     Example: focus status --format '{phase} {remaining}'
     """
@@ -150,6 +152,8 @@ def wait(
     """Block until the phase ends, or a break or focus phase begins.
 
     Exits 0 when the moment comes, 4 on --timeout, 5 when the timer is stopped.
+    With --until end it then runs the phase_ended hook (and bell / notification) and exits
+    once the hook is done (at most hook_timeout seconds later; the line is printed first).
 
     Example: focus wait --until break && notify-send "break time"
     """
@@ -161,6 +165,13 @@ def wait(
     inv = _inv(ctx)
     result = inv.focus.wait(inv.session_name(session), until, limit)
     typer.echo(render.status_line(result))
+    if until == "end":  # the phase_ended hook, bell and notification, as `focus watch` gives
+        from focuscli import hooks
+
+        sys.stdout.flush()
+        runner = hooks.runner_for(inv.settings)
+        runner.fire("phase_ended", {"event": "phase_end", **result.to_json()})
+        runner.join()  # the hook's stdin is written by this process; at most hook_timeout
 
 
 @app.command()

@@ -27,6 +27,10 @@ def watch(
     "members" and "connection"), for jq, scripts and status bars. Ctrl-C stops (exit 130).
     While you watch, the others see you as here (focus who).
 
+    On a terminal (without --json) it draws full-screen: big digits, a progress bar, phase,
+    round, label, who is here or away, the last action and the connection state. Keys:
+    space pause/resume, s skip, q quit. Piped, it prints one line per event.
+
     Example: focus watch --json | jq -r '.event + " " + .phase'
     """
     from focuscli import render
@@ -34,6 +38,22 @@ def watch(
     inv = _inv(ctx)
     sid = inv.session_name(session)
     events = inv.focus.watch(sid, watchdog_s=watchdog)
+    # -- issue 5 items 6-7: hooks, bell/notify and the prompt snapshot, for every event in every
+    # output mode; never blocks (focuscli/hooks.py).
+    from focuscli import hooks
+
+    events = hooks.for_watch(inv.settings, sid).tap(events)
+    # --
+    if not as_json and sys.stdout.isatty():
+        from focuscli import timer
+        from focuscli.terminal import run_live
+
+        def act(name: str) -> None:
+            fn = getattr(timer, name)
+            inv.focus.act(sid, lambda s, now: fn(s, inv.settings.user, now))
+
+        run_live(events, act, presence=lambda: inv.focus.presence(sid))  # Ctrl-C: restored, then 130
+        return
     with contextlib.closing(events):
         for event in events:
             if as_json:

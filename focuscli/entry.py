@@ -1,0 +1,111 @@
+"""The `focus` console script: a stdlib-only fast path for prompts, else the full CLI.
+
+``focus status --format FMT [--session S]`` (also ``--session S --format FMT`` and the
+``--opt=value`` forms) is answered from the snapshot a running `focus watch` keeps (see
+focuscli.prompt) when it is fresh, without the network and without importing firebase-admin,
+typer or rich. Anything else, or no fresh snapshot, goes to `focuscli.cli.main`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def main() -> None:
+    """Entry point of `focus` and `python -m focuscli`."""
+    from focuscli import prompt
+
+    try:
+        line = fast_status(sys.argv[1:], os.environ)
+    except prompt.FormatError as err:  # as the full CLI reports it: a usage error, exit 2
+        sys.stderr.write(f"focus: {err}\n")
+        sys.exit(2)
+    if line is not None:
+        sys.stdout.write(line + "\n")
+        sys.stdout.flush()
+        return
+    from focuscli.cli import main as cli_main
+
+    cli_main()
+
+
+def _prompt_args(argv: list[str]) -> tuple[str, str | None] | None:
+    """(FMT, session or None) for the recognised forms; None for anything else."""
+    if not argv or argv[0] != "status":
+        return None
+    opts: dict[str, str] = {}
+    rest = argv[1:]
+    while rest:
+        arg = rest.pop(0)
+        name, eq, value = arg.partition("=")
+        if name not in ("--format", "--session") or name in opts:
+            return None
+        if not eq:
+            if not rest:
+                return None
+            value = rest.pop(0)
+        opts[name] = value
+    if "--format" not in opts:
+        return None
+    return opts["--format"], opts.get("--session")
+
+
+def _xdg(environ: Mapping[str, str], name: str, default: Path) -> Path:
+    value = environ.get(name)
+    return Path(value) if value and os.path.isabs(value) else default
+
+
+def _session(flag: str | None, environ: Mapping[str, str], home: Path, state_dir: Path) -> str | None:
+    """The session as focuscli.settings resolves it: flag, FOCUS_SESSION, config, remembered."""
+    if flag:
+        return flag
+    if environ.get("FOCUS_SESSION"):
+        return environ["FOCUS_SESSION"]
+    explicit = environ.get("FOCUS_CONFIG")
+    config = (
+        Path(explicit).expanduser()
+        if explicit
+        else _xdg(environ, "XDG_CONFIG_HOME", home / ".config") / "focus" / "config.toml"
+    )
+    if config.exists():
+        import tomllib
+
+        try:
+            value = tomllib.loads(config.read_text(encoding="utf-8")).get("session")
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+            return None  # the full CLI reports the problem
+        if value:
+            return value if isinstance(value, str) else None
+    elif explicit:
+        return None
+    try:
+        name = (state_dir / "session").read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return name or None
+
+
+def fast_status(argv: list[str], environ: Mapping[str, str]) -> str | None:
+    """The `focus status --format` line from a fresh snapshot, or None to run the full CLI;
+    prompt.FormatError for a bad FMT (with the message the full CLI gives)."""
+    parsed = _prompt_args(argv)
+    if parsed is None:
+        return None
+    fmt, flag = parsed
+    home = Path(environ["HOME"]) if environ.get("HOME") else Path.home()
+    state_dir = _xdg(environ, "XDG_STATE_HOME", home / ".local" / "state") / "focus"
+    session = _session(flag, environ, home, state_dir)
+    if session is None or not _NAME.fullmatch(session):
+        return None
+    from focuscli import prompt
+
+    snap = prompt.read_fresh_snapshot(prompt.snapshot_path(state_dir, session))
+    if snap is None or snap["status"].get("session") != session:
+        return None
+    return prompt.format_status(fmt, prompt.token_values(snap["status"], snap["members"]))
