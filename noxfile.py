@@ -57,4 +57,5 @@ def bench(session: nox.Session) -> None:
     session.run("python", "benchmarks/rules_bench.py")
     session.run("python", "benchmarks/cli_bench.py")
     session.run("python", "benchmarks/watch_bench.py")
+    session.run("python", "benchmarks/watch_idle_skew_bench.py")
     session.run("python", "benchmarks/prompt_bench.py")

@@ -1,0 +1,520 @@
+#!/usr/bin/env python3
+"""Benchmark of skewed-client agreement and of idle `focus watch` cost (issue 5 goals).
+
+Setup: ``python -m focuscli serve --port 0 --memory --rules firebase/database.rules.json`` in a
+subprocess; a running session ``team`` arranged through the library (focuscli.service.Focus):
+an owner who starts a one-hour timer and members that join.
+
+1. Skew spread. Each round starts three fresh ``python -m focuscli status --json --session team``
+   processes at once: under ``faketime -f +10s``, under ``faketime -f -10s`` and unshifted
+   (FAKETIME_DONT_FAKE_MONOTONIC=1; each with its own, fresh XDG directories so that each client
+   measures its own clock offset). Every printed line is aligned to the round's reference time
+   (the first line's local receive time) with the local, unshifted receive time:
+   ``remaining_ms + (t_recv - t_ref)`` in ms. Spread per round = max - min of the aligned values;
+   printed: p50 / max over the rounds (goal <= 50 ms) and each client's ``clock_skew_ms``.
+2. Idle watch. ``focus watch --session team`` in a detached tmux session (a real TTY, the
+   full-screen view) and ``focus watch --json --session team`` (stdout piped) idle with no
+   changes for 10 s (5 s with --quick). Printed per process: CPU % of one core over the window
+   (from /proc/<pid>/stat utime+stime) and VmRSS (from /proc/<pid>/status); goals <= 2 % CPU
+   and <= 60 MiB RSS.
+
+Usage (from the repository root; the script puts the repository on PYTHONPATH itself):
+
+    python benchmarks/watch_idle_skew_bench.py            # 10 rounds, 10 s idle window
+    python benchmarks/watch_idle_skew_bench.py --quick    # 4 rounds, 5 s idle window
+
+Only 127.0.0.1 is contacted. Every process started here is stopped (the tmux server is killed,
+the piped watcher gets SIGINT, the server SIGTERM) and temporary directories are removed, also
+on errors and Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import ctypes
+import json
+import os
+import queue
+import re
+import selectors
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import IO, Any
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+HOST = "127.0.0.1"
+NS = "bench"
+SESSION = "team"
+RULES = REPO / "firebase" / "database.rules.json"
+READY = re.compile(r"focus serve: listening on http://127\.0\.0\.1:(\d+) ")
+START_TIMEOUT = 30.0
+CLIENT_TIMEOUT = 30.0
+STOP_TIMEOUT = 15.0
+SHIFTS = {"plus10": "+10s", "minus10": "-10s", "zero": None}
+SPREAD_GOAL_MS = 50.0
+CPU_GOAL_PCT = 2.0
+RSS_GOAL_MIB = 60.0
+FAKETIME = shutil.which("faketime") or "/usr/bin/faketime"
+TMUX = shutil.which("tmux") or "/usr/bin/tmux"
+_TICK = os.sysconf("SC_CLK_TCK")
+try:  # loaded before any fork, so the child only calls it
+    _LIBC: Any = ctypes.CDLL(None, use_errno=True)
+except OSError:  # pragma: no cover - non-glibc
+    _LIBC = None
+
+
+class BenchError(RuntimeError):
+    """The measurement could not be made."""
+
+
+def percentile(sorted_values: list[float], fraction: float) -> float:
+    """Nearest-rank percentile of an already sorted list."""
+    if not sorted_values:
+        return float("nan")
+    rank = max(1, min(len(sorted_values), -int(-fraction * len(sorted_values) // 1)))
+    return sorted_values[rank - 1]
+
+
+def proc_cpu(pid: int) -> float:
+    """User + system CPU seconds of a process (all threads); 0 if it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
+            fields = fh.read().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / _TICK
+
+
+def proc_rss_mib(pid: int) -> float:
+    """VmRSS of a process in MiB; NaN if it is gone."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return float("nan")
+
+
+def proc_children(pid: int) -> list[int]:
+    kids: list[int] = []
+    with contextlib.suppress(OSError):
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children", encoding="ascii") as fh:
+                kids += [int(x) for x in fh.read().split()]
+    return kids
+
+
+def proc_cmdline(pid: int) -> list[str]:
+    with contextlib.suppress(OSError), open(f"/proc/{pid}/cmdline", "rb") as fh:
+        return [a.decode("utf-8", "replace") for a in fh.read().split(b"\0") if a]
+    return []
+
+
+def _die_with_parent() -> None:
+    """In the forked child: SIGTERM when this script dies without cleaning up (Linux)."""
+    if _LIBC is not None:
+        _LIBC.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH")) if p)
+    for name in ("FIREBASE_DATABASE_EMULATOR_HOST", "FOCUS_SESSION", "FOCUS_CONFIG", "NO_COLOR", "TMUX"):
+        env.pop(name, None)
+    env["PYTHONUNBUFFERED"] = "1"
+    env.update(extra)
+    return env
+
+
+def _client_env(url: str, user: str, home: Path, **extra: str) -> dict[str, str]:
+    for sub in ("state", "config", "data"):
+        (home / sub).mkdir(parents=True, exist_ok=True)
+    return _env(
+        FOCUS_DATABASE_URL=url, FOCUS_USER=user, XDG_STATE_HOME=str(home / "state"),
+        XDG_CONFIG_HOME=str(home / "config"), XDG_DATA_HOME=str(home / "data"), **extra,
+    )  # fmt: skip
+
+
+def _read_line(stream: IO[bytes], timeout: float, what: str) -> str:
+    """One line from a child's stdout within ``timeout`` seconds (unbuffered fd reads)."""
+    fd = stream.fileno()
+    deadline = time.monotonic() + timeout
+    seen = b""
+    while b"\n" not in seen:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise BenchError(f"{what}: no line within {timeout:.0f} s")
+        with selectors.DefaultSelector() as sel:
+            sel.register(fd, selectors.EVENT_READ)
+            if not sel.select(left):
+                continue
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            raise BenchError(f"{what}: output ended before a line ({seen!r})")
+        seen += chunk
+    return seen.split(b"\n", 1)[0].decode("utf-8", "replace")
+
+
+# ---------------------------------------------------------------------------------------------
+# processes
+
+
+class Child:
+    """A subprocess in its own session; stdout lines go to a queue with their receive time."""
+
+    def __init__(self, role: str, argv: list[str], env: dict[str, str], stderr_path: Path, *, lines: bool = True) -> None:
+        self.role = role
+        self.stderr_path = stderr_path
+        self._stderr = open(stderr_path, "wb")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(
+            argv, env=env, cwd=str(stderr_path.parent), stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=self._stderr,
+            start_new_session=True, preexec_fn=_die_with_parent,
+        )  # fmt: skip
+        self.pid = self.proc.pid
+        self.exit_code: int | None = None
+        self.lines: queue.Queue[tuple[float, bytes | None]] = queue.Queue()
+        self.count = 0
+        self._reader: threading.Thread | None = None
+        if lines:
+            self._reader = threading.Thread(target=self._read, daemon=True)
+            self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        with contextlib.suppress(OSError, ValueError):
+            for line in self.proc.stdout:
+                self.count += 1
+                self.lines.put((time.time(), line))
+        self.lines.put((time.time(), None))
+
+    def next_line(self, timeout: float) -> tuple[float, bytes]:
+        try:
+            at, line = self.lines.get(timeout=timeout)
+        except queue.Empty:
+            raise BenchError(f"{self.role}: no line within {timeout:.0f} s") from None
+        if line is None:
+            self.proc.wait(timeout=STOP_TIMEOUT)
+            raise BenchError(f"{self.role}: output ended (exit {self.proc.returncode}); stderr: {self.stderr_tail()}")
+        return at, line
+
+    def stderr_tail(self, limit: int = 600) -> str:
+        with contextlib.suppress(OSError):
+            return self.stderr_path.read_bytes()[-limit:].decode("utf-8", "replace").strip()
+        return ""
+
+    def stop(self, sig: int) -> int:
+        """Send ``sig``, wait; SIGKILL if it does not exit in time. Returns the exit code."""
+        if self.exit_code is not None:
+            return self.exit_code
+        if self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=STOP_TIMEOUT)
+                self.exit_code = -9
+        if self.exit_code is None:
+            self.exit_code = self.proc.returncode
+        if self._reader is not None:
+            self._reader.join(timeout=5)
+        self._stderr.close()
+        if self.proc.stdout is not None:
+            with contextlib.suppress(OSError):
+                self.proc.stdout.close()
+        return self.exit_code
+
+
+def start_server(work: Path) -> tuple[Child, int]:
+    argv = [sys.executable, "-m", "focuscli", "serve", "--port", "0", "--memory", "--rules", str(RULES)]
+    server = Child("server", argv, _env(), work / "server.stderr", lines=False)
+    try:
+        assert server.proc.stdout is not None
+        line = _read_line(server.proc.stdout, START_TIMEOUT, "focus serve")
+        match = READY.match(line)
+        if match is None:
+            raise BenchError(f"focus serve: unexpected ready line {line!r}; stderr: {server.stderr_tail()}")
+    except BaseException:
+        server.stop(signal.SIGTERM)
+        raise
+    threading.Thread(target=_drain, args=(server.proc.stdout,), daemon=True).start()
+    return server, int(match.group(1))
+
+
+def _drain(stream: IO[bytes]) -> None:
+    with contextlib.suppress(OSError, ValueError):
+        while stream.read(4096):
+            pass
+
+
+class Tmux:
+    """A private tmux server (own socket) running one command in a detached session."""
+
+    def __init__(self, socket: Path) -> None:
+        self.socket = socket
+        self.started = False
+
+    def run(self, *args: str, env: dict[str, str] | None = None) -> str:
+        out = subprocess.run(
+            [TMUX, "-S", str(self.socket), *args], capture_output=True, text=True, timeout=10, env=env,
+            stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+        if out.returncode != 0:
+            raise BenchError(f"tmux {args[0]}: {out.stderr.strip()}")
+        return out.stdout
+
+    def start(self, command: str, env: dict[str, str]) -> None:
+        self.started = True
+        self.run("-f", "/dev/null", "new-session", "-d", "-s", "w", "-x", "100", "-y", "30", command, env=env)
+        self.run("set-option", "-t", "w", "remain-on-exit", "on")
+
+    def text(self) -> str:
+        return self.run("capture-pane", "-p", "-t", "w")
+
+    def watcher_pid(self, timeout: float) -> int:
+        """The python process in the pane: the pane's process itself or one of its descendants."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            pane = int(self.run("list-panes", "-t", "w", "-F", "#{pane_pid}").split()[0])
+            todo = [pane]
+            while todo:
+                pid = todo.pop(0)
+                argv = proc_cmdline(pid)
+                if "focuscli" in argv and "watch" in argv:
+                    return pid
+                todo += proc_children(pid)
+            time.sleep(0.1)
+        raise BenchError(f"tmux: no focus watch process in the pane; it shows:\n{self.text()}")
+
+    def kill(self) -> str:
+        """Ctrl-C to the watcher, then kill the tmux server; returns the watcher's exit status."""
+        if not self.started:
+            return "not started"
+        status = "unknown"
+        with contextlib.suppress(BenchError, OSError, subprocess.SubprocessError, ValueError):
+            self.run("send-keys", "-t", "w", "C-c")
+            deadline = time.monotonic() + STOP_TIMEOUT
+            while time.monotonic() < deadline:
+                fmt = "#{pane_dead}:#{pane_dead_status}:#{pane_dead_signal}"
+                dead, code, sig = (self.run("list-panes", "-t", "w", "-F", fmt).strip().split(":") + ["", ""])[:3]
+                if dead == "1" and (code or sig):
+                    status = f"exit {code}" if code else f"killed by signal {sig}"
+                    break
+                time.sleep(0.1)
+            else:
+                status = f"still running {STOP_TIMEOUT:.0f} s after Ctrl-C"
+        with contextlib.suppress(BenchError, OSError, subprocess.SubprocessError):
+            self.run("kill-server")
+        self.started = False
+        return status
+
+
+# ---------------------------------------------------------------------------------------------
+# the benchmark
+
+
+def skew_rounds(work: Path, url: str, rounds: int, out: dict[str, Any]) -> None:
+    spreads: list[float] = []
+    skews: dict[str, list[int]] = {name: [] for name in SHIFTS}
+    rows: list[str] = []
+    for r in range(rounds):
+        clients: dict[str, Child] = {}
+        try:
+            for name, shift in SHIFTS.items():
+                home = work / "skew" / f"r{r:02d}-{name}"  # fresh: the offset is measured anew
+                env = _client_env(url, name, home, FAKETIME_DONT_FAKE_MONOTONIC="1")
+                argv = [sys.executable, "-m", "focuscli", "status", "--json", "--session", SESSION]
+                if shift is not None:
+                    argv = [FAKETIME, "-f", shift, *argv]
+                clients[name] = Child(f"status {name} (round {r + 1})", argv, env, home / "stderr")
+            got: dict[str, tuple[float, dict[str, Any]]] = {}
+            for name, child in clients.items():
+                at, line = child.next_line(CLIENT_TIMEOUT)
+                got[name] = (at, json.loads(line))
+            for child in clients.values():
+                try:
+                    child.proc.wait(timeout=CLIENT_TIMEOUT)  # status exits by itself
+                except subprocess.TimeoutExpired:
+                    raise BenchError(f"{child.role}: still running {CLIENT_TIMEOUT:.0f} s after its line") from None
+                code = child.stop(signal.SIGTERM)
+                if code != 0:
+                    raise BenchError(f"{child.role}: exit {code}; stderr: {child.stderr_tail()}")
+        finally:
+            for child in clients.values():
+                child.stop(signal.SIGTERM)
+        t_ref = min(at for at, _ in got.values())
+        aligned = {name: obj["remaining_ms"] + (at - t_ref) * 1000.0 for name, (at, obj) in got.items()}
+        spread = max(aligned.values()) - min(aligned.values())
+        spreads.append(spread)
+        for name, (_, obj) in got.items():
+            skews[name].append(int(obj["clock_skew_ms"]))
+        rows.append(
+            f"  round {r + 1:2d}: spread {spread:6.1f} ms; clock_skew_ms "
+            + ", ".join(f"{n}={got[n][1]['clock_skew_ms']}" for n in SHIFTS)
+        )
+    ordered = sorted(spreads)
+    out["skew"] = {
+        "rounds": rounds, "p50_ms": round(percentile(ordered, 0.5), 1), "max_ms": round(ordered[-1], 1),
+        "rows": rows, "skews": skews,
+    }  # fmt: skip
+
+
+def idle_watch(work: Path, url: str, window: float, out: dict[str, Any], tmux: Tmux, children: list[Child]) -> None:
+    # the full-screen view in a real TTY
+    tty_env = _client_env(url, "tty", work / "tty", TERM="xterm-256color")
+    command = f"exec {sys.executable} -m focuscli watch --session {SESSION} 2>{work / 'tty' / 'stderr'}"
+    tmux.start(command, tty_env)
+    tty_pid = tmux.watcher_pid(START_TIMEOUT)
+    deadline = time.monotonic() + START_TIMEOUT
+    while SESSION not in tmux.text():
+        if time.monotonic() > deadline:
+            raise BenchError(f"tmux watcher: the view did not appear; pane:\n{tmux.text()}")
+        time.sleep(0.1)
+    # the piped JSON watcher
+    home = work / "pipe"
+    argv = [sys.executable, "-m", "focuscli", "watch", "--json", "--session", SESSION]
+    piped = Child("watch --json", argv, _client_env(url, "pipe", home), home / "stderr")
+    children.append(piped)
+    piped.next_line(START_TIMEOUT)
+    time.sleep(1.0)  # start-up work (presence writes, first render) settles
+    if piped.proc.poll() is not None:
+        raise BenchError(f"watch --json ended: {piped.stderr_tail()}")
+    lines_before = piped.count
+    pids = {"tty": tty_pid, "json": piped.pid}
+    cpu0 = {k: proc_cpu(p) for k, p in pids.items()}
+    t0 = time.monotonic()
+    time.sleep(window)
+    elapsed = time.monotonic() - t0
+    cpu1 = {k: proc_cpu(p) for k, p in pids.items()}
+    rss = {k: proc_rss_mib(p) for k, p in pids.items()}
+    alive = {k: os.path.exists(f"/proc/{p}") for k, p in pids.items()}
+    out["idle"] = {
+        "window_s": round(elapsed, 2),
+        "cpu_pct": {k: round(100 * (cpu1[k] - cpu0[k]) / elapsed, 2) for k in pids},
+        "rss_mib": {k: round(v, 1) for k, v in rss.items()},
+        "alive": alive, "json_lines_in_window": piped.count - lines_before,
+        "pane_head": [t for t in (ln.strip("│╭╮╰╯─ ") for ln in tmux.text().splitlines()) if t][:3],
+    }  # fmt: skip
+
+
+def run(work: Path, rounds: int, window: float, out: dict[str, Any]) -> None:
+    from focuscli import timer
+    from focuscli.backend import Database, Target
+    from focuscli.service import Focus
+
+    children: list[Child] = []
+    opened: list[Database] = []
+    tmux = Tmux(work / "tmux.sock")
+    try:
+        server, port = start_server(work)
+        children.append(server)
+        url = f"http://{HOST}:{port}?ns={NS}"
+
+        def member(user: str) -> Focus:
+            db = Database(Target(url, None, "emulator"), user)
+            opened.append(db)
+            return Focus(db, user, state_dir=work / "lib" / user)
+
+        owner = member("lead")
+        owner.act(SESSION, lambda s, now: timer.start(s, "lead", now, duration_ms=3_600_000), create=True)
+        code = owner.invite_code(SESSION)
+        for user in [*SHIFTS, "tty", "pipe"]:
+            member(user).join(SESSION, code)
+        for db in opened:
+            db.close()
+        opened.clear()
+
+        skew_rounds(work, url, rounds, out)
+        idle_watch(work, url, window, out, tmux, children)
+    finally:
+        for db in opened:
+            with contextlib.suppress(Exception):
+                db.close()
+        tty_status = tmux.kill()
+        codes: dict[str, Any] = {}
+        for c in children[1:]:
+            codes[c.role] = c.stop(signal.SIGINT)
+        if children:
+            codes["server"] = children[0].stop(signal.SIGTERM)
+        codes["watch (tmux, Ctrl-C)"] = tty_status
+        out["exit_codes"] = codes
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def _verdict(ok: bool) -> str:
+    return "PASS" if ok else "MISS"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="4 skew rounds, 5 s idle window")
+    parser.add_argument("--json", action="store_true", help="also print the figures as JSON")
+    args = parser.parse_args(argv)
+    rounds, window = (4, 5.0) if args.quick else (10, 10.0)
+    signal.signal(signal.SIGTERM, _interrupt)
+    work = Path(tempfile.mkdtemp(prefix="focus-idle-skew-bench-"))
+    out: dict[str, Any] = {"nproc": len(os.sched_getaffinity(0)), "mode": "quick" if args.quick else "full"}
+    failures: list[str] = []
+    try:
+        run(work, rounds, window, out)
+    except KeyboardInterrupt:
+        print("interrupted; processes stopped and temporary files removed")
+        return 130
+    except BenchError as err:
+        failures.append(str(err))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print(f"machine: nproc={out['nproc']}; {out['mode']} run")
+    if "skew" in out:
+        s = out["skew"]
+        print(f"skew spread: {s['rounds']} rounds x 3 fresh `focus status --json` clients "
+              f"(faketime {SHIFTS['plus10']}, faketime {SHIFTS['minus10']}, unshifted); remaining_ms aligned "
+              f"to the round's first receive time")
+        for row in s["rows"]:
+            print(row)
+        for name, values in s["skews"].items():
+            print(f"  clock_skew_ms {name:>7}: min {min(values)}, max {max(values)}")
+        print(f"  spread p50 {s['p50_ms']} ms, max {s['max_ms']} ms  "
+              f"[goal <= {SPREAD_GOAL_MS:.0f} ms: {_verdict(s['max_ms'] <= SPREAD_GOAL_MS)}]")
+    if "idle" in out:
+        i = out["idle"]
+        print(f"idle watch over {i['window_s']} s with no changes (CPU % of one core; VmRSS at the end):")
+        for key, label in (("tty", "focus watch (tmux TTY, full-screen)"), ("json", "focus watch --json (piped)")):
+            cpu, rss = i["cpu_pct"][key], i["rss_mib"][key]
+            ok = cpu <= CPU_GOAL_PCT and rss <= RSS_GOAL_MIB and i["alive"][key]
+            print(f"  {label}: CPU {cpu}%, RSS {rss} MiB{'' if i['alive'][key] else ' (EXITED)'}  "
+                  f"[goal <= {CPU_GOAL_PCT:.0f} % and <= {RSS_GOAL_MIB:.0f} MiB: {_verdict(ok)}]")
+        print(f"  json lines printed during the window: {i['json_lines_in_window']}; pane top: "
+              f"{' | '.join(line.strip() for line in i['pane_head'])!r}")
+    codes = out.get("exit_codes", {})
+    shown = ", ".join(f"{k} -> {v if isinstance(v, str) else f'exit {v}'}" for k, v in codes.items())
+    print(f"stopped: {shown}; tmux server killed")
+    if codes.get("watch --json") not in (130, None):
+        failures.append(f"watch --json exit code {codes.get('watch --json')} (want 130 after SIGINT)")
+    if codes.get("server") not in (0, None):
+        failures.append(f"server exit code {codes.get('server')} (want 0)")
+    if args.json:
+        print(json.dumps(out, indent=2))
+    for failure in failures:
+        print(f"FAILED: {failure}")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
