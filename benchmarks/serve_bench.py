@@ -45,7 +45,6 @@ import json
 import multiprocessing
 import os
 import platform
-import re
 import resource
 import select
 import shutil
@@ -60,31 +59,22 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from harness import READY, BenchError, percentile  # noqa: E402
+
 REPO = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
 OWNER = "Bearer owner"
 NS = "bench"
-READY = re.compile(r"focus serve: listening on http://127\.0\.0\.1:(\d+) ")
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 30.0
 SOCKET_TIMEOUT = 30.0
 MIB = 1024 * 1024
 
 
-class BenchError(RuntimeError):
-    """A measurement could not be made (server failed, requests failed, timeouts)."""
-
-
 # ---------------------------------------------------------------------------------------------
 # small helpers
-
-
-def percentile(sorted_values: list[float], fraction: float) -> float:
-    """Nearest-rank percentile of an already sorted list."""
-    if not sorted_values:
-        return float("nan")
-    rank = max(1, min(len(sorted_values), int(-(-fraction * len(sorted_values) // 1))))
-    return sorted_values[rank - 1]
 
 
 def raise_nofile() -> int:

@@ -30,171 +30,46 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import ctypes
 import json
 import os
-import re
 import selectors
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
-REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from harness import (  # noqa: E402
+    REPO,
+    START_TIMEOUT,
+    BenchError,
+    percentile,
+    read_line,
+    start_server,
+)
+from harness import Child as _Child  # noqa: E402
+from harness import child_env as _env  # noqa: E402
+
 sys.path.insert(0, str(REPO))
 
 HOST = "127.0.0.1"
 NS = "bench"
 SESSION = "team"
-RULES = REPO / "firebase" / "database.rules.json"
-READY = re.compile(r"focus serve: listening on http://127\.0\.0\.1:(\d+) ")
-START_TIMEOUT = 30.0
 WATCHERS_TIMEOUT = 120.0  # 20 Python processes starting at once on a small machine
 DELIVERY_TIMEOUT = 15.0
 STOP_TIMEOUT = 20.0
 CLOCK_SKEW_MS = 0.0  # every watcher runs on this machine, on this clock
-_TICK = os.sysconf("SC_CLK_TCK")
-try:  # loaded before any fork, so the child only calls it
-    _LIBC: Any = ctypes.CDLL(None, use_errno=True)
-except OSError:  # pragma: no cover - non-glibc
-    _LIBC = None
 
 
-class BenchError(RuntimeError):
-    """The measurement could not be made."""
+class Child(_Child):
+    """harness.Child with this benchmark's stop timeout."""
 
-
-def percentile(sorted_values: list[float], fraction: float) -> float:
-    """Nearest-rank percentile of an already sorted list."""
-    if not sorted_values:
-        return float("nan")
-    rank = max(1, min(len(sorted_values), -int(-fraction * len(sorted_values) // 1)))
-    return sorted_values[rank - 1]
-
-
-def proc_cpu(pid: int) -> float:
-    """User + system CPU seconds of a process (all threads); 0 if it is gone."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
-            fields = fh.read().rpartition(")")[2].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / _TICK
-
-
-def _die_with_parent() -> None:
-    """In the forked child: SIGTERM when this script dies without cleaning up (Linux)."""
-    if _LIBC is not None:
-        _LIBC.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-
-
-def _env(**extra: str) -> dict[str, str]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH")) if p)
-    for name in ("FIREBASE_DATABASE_EMULATOR_HOST", "FOCUS_SESSION", "FOCUS_CONFIG", "NO_COLOR"):
-        env.pop(name, None)
-    env.update(extra)
-    return env
-
-
-def _read_line(stream: IO[bytes], timeout: float, what: str) -> str:
-    """One line from a child's stdout within ``timeout`` seconds (unbuffered fd reads)."""
-    fd = stream.fileno()
-    deadline = time.monotonic() + timeout
-    seen = b""
-    while b"\n" not in seen:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise BenchError(f"{what}: no line within {timeout:.0f} s")
-        with selectors.DefaultSelector() as sel:
-            sel.register(fd, selectors.EVENT_READ)
-            if not sel.select(left):
-                continue
-        chunk = os.read(fd, 65536)
-        if not chunk:
-            raise BenchError(f"{what}: output ended before a line ({seen!r})")
-        seen += chunk
-    return seen.split(b"\n", 1)[0].decode("utf-8", "replace")
-
-
-# ---------------------------------------------------------------------------------------------
-# processes
-
-
-class Child:
-    """A subprocess in its own session (Ctrl-C reaches only us), stderr to a file."""
-
-    def __init__(
-        self, role: str, argv: list[str], env: dict[str, str], stderr_path: Path, *, stdin: bool = False
-    ) -> None:
-        self.role = role
-        self.stderr_path = stderr_path
-        self._stderr = open(stderr_path, "wb")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(
-            argv, env=env, cwd=str(stderr_path.parent),
-            stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
-            stdout=subprocess.PIPE, stderr=self._stderr,
-            start_new_session=True, preexec_fn=_die_with_parent,
-        )  # fmt: skip
-        self.pid = self.proc.pid
-        self.exit_code: int | None = None
-
-    def cpu(self) -> float:
-        return proc_cpu(self.pid)
-
-    def stderr_tail(self, limit: int = 600) -> str:
-        with contextlib.suppress(OSError):
-            return self.stderr_path.read_bytes()[-limit:].decode("utf-8", "replace").strip()
-        return ""
-
-    def stop(self, sig: int) -> int:
-        """Send ``sig``, wait; SIGKILL if it does not exit in time. Returns the exit code."""
-        if self.exit_code is not None:
-            return self.exit_code
-        if self.proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                self.proc.send_signal(sig)
-            try:
-                self.proc.wait(timeout=STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=STOP_TIMEOUT)
-                self.exit_code = -9
-        if self.exit_code is None:
-            self.exit_code = self.proc.returncode
-        self._stderr.close()
-        for pipe in (self.proc.stdin, self.proc.stdout):
-            if pipe is not None:
-                with contextlib.suppress(OSError):
-                    pipe.close()
-        return self.exit_code
-
-
-def start_server(work: Path) -> tuple[Child, int]:
-    argv = [sys.executable, "-m", "focuscli", "serve", "--port", "0", "--memory", "--rules", str(RULES)]
-    server = Child("server", argv, _env(), work / "server.stderr")
-    try:
-        assert server.proc.stdout is not None
-        line = _read_line(server.proc.stdout, START_TIMEOUT, "focus serve")
-        match = READY.match(line)
-        if match is None:
-            raise BenchError(f"focus serve: unexpected ready line {line!r}; stderr: {server.stderr_tail()}")
-    except BaseException:
-        server.stop(signal.SIGTERM)
-        raise
-    threading.Thread(target=_drain, args=(server.proc.stdout,), daemon=True).start()
-    return server, int(match.group(1))
-
-
-def _drain(stream: IO[bytes]) -> None:
-    with contextlib.suppress(OSError, ValueError):
-        while stream.read(4096):
-            pass
+    stop_timeout = STOP_TIMEOUT
 
 
 class WatchLines:
@@ -359,7 +234,7 @@ def run(work: Path, n_watchers: int, n_streams: int, n_actions: int, spacing: fl
     out["exit_codes"] = exit_codes
     reader: WatchLines | None = None
     try:
-        server, port = start_server(work)
+        server, port = start_server(work, _env(), Child)
         children.append(server)
         url = f"http://{HOST}:{port}?ns={NS}"
 
@@ -401,7 +276,7 @@ def run(work: Path, n_watchers: int, n_streams: int, n_actions: int, spacing: fl
 
         t_start = time.monotonic()
         assert streams.proc.stdout is not None
-        ready = _read_line(streams.proc.stdout, START_TIMEOUT + 10, "stream client")
+        ready = read_line(streams.proc.stdout, START_TIMEOUT + 10, "stream client")
         if ready != f"ready {n_streams}":
             raise BenchError(f"stream client: {ready!r}; stderr: {streams.stderr_tail()}")
         everyone = set(range(n_watchers))
@@ -489,7 +364,7 @@ def _finish_streams(streams: Child) -> dict[str, Any]:
     assert streams.proc.stdin is not None and streams.proc.stdout is not None
     streams.proc.stdin.close()
     try:
-        result: dict[str, Any] = json.loads(_read_line(streams.proc.stdout, 30, "stream client"))
+        result: dict[str, Any] = json.loads(read_line(streams.proc.stdout, 30, "stream client"))
     except (BenchError, ValueError) as err:
         return {"errors": [str(err), streams.stderr_tail()]}
     return result

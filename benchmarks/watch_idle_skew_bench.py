@@ -32,12 +32,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import ctypes
 import json
 import os
 import queue
-import re
-import selectors
 import shutil
 import signal
 import subprocess
@@ -46,17 +43,27 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
-REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from harness import (  # noqa: E402
+    REPO,
+    START_TIMEOUT,
+    BenchError,
+    child_env,
+    percentile,
+    proc_cpu,
+    proc_rss_mib,
+    start_server,
+)
+from harness import Child as _Child  # noqa: E402
+
 sys.path.insert(0, str(REPO))
 
 HOST = "127.0.0.1"
 NS = "bench"
 SESSION = "team"
-RULES = REPO / "firebase" / "database.rules.json"
-READY = re.compile(r"focus serve: listening on http://127\.0\.0\.1:(\d+) ")
-START_TIMEOUT = 30.0
 CLIENT_TIMEOUT = 30.0
 STOP_TIMEOUT = 15.0
 SHIFTS = {"plus10": "+10s", "minus10": "-10s", "zero": None}
@@ -65,45 +72,6 @@ CPU_GOAL_PCT = 2.0
 RSS_GOAL_MIB = 60.0
 FAKETIME = shutil.which("faketime") or "/usr/bin/faketime"
 TMUX = shutil.which("tmux") or "/usr/bin/tmux"
-_TICK = os.sysconf("SC_CLK_TCK")
-try:  # loaded before any fork, so the child only calls it
-    _LIBC: Any = ctypes.CDLL(None, use_errno=True)
-except OSError:  # pragma: no cover - non-glibc
-    _LIBC = None
-
-
-class BenchError(RuntimeError):
-    """The measurement could not be made."""
-
-
-def percentile(sorted_values: list[float], fraction: float) -> float:
-    """Nearest-rank percentile of an already sorted list."""
-    if not sorted_values:
-        return float("nan")
-    rank = max(1, min(len(sorted_values), -int(-fraction * len(sorted_values) // 1)))
-    return sorted_values[rank - 1]
-
-
-def proc_cpu(pid: int) -> float:
-    """User + system CPU seconds of a process (all threads); 0 if it is gone."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
-            fields = fh.read().rpartition(")")[2].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / _TICK
-
-
-def proc_rss_mib(pid: int) -> float:
-    """VmRSS of a process in MiB; NaN if it is gone."""
-    try:
-        with open(f"/proc/{pid}/status", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024.0
-    except OSError:
-        pass
-    return float("nan")
 
 
 def proc_children(pid: int) -> list[int]:
@@ -121,17 +89,9 @@ def proc_cmdline(pid: int) -> list[str]:
     return []
 
 
-def _die_with_parent() -> None:
-    """In the forked child: SIGTERM when this script dies without cleaning up (Linux)."""
-    if _LIBC is not None:
-        _LIBC.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-
-
 def _env(**extra: str) -> dict[str, str]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH")) if p)
-    for name in ("FIREBASE_DATABASE_EMULATOR_HOST", "FOCUS_SESSION", "FOCUS_CONFIG", "NO_COLOR", "TMUX"):
-        env.pop(name, None)
+    env = child_env()
+    env.pop("TMUX", None)
     env["PYTHONUNBUFFERED"] = "1"
     env.update(extra)
     return env
@@ -146,44 +106,17 @@ def _client_env(url: str, user: str, home: Path, **extra: str) -> dict[str, str]
     )  # fmt: skip
 
 
-def _read_line(stream: IO[bytes], timeout: float, what: str) -> str:
-    """One line from a child's stdout within ``timeout`` seconds (unbuffered fd reads)."""
-    fd = stream.fileno()
-    deadline = time.monotonic() + timeout
-    seen = b""
-    while b"\n" not in seen:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise BenchError(f"{what}: no line within {timeout:.0f} s")
-        with selectors.DefaultSelector() as sel:
-            sel.register(fd, selectors.EVENT_READ)
-            if not sel.select(left):
-                continue
-        chunk = os.read(fd, 65536)
-        if not chunk:
-            raise BenchError(f"{what}: output ended before a line ({seen!r})")
-        seen += chunk
-    return seen.split(b"\n", 1)[0].decode("utf-8", "replace")
-
-
 # ---------------------------------------------------------------------------------------------
 # processes
 
 
-class Child:
+class Child(_Child):
     """A subprocess in its own session; stdout lines go to a queue with their receive time."""
 
+    stop_timeout = STOP_TIMEOUT
+
     def __init__(self, role: str, argv: list[str], env: dict[str, str], stderr_path: Path, *, lines: bool = True) -> None:
-        self.role = role
-        self.stderr_path = stderr_path
-        self._stderr = open(stderr_path, "wb")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(
-            argv, env=env, cwd=str(stderr_path.parent), stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE, stderr=self._stderr,
-            start_new_session=True, preexec_fn=_die_with_parent,
-        )  # fmt: skip
-        self.pid = self.proc.pid
-        self.exit_code: int | None = None
+        super().__init__(role, argv, env, stderr_path)
         self.lines: queue.Queue[tuple[float, bytes | None]] = queue.Queue()
         self.count = 0
         self._reader: threading.Thread | None = None
@@ -209,55 +142,9 @@ class Child:
             raise BenchError(f"{self.role}: output ended (exit {self.proc.returncode}); stderr: {self.stderr_tail()}")
         return at, line
 
-    def stderr_tail(self, limit: int = 600) -> str:
-        with contextlib.suppress(OSError):
-            return self.stderr_path.read_bytes()[-limit:].decode("utf-8", "replace").strip()
-        return ""
-
-    def stop(self, sig: int) -> int:
-        """Send ``sig``, wait; SIGKILL if it does not exit in time. Returns the exit code."""
-        if self.exit_code is not None:
-            return self.exit_code
-        if self.proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                self.proc.send_signal(sig)
-            try:
-                self.proc.wait(timeout=STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=STOP_TIMEOUT)
-                self.exit_code = -9
-        if self.exit_code is None:
-            self.exit_code = self.proc.returncode
+    def _exited(self) -> None:
         if self._reader is not None:
             self._reader.join(timeout=5)
-        self._stderr.close()
-        if self.proc.stdout is not None:
-            with contextlib.suppress(OSError):
-                self.proc.stdout.close()
-        return self.exit_code
-
-
-def start_server(work: Path) -> tuple[Child, int]:
-    argv = [sys.executable, "-m", "focuscli", "serve", "--port", "0", "--memory", "--rules", str(RULES)]
-    server = Child("server", argv, _env(), work / "server.stderr", lines=False)
-    try:
-        assert server.proc.stdout is not None
-        line = _read_line(server.proc.stdout, START_TIMEOUT, "focus serve")
-        match = READY.match(line)
-        if match is None:
-            raise BenchError(f"focus serve: unexpected ready line {line!r}; stderr: {server.stderr_tail()}")
-    except BaseException:
-        server.stop(signal.SIGTERM)
-        raise
-    threading.Thread(target=_drain, args=(server.proc.stdout,), daemon=True).start()
-    return server, int(match.group(1))
-
-
-def _drain(stream: IO[bytes]) -> None:
-    with contextlib.suppress(OSError, ValueError):
-        while stream.read(4096):
-            pass
 
 
 class Tmux:
@@ -419,7 +306,7 @@ def run(work: Path, rounds: int, window: float, out: dict[str, Any]) -> None:
     opened: list[Database] = []
     tmux = Tmux(work / "tmux.sock")
     try:
-        server, port = start_server(work)
+        server, port = start_server(work, _env(), Child, lines=False)
         children.append(server)
         url = f"http://{HOST}:{port}?ns={NS}"
 
