@@ -249,3 +249,31 @@ def _run_focus(argv: list[str], monkeypatch: pytest.MonkeyPatch, home: Path) -> 
     finally:
         signal.signal(signal.SIGINT, previous)
     return CliResult(code, out.getvalue(), err.getvalue())
+
+
+FOCUS_RULES = (Path(__file__).resolve().parent.parent / "firebase" / "database.rules.json").read_text()
+
+
+@pytest.fixture
+def member(rest: Rest, server_url: str, ns: str, tmp_path: Path) -> Iterator[Any]:
+    """Factory: ``member(user, skew_s=0)`` is a `Focus` for that user on this test's namespace,
+    with focus's own rules in force; ``skew_s`` shifts the client's clock."""
+    import time
+
+    from focuscli.backend import Database, Target
+    from focuscli.service import Focus
+
+    rest.set_rules(FOCUS_RULES)
+    opened: list[Database] = []
+
+    def make(user: str, skew_s: float = 0.0) -> Focus:
+        def clock() -> float:
+            return time.time() + skew_s
+
+        db = Database(Target(f"{server_url}?ns={ns}", None, "emulator"), user, clock=clock)
+        opened.append(db)
+        return Focus(db, user, state_dir=tmp_path / user, clock=clock)
+
+    yield make
+    for db in opened:
+        db.close()

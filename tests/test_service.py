@@ -4,37 +4,13 @@ update, and every accepted action is in the history exactly once, in commit orde
 from __future__ import annotations
 
 import threading
-import time
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from focuscli import timer
-from focuscli.backend import Database, Target
 from focuscli.errors import BackendError, NotNow, UsageError
 from focuscli.service import HEARTBEAT_S, PRESENCE_FRESH_MS, Focus, presence
-
-ROOT = Path(__file__).resolve().parent.parent
-RULES = (ROOT / "firebase" / "database.rules.json").read_text()
-
-
-@pytest.fixture
-def member(rest: Any, server_url: str, ns: str, tmp_path: Path) -> Any:
-    rest.set_rules(RULES)
-    opened: list[Database] = []
-
-    def make(user: str, skew_s: float = 0.0) -> Focus:
-        def clock() -> float:
-            return time.time() + skew_s
-
-        db = Database(Target(f"{server_url}?ns={ns}", None, "emulator"), user, clock=clock)
-        opened.append(db)
-        return Focus(db, user, state_dir=tmp_path / user, clock=clock)
-
-    yield make
-    for db in opened:
-        db.close()
 
 
 def _log(rest: Any) -> list[dict[str, Any]]:

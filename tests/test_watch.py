@@ -13,12 +13,7 @@ from typing import Any
 import pytest
 
 from focuscli import timer
-from focuscli.backend import Database, Target
 from focuscli.mirror import Moment, SessionMirror, changes
-from focuscli.service import Focus
-
-ROOT = Path(__file__).resolve().parent.parent
-RULES = (ROOT / "firebase" / "database.rules.json").read_text()
 
 
 @pytest.mark.parametrize(
@@ -58,21 +53,6 @@ def _moment(rev: int = 1, phase: str = "focus", status: str = "running", members
 )
 def test_changes_between_moments(before: Moment | None, after: Moment, kinds: list[str]) -> None:
     assert changes(before, after) == kinds
-
-
-@pytest.fixture
-def member(rest: Any, server_url: str, ns: str, tmp_path: Path) -> Any:
-    rest.set_rules(RULES)
-    opened: list[Database] = []
-
-    def make(user: str) -> Focus:
-        db = Database(Target(f"{server_url}?ns={ns}", None, "emulator"), user)
-        opened.append(db)
-        return Focus(db, user, state_dir=tmp_path / user)
-
-    yield make
-    for db in opened:
-        db.close()
 
 
 def test_watch_reports_actions_members_and_phase_ends(member: Any) -> None:

@@ -8,36 +8,18 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from focuscli import timer
-from focuscli.backend import Database, Target
 from focuscli.service import Focus
 
 ROOT = Path(__file__).resolve().parent.parent
-RULES = (ROOT / "firebase" / "database.rules.json").read_text()
 TMUX = shutil.which("tmux")
 
 pytestmark = pytest.mark.focus_serve  # needs tmux (.ci/run installs it)
-
-
-@pytest.fixture
-def member(rest: Any, server_url: str, ns: str, tmp_path: Path) -> Iterator[Callable[[str], Focus]]:
-    rest.set_rules(RULES)
-    opened: list[Database] = []
-
-    def make(user: str) -> Focus:
-        db = Database(Target(f"{server_url}?ns={ns}", None, "emulator"), user)
-        opened.append(db)
-        return Focus(db, user, state_dir=tmp_path / user)
-
-    yield make
-    for db in opened:
-        db.close()
 
 
 class Pane:
