@@ -1,0 +1,58 @@
+"""Following a session live: stream events -> local mirror -> watch events, with presence
+heartbeats and server-clock refreshes along the way."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Generator
+
+from focuscli.errors import BackendError
+from focuscli.mirror import Moment, SessionMirror, changes, moment
+from focuscli.service import CLOCK_MAX_AGE_S, Focus, Status, WatchEvent
+
+
+def follow(
+    focus: Focus, session: str, *, tick_s: float, watchdog_s: float, heartbeat_s: float
+) -> Generator[WatchEvent, None, None]:
+    """The events of `Focus.watch` (see there)."""
+    mirror = SessionMirror()
+    connection, detail = "connecting", ""
+    last: Moment | None = None
+    next_heartbeat = 0.0
+    next_clock = focus.clock() + CLOCK_MAX_AGE_S
+    with focus.db.stream(f"sessions/{session}", watchdog_s=watchdog_s) as stream:
+        while True:
+            wait = tick_s
+            if last is not None and last.view.ends_at is not None:
+                wait = min(wait, max(0.0, (last.view.ends_at - focus.server_now()) / 1000 + 0.001))
+            event = stream.get(timeout=wait)
+            if event is not None:
+                if event.kind == "cancelled":
+                    raise BackendError(f"stopped watching {session!r}: {event.detail}")
+                if event.kind == "connected":
+                    connection, detail = "live", ""
+                elif event.kind == "disconnected":
+                    connection, detail = "reconnecting", event.detail
+                elif event.kind == "put":
+                    mirror.put(event.path, event.data)
+                elif event.kind == "patch":
+                    mirror.patch(event.path, event.data)
+                if connection == "live" and mirror.data is None and event.kind == "put":
+                    raise BackendError(f"session {session!r} no longer exists")
+                if event.kind == "connected" or mirror.data is None:
+                    continue  # the full-state put follows at once; report after it
+            if focus.clock() >= next_clock:  # refresh the server clock estimate now and then
+                focus.clock_offset(fresh=True)
+                next_clock = focus.clock() + CLOCK_MAX_AGE_S
+            now = focus.server_now()
+            current = moment(mirror, now, connection)
+            kinds = changes(last, current)
+            if kinds:
+                status = Status(session, current.view, focus.clock_offset(), now)
+                for kind in kinds:
+                    yield WatchEvent(kind, status, sorted(current.members), connection, detail)
+            last = current
+            if connection == "live" and focus.clock() >= next_heartbeat:
+                next_heartbeat = focus.clock() + heartbeat_s
+                with contextlib.suppress(BackendError):  # best effort; the stream tells trouble
+                    focus.heartbeat(session)
