@@ -1,4 +1,4 @@
-"""nox sessions for focus: tests, lint, typecheck, emulator, bench."""
+"""nox sessions for focus: tests, lint, typecheck, emulator, bench, reliability."""
 
 from __future__ import annotations
 
@@ -59,3 +59,14 @@ def bench(session: nox.Session) -> None:
     session.run("python", "benchmarks/watch_bench.py")
     session.run("python", "benchmarks/watch_idle_skew_bench.py")
     session.run("python", "benchmarks/prompt_bench.py")
+
+
+@nox.session(default=False)
+def reliability(session: nox.Session) -> None:
+    """The reliability suite in full, the 10-minute soak included; prints its figures.
+
+    The fast suite (and CI) runs the same tests except those marked slow.
+    FOCUS_SOAK_SECONDS shortens or lengthens the soak.
+    """
+    session.install("-e", ".[test]")
+    session.run("pytest", "tests/reliability", "--slow", *session.posargs)
