@@ -41,9 +41,12 @@ def follow(
                     raise BackendError(f"session {session!r} no longer exists")
                 if event.kind == "connected" or mirror.data is None:
                     continue  # the full-state put follows at once; report after it
-            if focus.clock() >= next_clock:  # refresh the server clock estimate now and then
-                focus.clock_offset(fresh=True)
-                next_clock = focus.clock() + CLOCK_MAX_AGE_S
+            if connection == "live" and focus.clock() >= next_clock:  # refresh the estimate now and then
+                try:
+                    focus.clock_offset(fresh=True)
+                    next_clock = focus.clock() + CLOCK_MAX_AGE_S
+                except BackendError:  # keep the old estimate and try again soon: an outage
+                    next_clock = focus.clock() + heartbeat_s  # must not end the watch
             now = focus.server_now()
             current = moment(mirror, now, connection)
             kinds = changes(last, current)

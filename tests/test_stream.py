@@ -451,6 +451,25 @@ def test_server_down_at_start_backs_off_then_connects(tmp_path: Path, opened: li
 
 
 @pytest.mark.focus_serve
+def test_default_backoff_is_capped_so_a_returning_server_is_seen_within_a_second(
+    tmp_path: Path, opened: list[Any]
+) -> None:
+    # A watcher must show a server back from a 5 s outage within 3 s (reliability item 2);
+    # doubling up to 10 s meant waits of 0.5, 1, 2, 4, 8 s: up to 8 s late.
+    port = free_port()
+    db = database(opened, f"http://127.0.0.1:{port}", "ana")
+    stream = db.stream("/room", watchdog_s=5)
+    opened.append(stream)
+    downs = [next_event(stream, {"disconnected"})[0] for _ in range(4)]
+    assert delays(downs) == [0.5, 1.0, 1.0, 1.0]
+
+    server(opened, tmp_path, port=port)
+    ready = time.monotonic()
+    next_event(stream, {"connected"})
+    assert time.monotonic() - ready <= 1.5
+
+
+@pytest.mark.focus_serve
 def test_watchdog_detects_a_silently_dead_connection(tmp_path: Path, opened: list[Any]) -> None:
     srv = server(opened, tmp_path)
     proxy = FreezableProxy(srv.config.port)

@@ -265,3 +265,58 @@ def _act_retrying(focus: Focus, action: Callable[[timer.TimerState, int], timer.
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.2)
+
+
+def _next_within(events: Any, seconds: float) -> Any:
+    """next(events), failing after `seconds` (the generator keeps its thread if it hangs)."""
+    import concurrent.futures
+
+    pool = concurrent.futures.ThreadPoolExecutor(1)
+    try:
+        return pool.submit(next, events).result(timeout=seconds)
+    except concurrent.futures.TimeoutError:
+        raise AssertionError(f"no watch event within {seconds} s") from None
+    finally:
+        pool.shutdown(wait=False)
+
+
+@pytest.mark.focus_serve
+def test_a_watch_outlives_an_outage_when_its_clock_refresh_falls_due(tmp_path: Path) -> None:
+    # The watch re-measures the server clock every CLOCK_MAX_AGE_S; when that fell due while
+    # the server was down, the failed measurement ended the watch (exit 1) instead of waiting.
+    from focuscli.server import LocalServer
+    from focuscli.service import CLOCK_MAX_AGE_S
+
+    ns = f"t{uuid.uuid4().hex[:16]}"
+    server = LocalServer(port=0, data_dir=tmp_path / "data", rules_source=RULES)
+    server.start()
+    ahead = [0.0]
+
+    def clock() -> float:
+        return time.time() + ahead[0]
+
+    db = Database(Target(f"{server.url}?ns={ns}", None, "emulator"), "ana", clock=clock)
+    ana = Focus(db, "ana", state_dir=tmp_path / "ana", clock=clock)
+    try:
+        ana.act("team", lambda s, now: timer.start(s, "ana", now, duration_ms=36_000_000), create=True)
+        events = ana.watch("team", tick_s=0.05)
+        try:
+            first = _next_within(events, DEADLINE_S)
+            assert (first.kind, first.connection) == ("state", "live")
+            server.stop()
+            ahead[0] = CLOCK_MAX_AGE_S + 1  # the refresh is due while nothing answers
+            gone = _next_within(events, DEADLINE_S)
+            assert (gone.kind, gone.connection) == ("connection", "reconnecting")
+            server.start()  # same port and data directory
+            back = _next_within(events, DEADLINE_S)
+            assert (back.kind, back.connection, back.status.view.status) == ("connection", "live", "running")
+            # and the estimate is measured again once the server is back: 601 s behind us
+            deadline = time.monotonic() + DEADLINE_S
+            while abs(ana.clock_offset() + (CLOCK_MAX_AGE_S + 1) * 1000) > 1000:
+                assert time.monotonic() < deadline, ana.clock_offset()
+                time.sleep(0.05)
+        finally:
+            events.close()
+    finally:
+        db.close()
+        server.stop()
