@@ -346,6 +346,11 @@ class Database:
             detail = err.args[0] if err.args and isinstance(err.args[0], str) else str(err)
             first = (detail.splitlines() or [""])[0][:200]
             raise BackendError(f"cannot sign in with the service account: {first}") from None
+        except json.JSONDecodeError:  # answered, but not with JSON: a web server, a proxy...
+            raise BackendError(
+                f"unexpected answer from {self.target.display_url()} (not JSON); "
+                "is that a Realtime Database?"
+            ) from None
         except ValueError as err:  # the SDK's own argument checks (bad path, bad value)
             raise UsageError(f"invalid database request at {where}: {err}") from None
         except TypeError as err:  # a value that is not JSON
@@ -430,6 +435,11 @@ def _certificate(path: str | None) -> tuple[Any, str | None]:
         raise UsageError(f"cannot read credentials file {path}: {reason}") from None
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise UsageError(f"credentials file {path} is not JSON") from None
+    if not isinstance(info, dict):
+        raise UsageError(
+            f"credentials file {path} is not a service-account key: "
+            'expected a JSON object with "type": "service_account"'
+        )
     try:
         certificate = credentials.Certificate(info)
     except ValueError as err:

@@ -9,16 +9,29 @@ typer or rich. Anything else, or no fresh snapshot, goes to `focuscli.cli.main`.
 from __future__ import annotations
 
 import os
-import re
 import sys
-from collections.abc import Mapping
-from pathlib import Path
 
-_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: nothing slow may run before main() starts
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from pathlib import Path
+
+_NAME = r"[A-Za-z0-9_-]{1,64}"
+INTERRUPTED = 130  # focuscli.errors.ExitCode.INTERRUPTED, without importing it
+
+
+def _interrupted_early(signum: int, frame: object) -> None:
+    """Ctrl-C before the CLI has installed its own handler: nothing was done yet, so leave at
+    once, quietly, with the documented code (the default handler would print a traceback from
+    whatever module was being imported)."""
+    os._exit(INTERRUPTED)
 
 
 def main() -> None:
     """Entry point of `focus` and `python -m focuscli`."""
+    import signal
+
+    signal.signal(signal.SIGINT, _interrupted_early)  # focuscli.cli.main installs its own
     from focuscli import prompt
 
     try:
@@ -57,12 +70,16 @@ def _prompt_args(argv: list[str]) -> tuple[str, str | None] | None:
 
 
 def _xdg(environ: Mapping[str, str], name: str, default: Path) -> Path:
+    from pathlib import Path
+
     value = environ.get(name)
     return Path(value) if value and os.path.isabs(value) else default
 
 
 def _session(flag: str | None, environ: Mapping[str, str], home: Path, state_dir: Path) -> str | None:
     """The session as focuscli.settings resolves it: flag, FOCUS_SESSION, config, remembered."""
+    from pathlib import Path
+
     if flag:
         return flag
     if environ.get("FOCUS_SESSION"):
@@ -97,11 +114,14 @@ def fast_status(argv: list[str], environ: Mapping[str, str]) -> str | None:
     parsed = _prompt_args(argv)
     if parsed is None:
         return None
+    import re
+    from pathlib import Path
+
     fmt, flag = parsed
     home = Path(environ["HOME"]) if environ.get("HOME") else Path.home()
     state_dir = _xdg(environ, "XDG_STATE_HOME", home / ".local" / "state") / "focus"
     session = _session(flag, environ, home, state_dir)
-    if session is None or not _NAME.fullmatch(session):
+    if session is None or not re.fullmatch(_NAME, session):
         return None
     from focuscli import prompt
 

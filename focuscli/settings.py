@@ -67,8 +67,7 @@ DEFAULT_HOOK_TIMEOUT_S = 10.0
 MAX_HOOK_TIMEOUT_S = 3600.0
 
 BAD_URL = (
-    "database URL must be https://… (a Firebase project) "
-    "or http://host:port?ns=NAME (an emulator or focus serve)"
+    "use https://… (a Firebase project) or http://host:port?ns=NAME (an emulator or focus serve)"
 )
 _NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _DURATION = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?")
@@ -125,11 +124,30 @@ def resolve(
     state_dir = _xdg(environ, "XDG_STATE_HOME", home / ".local" / "state") / "focus"
     data_dir = _xdg(environ, "XDG_DATA_HOME", home / ".local" / "share") / "focus"
 
-    url = _first(db, environ.get(ENV_DATABASE_URL), config.get("db_url"))
+    for kind, flag in (("user", user), ("session", session)):
+        if flag == "":  # an explicit empty flag (`--session "$S"`, S unset) is not "the default"
+            validate_name(kind, flag)
+    if db == "":
+        raise UsageError(f"invalid database URL '' (from --db): {BAD_URL}")
+    url, source = next(
+        (
+            (value, where)
+            for value, where in (
+                (db, "--db"),
+                (environ.get(ENV_DATABASE_URL), ENV_DATABASE_URL),
+                (config.get("db_url"), f"db_url in {config_path}"),
+            )
+            if value
+        ),
+        (None, ""),
+    )
     project = _first(environ.get(ENV_PROJECT), config.get("project"))
     if url is not None:
         target = _explicit_target(
-            url, _first(credentials, environ.get(ENV_CREDENTIALS), config.get("credentials")), home
+            url,
+            _first(credentials, environ.get(ENV_CREDENTIALS), config.get("credentials")),
+            home,
+            source,
         )
         if project is None and target.kind == "production":
             project = _project_of(target.url)
@@ -150,6 +168,8 @@ def resolve(
         cleanup_ms = parse_duration(config.get("cleanup_after") or DEFAULT_CLEANUP_AFTER)
     except ValueError as err:
         raise UsageError(f"{config_path}: cleanup_after: {err}") from None
+    if cleanup_ms <= 0:  # 0 would delete every idle session, even one created a second ago
+        raise UsageError(f"{config_path}: cleanup_after must be more than 0, like 7d or 12h")
     return Settings(
         target=target,
         user=validate_name("user", login),
@@ -235,8 +255,12 @@ def _load_config(path: Path, *, explicit: bool) -> _Config:
         if explicit:
             raise UsageError(f"config file {path} (from {ENV_CONFIG}) does not exist") from None
         return config
-    except (OSError, UnicodeDecodeError) as err:
-        reason = err.strerror.lower() if isinstance(err, OSError) and err.strerror else str(err)
+    except UnicodeDecodeError as err:
+        raise UsageError(
+            f"config file {path} is not UTF-8 text (byte {err.object[err.start]:#04x} at offset {err.start})"
+        ) from None
+    except OSError as err:
+        reason = err.strerror.lower() if err.strerror else str(err)
         raise UsageError(f"cannot read config file {path}: {reason}") from None
     try:
         data: dict[str, Any] = tomllib.loads(text)
@@ -283,7 +307,7 @@ def _hooks_table(path: Path, value: object) -> dict[str, str]:
     return hooks
 
 
-def _explicit_target(url: str, credentials: str | None, home: Path) -> Target:
+def _explicit_target(url: str, credentials: str | None, home: Path, source: str) -> Target:
     parts = urlsplit(url.strip())
     if parts.scheme == "https" and parts.hostname:
         if not credentials:
@@ -302,7 +326,7 @@ def _explicit_target(url: str, credentials: str | None, home: Path) -> Target:
         if port and len(names) == 1:
             validate_name("namespace", names[0])
             return Target(f"http://{parts.netloc}?ns={names[0]}", None, "emulator")
-    raise UsageError(BAD_URL)
+    raise UsageError(f"invalid database URL {url!r} (from {source}): {BAD_URL}")
 
 
 def _project_of(url: str) -> str:

@@ -61,8 +61,8 @@ class Invocation:
         """The session a command acts on: its own argument, else the resolved default."""
         from focuscli.settings import validate_name
 
-        name = explicit or self.settings.session
-        if not name:
+        name = self.settings.session if explicit is None else explicit  # `--session ""` is bad
+        if name is None:
             raise UsageError(
                 "no session chosen: pass --session NAME, set FOCUS_SESSION, or join one with focus join NAME"
             )

@@ -60,7 +60,9 @@ def parse_duration(text: str) -> int:
             ms = (minutes * 60 + int(ss)) * SECOND_MS
         elif (m := _UNITS.fullmatch(s)) is not None and any(m.groups()):
             h, mm, ss = (int(g) if g is not None else 0 for g in m.groups())
-            ms = h * HOUR_MS + mm * MINUTE_MS + ss * SECOND_MS
+            # 90m and 90s stand alone, but after a larger unit 1h99m or 1m75s is a typo
+            if not ((m[1] and mm >= 60) or ((m[1] or m[2]) and ss >= 60)):
+                ms = h * HOUR_MS + mm * MINUTE_MS + ss * SECOND_MS
     if ms is None or not 0 < ms <= MAX_DURATION_MS:
         raise DurationError(f"invalid duration {text[:40]!r}: {_FORMS}")
     return ms

@@ -310,7 +310,7 @@ def _closed_port() -> int:
 @pytest.mark.parametrize(
     ("db", "credentials", "code", "message"),
     [
-        ("ftp://example.com", None, 2, "focus: database URL must be https://"),
+        ("ftp://example.com", None, 2, "focus: invalid database URL 'ftp://example.com' (from --db): use https://"),
         ("http://127.0.0.1:1", None, 2, "focus: "),  # an emulator URL needs ?ns=NAME
         ("https://demo.firebaseio.com", "no/such/key.json", 2, "focus: "),
         ("https://demo.firebaseio.com", "NOT_JSON", 2, "focus: "),

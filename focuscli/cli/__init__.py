@@ -7,11 +7,13 @@ become a stderr line and an exit code.
 
 from __future__ import annotations
 
+import importlib
 import os
+import re
 import signal
 import sys
 import traceback
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import typer
 
@@ -44,10 +46,29 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _run(argv: list[str] | None) -> int:
+    click_error: type[Exception] = next(
+        c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException"
+    )  # click's base error, vendored by typer (typer._click) or click itself
     try:
-        app(args=argv, prog_name="focus", standalone_mode=True)
+        # Not standalone: typer would print usage errors as a usage block plus "Error: ..."
+        # (three lines or more); they become one line below. --help and --version still exit
+        # through typer.Exit, whose code comes back as the return value.
+        result = app(args=argv, prog_name="focus", standalone_mode=False)
     except SystemExit as done:
         return done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
+    except click_error as err:
+        bad: Any = err
+        if type(bad).__name__ == "NoArgsIsHelpError":  # bare `focus` / `focus session`: the help
+            bad.show()
+        else:
+            typer.echo(_usage_line(bad, sys.argv[1:] if argv is None else argv), err=True)
+        return int(bad.exit_code)
+    except typer.Abort:
+        typer.echo("focus: aborted", err=True)
+        return int(ExitCode.ERROR)
+    except BrokenPipeError:  # stdout closed early (`focus log | head -1`): quietly, as typer did
+        sys.stdout = _click_utils().PacifyFlushWrapper(sys.stdout)
+        return int(ExitCode.ERROR)
     except Interrupted:
         return int(ExitCode.INTERRUPTED)
     except FocusError as err:
@@ -64,4 +85,34 @@ def _run(argv: list[str] | None) -> int:
         typer.echo("focus: internal error (set FOCUS_DEBUG=1 for the full traceback):", err=True)
         typer.echo("\n".join(lines[-6:]), err=True)
         return int(ExitCode.ERROR)
-    return 0
+    return result if isinstance(result, int) else 0
+
+
+def _click_utils() -> Any:
+    """click's utils module, as typer has it (vendored as typer._click, or click itself)."""
+    return importlib.import_module(typer.BadParameter.__module__.rsplit(".", 1)[0] + ".utils")
+
+
+def _usage_line(err: Any, argv: list[str]) -> str:
+    """A click usage error as one line: what is wrong, then where the help is."""
+    ctx = getattr(err, "ctx", None)
+    option = getattr(err, "option_name", None)
+    if (
+        isinstance(option, str)
+        and re.fullmatch(r"-[0-9]", option)
+        and ctx is not None
+        and any(param.name == "duration" for param in ctx.command.params)
+    ):  # `focus extend -5`: a negative duration, which click took for an option
+        from focuscli.timer import DurationError, parse_duration
+
+        typed = next((arg for arg in argv if arg.startswith(option)), option)
+        try:
+            parse_duration(typed)
+        except DurationError as bad:
+            return f"focus: DURATION: {bad}"
+    message = err.format_message().strip().rstrip(".")
+    if message[:1].isupper() and message[1:2].islower():
+        message = message[0].lower() + message[1:]
+    message = message.replace("\r", "\\r").replace("\n", "\\n")
+    where = ctx.command_path if ctx is not None else "focus"
+    return f"focus: {message}; see {where} --help"
