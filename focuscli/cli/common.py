@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from focuscli import __version__
-from focuscli.errors import ExitCode, FocusError, UsageError
+from focuscli.errors import ExitCode, UsageError
 from focuscli.shell import Invocation
 
 app = typer.Typer(
@@ -38,7 +38,10 @@ Example: focus start 25m --label "write the report"
 """
 
 
-class Interrupted(FocusError):
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C (exit 130). A BaseException, like KeyboardInterrupt, so that no library's
+    `except Exception` on the way can swallow it."""
+
     exit_code = ExitCode.INTERRUPTED
 
 
