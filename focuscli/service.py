@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import secrets
 import time
 from collections.abc import Callable, Generator, Iterator, Mapping
@@ -16,7 +17,12 @@ from focuscli.backend import Database, PermissionDenied
 from focuscli.errors import BackendError, FocusError, NotNow, UsageError, WaitStopped, WaitTimedOut
 from focuscli.timer import SERVER_NOW, TimerState, TimerView
 
-MAX_RETRIES = 10
+# Compare-and-set attempts per action. Each refusal by a moved rev is a lost race; a busy session
+# (the reliability storm: 20 members acting non-stop) sees 10 in a row now and then, so the budget
+# is generous, and attempts are spread by a short random backoff so that the losers of one race
+# do not all collide again on the next rev.
+MAX_RETRIES = 30
+RETRY_BACKOFF_S = (0.01, 0.2)  # upper bound of the random pause after the first lost race, cap
 CLOCK_MAX_AGE_S = 600.0
 CLOCK_STEP_S = 0.05
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
@@ -289,8 +295,8 @@ class Focus:
             except timer.TimerError as err:
                 raise NotNow(str(err)) from None
             self.create(session)
-        for _ in range(MAX_RETRIES):
-            state = self.state(session)
+        state = self.state(session)
+        for attempt in range(MAX_RETRIES):
             now = self.server_now()
             try:
                 new = action(state, now)
@@ -306,9 +312,12 @@ class Focus:
             try:
                 self.db.update(f"sessions/{session}", {"state": new.to_wire(), f"log/{new.rev}": entry})
             except PermissionDenied:
+                first, cap = RETRY_BACKOFF_S
+                self.sleep(random.uniform(0, min(cap, first * 2**attempt)))
                 current = self.state(session)
                 if current.rev != state.rev:
-                    continue  # lost a race with another member: plan again on the new state
+                    state = current  # lost a race with another member: plan again on it
+                    continue
                 raise
             return Status(session, timer.view(new_with_times(new, now), now), self.clock_offset(), now)
         raise BackendError(f"too many members acting on {session!r} at once; try again")
