@@ -11,7 +11,7 @@ import time
 from aiohttp import web
 
 from focuscli.server.app import App
-from focuscli.server.sse import KEEP_ALIVE
+from focuscli.server.sse import KEEP_ALIVE, Listener
 from focuscli.server.store import Store
 from focuscli.server.wire import Request, Response, error_response
 
@@ -19,6 +19,11 @@ log = logging.getLogger("focuscli.server")
 
 MAX_BODY_BYTES = 256 * 1024 * 1024
 TOO_BIG = "Data to write exceeds the maximum size that can be modified with a single request."
+# At shutdown: how long requests under way get to finish, how long streams get to send what
+# they hold, and then how long aiohttp's own shutdown waits for a request that started meanwhile.
+SHUTDOWN_TIMEOUT_S = 2.0
+STREAM_FLUSH_S = 0.5
+AIOHTTP_SHUTDOWN_S = 0.25
 
 
 class HttpServer:
@@ -30,6 +35,9 @@ class HttpServer:
         self.keepalive = keepalive
         self._runner: web.ServerRunner | None = None
         self._ticker: asyncio.Task[None] | None = None
+        self._streams: dict[Listener, web.BaseRequest] = {}  # open streams and their requests
+        self._requests: set[int] = set()  # ids of the requests under way, streams excepted
+        self._stopping = False
         self.host = ""
         self.port = 0
 
@@ -38,7 +46,7 @@ class HttpServer:
         # per such request in the server's log helps nobody.
         logging.getLogger("aiohttp.server").setLevel(logging.CRITICAL)
         server = web.Server(self._handle, access_log=None)
-        self._runner = web.ServerRunner(server, handle_signals=False, shutdown_timeout=2.0)
+        self._runner = web.ServerRunner(server, handle_signals=False, shutdown_timeout=AIOHTTP_SHUTDOWN_S)
         await self._runner.setup()
         site = web.TCPSite(
             self._runner, host, port, reuse_address=True, backlog=1024, ssl_context=ssl_context
@@ -49,12 +57,34 @@ class HttpServer:
         self._ticker = asyncio.get_running_loop().create_task(self._keepalive_loop())
 
     async def stop(self) -> None:
+        self._stopping = True
         if self._ticker is not None:
             self._ticker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._ticker
+        if self._runner is not None:
+            for site in list(self._runner.sites):
+                await site.stop()  # no new connections from here on
         for listener in self.store.all_listeners():
             listener.close()
+        # Requests under way (also those whose headers are in but not yet handled: hence two
+        # idle checks in a row) finish, each response now closing its connection, and streams
+        # send what they hold and end. Only then aiohttp's shutdown: it drops whatever arrives on
+        # a connection once it starts (a request body still on its way hangs until its timeout,
+        # then fails), and waits twice its timeout for a stream whose client stopped reading:
+        # such a stream is cut after a short grace instead.
+        start = time.monotonic()
+        idle = 0
+        while idle < 2:
+            waited = time.monotonic() - start
+            if self._streams and waited >= STREAM_FLUSH_S:
+                for request in list(self._streams.values()):
+                    if request.transport is not None:
+                        request.transport.abort()
+            if waited >= SHUTDOWN_TIMEOUT_S:
+                break
+            idle = 0 if self._requests or self._streams else idle + 1
+            await asyncio.sleep(0.01)
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -70,8 +100,24 @@ class HttpServer:
                     listener.revoke()
                 elif now - listener.last_sent >= self.keepalive and not listener.chunks:
                     listener.push(KEEP_ALIVE)
+            # aiohttp does not cancel a handler whose client hung up, and a stream's handler
+            # only notices when it next writes: end streams whose connection is gone now rather
+            # than at their next event or keep-alive (they would linger, and get fanned out to).
+            for listener, request in list(self._streams.items()):
+                if request.transport is None:
+                    listener.close()
 
     async def _handle(self, request: web.BaseRequest) -> web.StreamResponse:
+        self._requests.add(id(request))
+        try:
+            response = await self._serve(request)
+        finally:
+            self._requests.discard(id(request))
+        if self._stopping and not response.prepared:
+            response.force_close()  # the last request on this connection
+        return response
+
+    async def _serve(self, request: web.BaseRequest) -> web.StreamResponse:
         length = request.content_length
         if length is not None and length > MAX_BODY_BYTES:
             return _as_aiohttp(error_response(400, TOO_BIG))
@@ -89,9 +135,13 @@ class HttpServer:
         if isinstance(result, Response):
             return _as_aiohttp(result)
         listener = result.listener
+        if self._stopping:  # opened after stop() closed the streams: the initial put, then the end
+            listener.close()
         response = web.StreamResponse(status=200, headers=result.headers)
         try:
             await response.prepare(request)
+            self._requests.discard(id(request))  # a stream from now on: stop() ends it
+            self._streams[listener] = request
             while True:
                 if not listener.chunks and not listener.closed:
                     await listener.wakeup.wait()
@@ -104,6 +154,7 @@ class HttpServer:
         except (ConnectionError, asyncio.CancelledError):
             pass
         finally:
+            self._streams.pop(listener, None)
             listener.close()
             self.store.unsubscribe(result.namespace, listener)
         return response
