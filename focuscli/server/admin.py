@@ -17,7 +17,7 @@ async def settings(
     if not who.admin:
         raise HttpError(403, "Permission denied")
     if rest == ["rules"]:
-        ns = store.namespace(name)
+        ns = store.lookup(name)
         doc = ns.rules or OPEN_RULES
         if method == "GET":
             if params.get("format") == "strict":

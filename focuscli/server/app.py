@@ -19,6 +19,7 @@ from focuscli.server.wire import (
     HttpError,
     Request,
     Response,
+    check_callback,
     error_response,
     json_response,
     parse_body,
@@ -95,10 +96,11 @@ class App:
         except UnicodeDecodeError:
             raise HttpError(400, tree.INVALID_PATH) from None
         name = params.get("ns", DEFAULT_NAMESPACE)
-        if not _NAMESPACE.match(name):
+        if not _NAMESPACE.fullmatch(name):
             raise HttpError(400, f"Invalid namespace {name!r}: use letters, digits, '-' and '_'.")
         clean = [s for s in decoded if s]
         identity = resolve_identity(request.headers, params, admin_secret=self.admin_secret)
+        check_callback(params)  # before anything is written (a rules upload too)
         if clean and clean[0] == ".settings":
             return await admin.settings(self.store, method, clean[1:], params, request, identity, name)
         if clean and clean[0] == ".inspect":
@@ -107,7 +109,7 @@ class App:
             path = tree.parse_path(clean)
         except TreeError as err:
             raise HttpError(400, str(err)) from None
-        ns = self.store.namespace(name)
+        ns = self.store.lookup(name)
         if method == "GET":
             if "text/event-stream" in request.headers.get("accept", ""):
                 return self._stream(ns, path, params, identity)
@@ -287,7 +289,12 @@ def _expiry(who: Identity) -> float | None:
     """When a user's token expires (its ``exp`` claim), for streams to end with auth_revoked."""
     token = (who.auth or {}).get("token")
     exp = token.get("exp") if isinstance(token, dict) else None
-    return float(exp) if isinstance(exp, int | float) and not isinstance(exp, bool) else None
+    if not isinstance(exp, int | float) or isinstance(exp, bool):
+        return None
+    try:
+        return float(exp)
+    except OverflowError:  # an integer past the range of a double: never
+        return None
 
 
 def _normalize(value: Any, path: Path, resolve: tree.ServerValue, body: bytes) -> Node:

@@ -97,7 +97,7 @@ def _is_admin_token(token: str, admin_secret: str | None) -> bool:
 def _parse_override(text: str) -> dict[str, Any] | None:
     try:
         value = json.loads(text, parse_constant=_reject_constant)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested too deep to parse
         raise AuthError(400, BAD_OVERRIDE) from None
     if value is not None and not isinstance(value, dict):
         raise AuthError(400, BAD_OVERRIDE)
@@ -135,7 +135,8 @@ def _b64_json_object(segment: str) -> dict[str, Any]:
     try:
         raw = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
         value = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
-    except (ValueError, binascii.Error):  # UnicodeDecodeError and JSONDecodeError included
+    # UnicodeDecodeError and JSONDecodeError are ValueErrors; RecursionError: nested too deep.
+    except (ValueError, binascii.Error, RecursionError):
         _unparsable()
     if not isinstance(value, dict):
         _unparsable()

@@ -105,6 +105,30 @@ class Store:
                 self.namespaces[name] = ns
         return ns
 
+    def lookup(self, name: str) -> Namespace:
+        """The namespace ``name``, or a new empty one that is not registered yet: requests that
+        only read (or are refused) leave nothing behind. It is registered once it holds
+        something: a commit, a rules upload or a stream."""
+        ns = self.namespaces.get(name)
+        return ns if ns is not None else Namespace(name, self.default_rules, self.default_access)
+
+    def _adopt(self, ns: Namespace) -> None:
+        if self.namespaces.get(ns.name) is not ns:
+            with self._lock:
+                registered = self.namespaces.setdefault(ns.name, ns)
+            if registered is not ns:  # a second object for one name would lose writes
+                raise RuntimeError(f"namespace {ns.name!r} exists twice")
+
+    def _forget_if_empty(self, ns: Namespace) -> None:
+        """Unregister a namespace that holds nothing (as after a restart, where it is gone too)."""
+        if ns.listeners or ns.root is not None or ns.published is not None or ns.rules_uploaded:
+            return
+        if any(item.namespace is ns for item in self._pending):
+            return
+        with self._lock:
+            if self.namespaces.get(ns.name) is ns:
+                del self.namespaces[ns.name]
+
     def now_ms(self) -> int:
         return int(self.clock() * 1000)
 
@@ -119,6 +143,7 @@ class Store:
 
     def commit(self, ns: Namespace, change: Change, new_root: Node) -> asyncio.Future[None]:
         """Make ``new_root`` (``change`` applied to ``ns.root``) the head; resolves when durable."""
+        self._adopt(ns)
         old_root = ns.root
         done: asyncio.Future[None] = self.loop.create_future()
         with self._lock:
@@ -136,6 +161,7 @@ class Store:
         return done
 
     def set_rules(self, ns: Namespace, doc: RulesDocument, access: Access) -> asyncio.Future[None]:
+        self._adopt(ns)
         done: asyncio.Future[None] = self.loop.create_future()
         with self._lock:
             if self.journal is not None:
@@ -215,11 +241,13 @@ class Store:
     # -- streams ------------------------------------------------------------------------------
 
     def subscribe(self, ns: Namespace, listener: Listener) -> None:
+        self._adopt(ns)
         listener.push(listener.initial(ns.published))
         ns.listeners.add(listener)
 
     def unsubscribe(self, ns: Namespace, listener: Listener) -> None:
         ns.listeners.discard(listener)
+        self._forget_if_empty(ns)
 
     def cancel(self, ns: Namespace, listener: Listener) -> None:
         listener.push(CANCEL)

@@ -32,6 +32,7 @@ INT64_MAX = 2**63 - 1
 PRIORITY = ".priority"
 VALUE = ".value"
 SV = ".sv"
+_INF = float("inf")
 _FORBIDDEN = frozenset(".$#[]/") | frozenset(chr(c) for c in range(0x20)) | {"\x7f"}
 
 INVALID_JSON = "Invalid data; couldn't parse JSON object, array, or value."
@@ -83,7 +84,9 @@ def split_path(text: str) -> Path:
     return tuple(s for s in text.split("/") if s)
 
 
-@functools.lru_cache(maxsize=1 << 20)
+# Bounded: the cache keeps every key it has seen, also long after the key left the tree (each
+# push id is new), about 300 bytes per key; 2**16 keys is ~20 MB, where 2**20 was ~300 MB.
+@functools.lru_cache(maxsize=1 << 16)
 def key_order(key: str) -> tuple[int, int, int] | tuple[int, bytes]:
     """Sort key giving Firebase key order.
 
@@ -255,7 +258,12 @@ def normalize(value: Any, path: Path = (), server_value: ServerValue | None = No
             raise TreeError("Invalid data; a string value is longer than 10 MB.")
         return value
     if kind is int:
-        return value if INT64_MIN <= value <= INT64_MAX else float(value)
+        if INT64_MIN <= value <= INT64_MAX:
+            return value
+        try:
+            return float(value)
+        except OverflowError:  # past the range of a double: not a number the database can hold
+            raise TreeError(INVALID_JSON) from None
     if kind is float:
         if value != value or value in (float("inf"), float("-inf")):
             raise TreeError(INVALID_JSON)
@@ -332,7 +340,7 @@ def server_values(now_ms: int, root: Node) -> ServerValue:
             return now_ms
         if type(spec) is dict and set(spec) == {"increment"}:
             delta = spec["increment"]
-            if type(delta) not in (int, float) or delta != delta:
+            if type(delta) not in (int, float) or delta != delta or delta in (_INF, -_INF):
                 raise TreeError("Invalid data; increment needs a numeric operand.")
             current: Any
             if path and path[-1] == PRIORITY:  # an increment of a priority adds to the priority
@@ -341,9 +349,14 @@ def server_values(now_ms: int, root: Node) -> ServerValue:
                 current = leaf_value(get(root, path))
             if type(current) not in (int, float):
                 return normalize(delta)
-            total = current + delta
-            if type(total) is int and not INT64_MIN <= total <= INT64_MAX:
-                return float(current) + float(delta)
+            try:
+                total = current + delta
+                if type(total) is int and not INT64_MIN <= total <= INT64_MAX:
+                    total = float(current) + float(delta)
+            except OverflowError:  # an int operand past the range of a double
+                total = _INF
+            if total in (_INF, -_INF):
+                raise TreeError("Invalid data; the result of the increment is out of range.")
             return total
         raise TreeError(f"Invalid data; unknown server value {json.dumps(spec)}.")
 

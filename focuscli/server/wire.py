@@ -69,8 +69,7 @@ def json_response(status: int, value: Any, params: dict[str, str], headers: dict
     body = pretty(value) if printing == "pretty" else dumps(value)
     callback = params.get("callback")
     if callback is not None and status == 200:
-        if not re.match(r"^[A-Za-z_$][\w$.]*$", callback):
-            raise HttpError(400, "callback must be a JavaScript identifier.")
+        check_callback(params)
         headers["content-type"] = "application/javascript; charset=utf-8"
         body = callback.encode() + b"(" + body + b");"
     download = params.get("download")
@@ -78,6 +77,14 @@ def json_response(status: int, value: Any, params: dict[str, str], headers: dict
         safe = re.sub(r"[^\w.\- ]", "_", download) or "download"
         headers["content-disposition"] = f'attachment; filename="{safe}"'
     return Response(status, body, headers)
+
+
+def check_callback(params: dict[str, str]) -> None:
+    """Refuse a ``callback`` that is not a JavaScript identifier (checked before a request has
+    any effect: a write must not be refused once it is done)."""
+    callback = params.get("callback")
+    if callback is not None and not re.match(r"^[A-Za-z_$][\w$.]*$", callback):
+        raise HttpError(400, "callback must be a JavaScript identifier.")
 
 
 def pretty(value: Any) -> bytes:
