@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from focuscli import timer
-from focuscli.backend import Database, PermissionDenied
+from focuscli.backend import Database, PermissionDenied, Unreachable
 from focuscli.errors import BackendError, FocusError, NotNow, UsageError, WaitStopped, WaitTimedOut
 from focuscli.timer import SERVER_NOW, TimerState, TimerView
 
@@ -22,6 +22,9 @@ from focuscli.timer import SERVER_NOW, TimerState, TimerView
 # is generous, and attempts are spread by a short random backoff so that the losers of one race
 # do not all collide again on the next rev.
 MAX_RETRIES = 30
+# After a write that got no answer (timeout, dropped connection) and is found not to have landed,
+# it is sent again this many times: its rev can be taken only once, so that is safe.
+UNANSWERED_RETRIES = 1
 RETRY_BACKOFF_S = (0.01, 0.2)  # upper bound of the random pause after the first lost race, cap
 CLOCK_MAX_AGE_S = 600.0
 CLOCK_STEP_S = 0.05
@@ -144,17 +147,33 @@ class Focus:
         if self.exists(session):
             raise UsageError(f"session {session!r} already exists; join it with: focus join {session} --code CODE")
         code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(10))
-        self.db.update(
-            "",
-            {
-                f"sessions/{session}/meta": {"owner": self.user, "created_at": SERVER_NOW},
-                f"sessions/{session}/members/{self.user}": {"joined_at": SERVER_NOW},
-                f"invites/{session}": {"code": code},
-                f"users/{self.user}/sessions/{session}": {"joined_at": SERVER_NOW},
-            },
-        )
+        try:
+            self.db.update(
+                "",
+                {
+                    f"sessions/{session}/meta": {"owner": self.user, "created_at": SERVER_NOW},
+                    f"sessions/{session}/members/{self.user}": {"joined_at": SERVER_NOW},
+                    f"invites/{session}": {"code": code},
+                    f"users/{self.user}/sessions/{session}": {"joined_at": SERVER_NOW},
+                },
+            )
+        except (PermissionDenied, Unreachable) as err:
+            # Refused or unanswered, it may have committed all the same (its answer lost, the copy
+            # urllib3 re-sends refused: meta is written once). The new random invite code tells.
+            if not self._created_with(session, code):
+                if isinstance(err, PermissionDenied) and self.exists(session):
+                    raise UsageError(f"session {session!r} already exists; join it with: focus join {session} --code CODE") from None
+                raise err
         self.created.append(session)
         return code
+
+    def _created_with(self, session: str, code: str) -> bool:
+        """Whether ``session`` exists with invite ``code`` (so this user's create committed)."""
+        try:
+            invite = self.db.get(f"invites/{session}")
+        except PermissionDenied:
+            return False  # not a member: someone else created it
+        return isinstance(invite, dict) and invite.get("code") == code
 
     def join(self, session: str, code: str | None) -> None:
         meta = self.db.get(f"sessions/{session}/meta")
@@ -284,10 +303,13 @@ class Focus:
         create: bool = False,
         note: dict[str, Any] | None = None,
     ) -> Status:
-        """Apply ``action`` through the compare-and-set protocol of docs/design.md.
+        """Apply ``action`` through the compare-and-set protocol of docs/design.md, exactly once.
 
         ``action(state, server_now)`` returns the new state or raises TimerError; ``note`` adds
-        fields to the history entry (e.g. the ``ms`` of an extension).
+        fields to the history entry (e.g. the ``ms`` of an extension). Every write of this call
+        carries the same operation id (``op`` in the log entry): a write refused or unanswered
+        may still have committed (its answer lost, the copy urllib3 re-sent refused because the
+        original already moved the rev), so before planning again the log is checked for it.
         """
         if create and not self.exists(session):
             try:  # refuse a senseless action before anything is written
@@ -295,6 +317,9 @@ class Focus:
             except timer.TimerError as err:
                 raise NotNow(str(err)) from None
             self.create(session)
+        op = secrets.token_urlsafe(12)  # 16 of [A-Za-z0-9_-]: this action, in every attempt
+        tried: dict[int, TimerState] = {}  # rev -> the state a write of this call asked for there
+        unanswered = 0
         state = self.state(session)
         for attempt in range(MAX_RETRIES):
             now = self.server_now()
@@ -302,25 +327,65 @@ class Focus:
                 new = action(state, now)
             except timer.TimerError as err:
                 raise NotNow(str(err)) from None
-            entry: dict[str, Any] = {"action": new.action, "by": self.user, "at": SERVER_NOW, "rev": new.rev}
+            entry: dict[str, Any] = {"action": new.action, "by": self.user, "at": SERVER_NOW, "rev": new.rev, "op": op}
             if new.action in ("start", "skip"):
                 entry["phase"] = new.phase
                 entry["ms"] = new.duration_ms
                 if new.label:
                     entry["label"] = new.label
             entry.update(note or {})
+            tried[new.rev] = new
             try:
                 self.db.update(f"sessions/{session}", {"state": new.to_wire(), f"log/{new.rev}": entry})
-            except PermissionDenied:
+            except PermissionDenied as err:
+                failure: BackendError = err
                 first, cap = RETRY_BACKOFF_S
                 self.sleep(random.uniform(0, min(cap, first * 2**attempt)))
-                current = self.state(session)
-                if current.rev != state.rev:
-                    state = current  # lost a race with another member: plan again on it
-                    continue
-                raise
-            return Status(session, timer.view(new_with_times(new, now), now), self.clock_offset(), now)
+            except BackendError as err:  # no answer, or an error: the write may have landed
+                failure = err
+            else:
+                return Status(session, timer.view(new_with_times(new, now), now), self.clock_offset(), now)
+            try:
+                current, landed = self._landed(session, op, tried)
+            except Unreachable as err:  # cannot read back: whether it landed is unknown
+                raise self._unconfirmed(session, new.action, err) from None
+            if landed is not None:
+                return landed  # committed by an earlier write of this call: never apply it again
+            if current.rev != state.rev:
+                state = current  # lost a race with another member: plan again on it
+                continue
+            if not isinstance(failure, Unreachable):
+                raise failure  # answered, not a lost race: a real refusal (not a member, bad input)
+            if unanswered >= UNANSWERED_RETRIES:
+                raise self._unconfirmed(session, new.action, failure)
+            unanswered += 1  # not landed and its rev still free: sending it again is safe
         raise BackendError(f"too many members acting on {session!r} at once; try again")
+
+    def _landed(self, session: str, op: str, tried: dict[int, TimerState]) -> tuple[TimerState, Status | None]:
+        """The current state, and the status right after this action if a write of it committed.
+
+        ``tried`` maps each rev a write of this action was for to the state it asked for. A rev
+        up to the current one is taken for good (the log is append-only): it is ours exactly if
+        its log entry carries ``op``; either way it is dropped from ``tried``.
+        """
+        current = self.state(session)
+        for rev in sorted(r for r in tried if r <= current.rev):
+            planned = tried.pop(rev)
+            entry = self._member_read(session, f"sessions/{session}/log/{rev}")
+            if isinstance(entry, dict) and entry.get("op") == op:
+                now = self.server_now()
+                at = entry.get("at")
+                committed = at if isinstance(at, int) and not isinstance(at, bool) else now
+                return current, Status(session, timer.view(new_with_times(planned, committed), now), self.clock_offset(), now)
+        return current, None
+
+    def _unconfirmed(self, session: str, action: str | None, err: BackendError) -> BackendError:
+        """The one-line error for a write whose outcome cannot be known (no answer, no read-back)."""
+        what = err.message.split("; ")[0]
+        return BackendError(
+            f"{what}, so the {action or 'action'} on {session!r} may or may not have been applied; "
+            f"check with: focus log --session {session}"
+        )
 
     def log(self, session: str, *, limit: int, since_ms: int | None) -> list[dict[str, Any]]:
         raw = self._member_read_last(session, limit)

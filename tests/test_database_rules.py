@@ -28,6 +28,7 @@ RULES_FILE = ROOT / "firebase" / "database.rules.json"
 
 SV = {".sv": "timestamp"}
 CODE = "Inv1te-code_0042"
+OP = "Ab3_-xYz09kLmNoP"  # an action's operation id, as secrets.token_urlsafe(12) makes them
 HOUR = 3_600_000
 OLD = 1_000_000  # a timestamp from 1970: long past, so "idle" and "not now"
 CYCLE = {
@@ -661,6 +662,9 @@ ALLOWED_ACTIONS: list[tuple[str, dict[str, Any]]] = [
                                    "cycle": {**CYCLE, "auto_advance": False}}, entry={"action": "settings"})),
     ("extend", pause_body(state={"status": "running", "paused_at": DROP, "action": "extend", "duration_ms": 1_800_000},
                           entry={"action": "extend", "ms": 300_000})),
+    ("entry op", pause_body(entry={"op": OP})),
+    ("entry op of 8 chars", pause_body(entry={"op": "aZ09_-aZ"})),
+    ("entry op of 64 chars", pause_body(entry={"op": "x" * 64})),
 ]
 
 
@@ -735,6 +739,12 @@ DENIED_ACTIONS: list[tuple[str, Any, dict[str, Any]]] = [
     ("label not a string", "ana", pause_body(state={"label": 7})),
     ("entry label too long", "ana", pause_body(entry={"label": "x" * 201})),
     ("entry ms fractional", "ana", pause_body(entry={"ms": 1.5})),
+    ("entry op of 7 chars", "ana", pause_body(entry={"op": "aZ09_-a"})),
+    ("entry op of 65 chars", "ana", pause_body(entry={"op": "x" * 65})),
+    ("entry op empty", "ana", pause_body(entry={"op": ""})),
+    ("entry op with other characters", "ana", pause_body(entry={"op": "op id/1.2+x="})),
+    ("entry op not a string", "ana", pause_body(entry={"op": 12345678})),
+    ("entry op an object", "ana", pause_body(entry={"op": {"id": OP}})),
     ("cycle focus_ms too small", "ana", pause_body(state={"cycle": {**CYCLE, "focus_ms": 999}})),
     ("cycle long_break_ms too big", "ana", pause_body(state={"cycle": {**CYCLE, "long_break_ms": 86_400_001}})),
     ("cycle long_every 0", "ana", pause_body(state={"cycle": {**CYCLE, "long_every": 0}})),
@@ -881,9 +891,12 @@ def test_cas_concurrent_writers(db: Db, server_url: str, ns: str) -> None:
         ("patch", "sessions/s1", {**pause_body(), "log/1": None}),  # a valid CAS plus a deletion
         ("patch", "sessions/s1", {**pause_body(), "log/1/by": "bob"}),  # ...plus a rewrite
         ("patch", "sessions/s1", {"state": pause_body(rev=1)["state"], "log/1": pause_body(rev=1)["log/1"]}),
+        ("put", "sessions/s1/log/1/op", OP),
+        ("patch", "sessions/s1", {**pause_body(), "log/1/op": OP}),  # ...plus an op added later
     ],
     ids=["overwrite", "overwrite a field", "delete", "delete the log", "replace the log",
-         "delete by patch", "rewrite by patch", "cas plus delete", "cas plus rewrite", "cas over existing rev"],
+         "delete by patch", "rewrite by patch", "cas plus delete", "cas plus rewrite", "cas over existing rev",
+         "add an op", "cas plus add an op"],
 )
 @pytest.mark.parametrize("uid", ["ana", "bob"])
 def test_log_is_append_only(db: Db, uid: str, method: str, path: str, body: Any) -> None:
@@ -896,6 +909,31 @@ def test_log_is_append_only(db: Db, uid: str, method: str, path: str, body: Any)
     else:
         resp = db.patch(uid, path, body)
     db.denied(resp, before)
+
+
+def test_resent_action_is_refused_and_its_op_stays(db: Db) -> None:
+    """An action whose answer was lost is sent again as the very same PATCH (urllib3 retries it):
+    the copy is refused whole, so the op stored with the first commit is how the client learns
+    its action went in; nobody can rewrite, remove or reuse that op afterwards."""
+    db.seed(seeded_world())
+    body = pause_body("bob", entry={"op": OP})
+    assert db.patch("bob", "sessions/s1", body).status_code == 200
+    after = db.value()
+    assert after["sessions"]["s1"]["log"]["2"]["op"] == OP
+    db.denied(db.patch("bob", "sessions/s1", body), after)  # the re-sent copy
+    for uid in ("ana", "bob"):
+        db.denied(db.put(uid, "sessions/s1/log/2/op", "Another-op-0001"), after)
+        db.denied(db.delete(uid, "sessions/s1/log/2/op"), after)
+        db.denied(db.patch(uid, "sessions/s1/log/2", {"op": "Another-op-0001"}), after)
+    # Planned again on rev 2 with the same op (a client that did not check): a new rev, allowed by
+    # the rules; the client's duty is to look for its op first (tests/test_exactly_once.py).
+    resumed = {
+        "rev": 3, "status": "running", "phase": "focus", "round": 1, "duration_ms": 1_500_000,
+        "started_at": SV, "offset_ms": 0, "cycle": CYCLE, "updated_at": SV, "updated_by": "bob",
+        "action": "resume",
+    }
+    entry = {"action": "resume", "by": "bob", "at": SV, "rev": 3, "op": OP}
+    assert db.patch("bob", "sessions/s1", {"state": resumed, "log/3": entry}).status_code == 200
 
 
 # --------------------------------------------------------------------------------------------

@@ -52,7 +52,7 @@ OWNER = MEMBERS[0]
 STORM_S = 30.0
 DOCUMENTED = {0, 1, 2, 3}  # 4 and 5 are focus wait's, 130 is Ctrl-C: none of them apply here
 ACTIONS = ("start", "pause", "resume", "stop", "skip", "extend")
-LOG_KEYS = {"action", "by", "at", "rev", "label", "phase", "ms"}
+LOG_KEYS = {"action", "by", "at", "rev", "label", "phase", "ms", "op"}
 STATE_KEYS = {"rev", "status", "phase", "round", "duration_ms", "started_at", "offset_ms",
               "paused_at", "label", "cycle", "updated_at", "updated_by", "action"}  # fmt: skip
 COMMIT_SLACK_S = 0.05  # server and workers share this machine's clock; ms rounding only
@@ -254,6 +254,8 @@ def test_concurrency_storm(
     for e in log:
         assert set(e) <= LOG_KEYS and e["action"] in ACTIONS and e["by"] in members, e
         assert window[0] <= e["at"] <= window[1], (e, window)
+    ops = [e["op"] for e in log if "op" in e]  # one per CLI action, whatever its attempts
+    assert len(ops) == len(set(ops)), "an action's op is in the history twice"
     assert set(state) <= STATE_KEYS and state["rev"] == n, state
     last = log[-1]
     stamp = (state["updated_by"], state["updated_at"], state["action"])
@@ -273,7 +275,8 @@ def test_concurrency_storm(
     assert seen["status"] != "running", seen  # settled: nothing moves any more
     histories = {f[1]["out"] for u, f in finals.items() if u in members}
     assert len(histories) == 1
-    assert [json.loads(line) for line in histories.pop().splitlines()] == log
+    shown = [{k: v for k, v in e.items() if k != "op"} for e in log]  # op is not printed
+    assert [json.loads(line) for line in histories.pop().splitlines()] == shown
     # Each client's own reads never went back in time (monotonic reads).
     for user, r in results.items():
         revs = [json.loads(c["out"])["rev"] for c in r["commands"]
