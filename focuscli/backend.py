@@ -170,6 +170,12 @@ class Database:
             adapter = session.get_adapter(prefix)
             retries = adapter.max_retries.new(other=0)
             session.mount(prefix, requests.adapters.HTTPAdapter(max_retries=retries))
+        # The database answers 401 to a request its rules refuse (a compare-and-set that lost a
+        # race, a non-member), and google-auth's session takes every 401 for a stale token:
+        # it refreshes the credential and sends the request again, twice. Tokens are already
+        # refreshed ahead of their expiry, so a 401 is final: one request, no OAuth round trips.
+        if hasattr(session, "_max_refresh_attempts"):
+            session._max_refresh_attempts = 0
 
     # -- operations -------------------------------------------------------------------------
 

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from focuscli import timer
-from focuscli.backend import Database, Target
+from focuscli.backend import Database, PermissionDenied, Target
 from focuscli.errors import BackendError
 from focuscli.service import Focus
 
@@ -262,3 +262,16 @@ def test_start_on_a_new_session_whose_create_answer_is_lost(through: Any, rest: 
     assert session["meta"]["owner"] == "ana" and set(session["members"]) == {"ana"}
     assert [e["action"] for e in _log(rest)] == ["start"]
     assert ana.invite_code("team") == rest.value("/invites/team.json")["code"]
+
+
+def test_a_refused_write_is_sent_once(member: Any, through: Any, rest: Any) -> None:
+    """A rules refusal (401) is final: not re-sent as if the token were stale."""
+    ana = member("ana")
+    ana.act("team", lambda s, now: timer.start(s, "ana", now, duration_ms=60_000), create=True)
+    member("bob").join("team", ana.invite_code("team"))
+    before = rest.value("/sessions/team.json")
+    bob, proxy = through("bob", [])
+    with pytest.raises(PermissionDenied):
+        bob.db.update("sessions/team", {"state/rev": 99})  # skips revs: the rules refuse it
+    assert proxy.patches == 1
+    assert rest.value("/sessions/team.json") == before
