@@ -54,6 +54,7 @@ def bench(session: nox.Session) -> None:
     """Benchmarks of focus serve; prints the figures recorded in the README."""
     session.install("-e", ".[test]")
     session.run("python", "benchmarks/serve_bench.py", *session.posargs)
+    session.run("python", "benchmarks/journal_bench.py")
     session.run("python", "benchmarks/rules_bench.py")
     session.run("python", "benchmarks/cli_bench.py")
     session.run("python", "benchmarks/watch_bench.py")
