@@ -243,6 +243,25 @@ def spawn_server() -> Iterator[Any]:
             server.kill()
 
 
+def focus_env(url: str, user: str, home: Path, **extra: str) -> dict[str, str]:
+    """The environment of one user's `focus` process: database URL, identity, private XDG dirs."""
+    env = {
+        **os.environ,
+        "FOCUS_DATABASE_URL": url,
+        "FOCUS_USER": user,
+        "XDG_STATE_HOME": str(home / "state"),
+        "XDG_CONFIG_HOME": str(home / "config"),
+        "XDG_DATA_HOME": str(home / "data"),
+        "PYTHONPATH": os.pathsep.join(p for p in (str(Path(__file__).resolve().parent.parent), os.environ.get("PYTHONPATH")) if p),
+        "PYTHONUNBUFFERED": "1",
+        **extra,
+    }
+    env.pop("FIREBASE_DATABASE_EMULATOR_HOST", None)
+    env.pop("FOCUS_SESSION", None)
+    env.pop("FOCUS_CONFIG", None)
+    return env
+
+
 class CliResult:
     """What one in-process `focus` run printed and returned."""
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import queue
 import shutil
 import signal
@@ -26,27 +25,12 @@ import pytest
 from focuscli import timer
 from focuscli.backend import Database, Target
 from focuscli.service import Focus
+from tests.conftest import focus_env
 
 ROOT = Path(__file__).resolve().parent.parent
 RULES = (ROOT / "firebase" / "database.rules.json").read_text()
 FAKETIME = shutil.which("faketime")
 DEADLINE_S = 30.0
-
-
-def _env(url: str, user: str, home: Path, **extra: str) -> dict[str, str]:
-    env = {
-        **os.environ,
-        "FOCUS_DATABASE_URL": url,
-        "FOCUS_USER": user,
-        "XDG_STATE_HOME": str(home / "state"),
-        "XDG_CONFIG_HOME": str(home / "config"),
-        "XDG_DATA_HOME": str(home / "data"),
-        "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p),
-        "PYTHONUNBUFFERED": "1",
-        **extra,
-    }
-    env.pop("FIREBASE_DATABASE_EMULATOR_HOST", None)
-    return env
 
 
 class Lines:
@@ -164,7 +148,7 @@ def test_clients_with_skewed_clocks_agree_on_remaining_time(
         shifts = {"ana": "+10s", "bob": "-10s"}
         procs: dict[str, Lines] = {}
         for user, shift in shifts.items():
-            env = _env(url, user, tmp_path / user, FAKETIME_DONT_FAKE_MONOTONIC="1")
+            env = focus_env(url, user, tmp_path / user, FAKETIME_DONT_FAKE_MONOTONIC="1")
             argv = [FAKETIME, "-f", shift, sys.executable, "-m", "focuscli", "status", "--json", "--session", "team"]
             procs[user] = spawn(argv, env)
         deadline = time.monotonic() + DEADLINE_S
@@ -220,7 +204,7 @@ def test_watchers_survive_a_server_restart(tmp_path: Path, spawn: Callable[[list
             watchers = [
                 spawn(
                     [sys.executable, "-m", "focuscli", "watch", "--json", "--watchdog", "2", "--session", "team"],
-                    _env(url, user, tmp_path / user),
+                    focus_env(url, user, tmp_path / user),
                 )
                 for user in users
             ]

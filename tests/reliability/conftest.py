@@ -11,30 +11,14 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from tests.conftest import focus_env
+
 ROOT = Path(__file__).resolve().parent.parent.parent
 FOCUS_RULES_FILE = ROOT / "firebase" / "database.rules.json"
-
-
-def focus_env(url: str, user: str, home: Path, **extra: str) -> dict[str, str]:
-    """The environment of one user's `focus` process: database URL, identity, private XDG dirs."""
-    env = {
-        **os.environ,
-        "FOCUS_DATABASE_URL": url,
-        "FOCUS_USER": user,
-        "XDG_STATE_HOME": str(home / "state"),
-        "XDG_CONFIG_HOME": str(home / "config"),
-        "XDG_DATA_HOME": str(home / "data"),
-        "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p),
-        "PYTHONUNBUFFERED": "1",
-        **extra,
-    }
-    env.pop("FIREBASE_DATABASE_EMULATOR_HOST", None)
-    env.pop("FOCUS_SESSION", None)
-    env.pop("FOCUS_CONFIG", None)
-    return env
 
 
 def focus_argv(*args: str) -> list[str]:
@@ -47,6 +31,34 @@ def run_focus(args: list[str], env: dict[str, str], timeout: float = 30.0) -> su
         focus_argv(*args), env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True,
         timeout=timeout,
     )  # fmt: skip
+
+
+def apply_event(state: Any, kind: str, path: str, data: Any) -> Any:
+    """A stream event (`put` or `patch` at `path`) applied to a client-side copy of the value."""
+    keys = [k for k in path.split("/") if k]
+    if kind == "patch":
+        for key, value in data.items():
+            state = apply_event(state, "put", "/".join([*keys, key]), value)
+        return state
+    if not keys:
+        return data
+    root = state if isinstance(state, dict) else {}
+    node = root
+    for key in keys[:-1]:
+        child = node.get(key)
+        if not isinstance(child, dict):
+            child = node[key] = {}
+        node = child
+    node[keys[-1]] = data
+    return prune(root)
+
+
+def prune(value: Any) -> Any:
+    """The database's view of a value: no null members, no empty objects."""
+    if isinstance(value, dict):
+        kept = {k: v for k, v in ((k, prune(v)) for k, v in value.items()) if v is not None}
+        return kept or None
+    return value
 
 
 def rss_kib(pid: int) -> int:

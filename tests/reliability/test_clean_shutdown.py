@@ -25,6 +25,7 @@ import requests
 
 from focuscli.backend import Database, Target
 from focuscli.stream import SseParser, Stream, StreamEvent
+from tests.reliability.conftest import apply_event
 
 pytestmark = pytest.mark.focus_serve
 
@@ -39,36 +40,6 @@ BULK = 6, 1_500_000  # values of this many bytes sent to a stream whose client s
 # A stuck stream handler used to hold the exit for twice aiohttp's shutdown_timeout (4 s in
 # all); now it is cut after a 0.5 s grace. The margin is for a loaded machine.
 EXIT_WITHIN_S = 3.5
-
-
-def _apply(state: Any, kind: str, path: str, data: Any) -> Any:
-    """A stream event applied to a client-side copy of the value (as the SDKs do)."""
-    keys = [k for k in path.split("/") if k]
-    if kind == "patch":
-        for key, value in data.items():
-            state = _apply(state, "put", "/".join([*keys, key]), value)
-        return state
-    if not keys:
-        return data
-    root = state if isinstance(state, dict) else {}
-    node = root
-    for key in keys[:-1]:
-        child = node.get(key)
-        if not isinstance(child, dict):
-            child = node[key] = {}
-        node = child
-    if data is None:
-        node.pop(keys[-1], None)
-    else:
-        node[keys[-1]] = data
-    return _prune(root)
-
-
-def _prune(value: Any) -> Any:
-    if isinstance(value, dict):
-        kept = {k: v for k, v in ((k, _prune(v)) for k, v in value.items()) if v is not None}
-        return kept or None
-    return value
 
 
 class RawStream:
@@ -98,7 +69,7 @@ class RawStream:
                     if name in ("put", "patch"):
                         message = json.loads(text)
                         with self._lock:
-                            self.state = _apply(self.state, name, message["path"], message["data"])
+                            self.state = apply_event(self.state, name, message["path"], message["data"])
                             self.events += 1
                         self.first.set()
             self.end = "eof"
@@ -149,7 +120,7 @@ class FocusClient:
         state: Any = None
         for event in events:
             if event.kind in ("put", "patch"):
-                state = _apply(state, event.kind, event.path, event.data)
+                state = apply_event(state, event.kind, event.path, event.data)
         return state
 
     def close(self) -> None:

@@ -34,6 +34,7 @@ import pytest
 import requests
 
 from focuscli.stream import SseParser
+from tests.reliability.conftest import apply_event, prune
 
 pytestmark = pytest.mark.focus_serve
 
@@ -59,15 +60,6 @@ class AnyInt:
 
     def __repr__(self) -> str:
         return "<any int>"
-
-
-def _prune(value: Any) -> Any:
-    """The database's view of a value: no null members, no empty objects."""
-    if isinstance(value, dict):
-        kept = {k: _prune(v) for k, v in value.items()}
-        kept = {k: v for k, v in kept.items() if v is not None}
-        return kept or None
-    return value
 
 
 def _diff(got: Any, want: Any, path: str = "", out: list[str] | None = None) -> list[str]:
@@ -253,7 +245,7 @@ class Writer:
             f"{url}/e/{self.name}.json", params={"ns": NS},
             headers={**OWNER, "X-Firebase-ETag": "true"}, timeout=10,
         )  # fmt: skip
-        want = _prune(self.model.get("e"))
+        want = prune(self.model.get("e"))
         if resp.status_code != 200 or resp.json() != want or not resp.headers.get("ETag"):
             self.errors.append(
                 f"GET e/{self.name} with ETag: HTTP {resp.status_code} {resp.text[:200]}, want {want!r}"
@@ -263,13 +255,13 @@ class Writer:
     # -- checking -----------------------------------------------------------------------------
 
     def projection(self, tree: dict[str, Any]) -> dict[str, Any]:
-        return {kind: value for kind in KINDS if (value := _prune((tree.get(kind) or {}).get(self.name)))}
+        return {kind: value for kind in KINDS if (value := prune((tree.get(kind) or {}).get(self.name)))}
 
     def check(self, tree: dict[str, Any]) -> tuple[list[str], str]:
         """Differences between the tree and the acknowledged state (allowing the in-flight
         request either way); then the model becomes what the server durably holds."""
         got = self.projection(tree)
-        want = {k: v for k, v in ((k, _prune(v)) for k, v in self.model.items()) if v is not None}
+        want = {k: v for k, v in ((k, prune(v)) for k, v in self.model.items()) if v is not None}
         outcome = "none in flight"
         problems = _diff(got, want)
         op, self.inflight = self.inflight, None
@@ -280,7 +272,7 @@ class Writer:
                 extra = set(got.get("q") or {}) - set(want.get("q") or {})
                 if len(extra) == 1:
                     applied.setdefault("q", {})[extra.pop()] = op.body
-            applied = {k: v for k, v in ((k, _prune(v)) for k, v in applied.items()) if v is not None}
+            applied = {k: v for k, v in ((k, prune(v)) for k, v in applied.items()) if v is not None}
             problems_applied = _diff(got, applied)
             if not problems_applied:
                 problems, outcome = [], "in flight, applied"
@@ -292,26 +284,6 @@ class Writer:
         if not problems:
             self.model = copy.deepcopy(got)
         return problems, outcome
-
-
-def _apply_event(state: Any, kind: str, path: str, data: Any) -> Any:
-    """A stream event applied to a client-side copy of the value."""
-    keys = [k for k in path.split("/") if k]
-    if kind == "patch":
-        for key, value in data.items():
-            state = _apply_event(state, "put", "/".join([*keys, key]), value)
-        return state
-    if not keys:
-        return data
-    root = state if isinstance(state, dict) else {}
-    node = root
-    for key in keys[:-1]:
-        child = node.get(key)
-        if not isinstance(child, dict):
-            child = node[key] = {}
-        node = child
-    node[keys[-1]] = data
-    return _prune(root)
 
 
 class Observer:
@@ -364,7 +336,7 @@ class Observer:
                 for name, text in parser.feed(chunk):
                     if name in ("put", "patch"):
                         message = json.loads(text)
-                        state = _apply_event(state, name, message["path"], message["data"])
+                        state = apply_event(state, name, message["path"], message["data"])
                         self._saw(state, "a stream event")
                         self.events += 1
         except Exception:  # the server was killed
