@@ -71,6 +71,7 @@ def ensure_running(settings: Settings, *, say: Callable[[str], None]) -> None:
         return
     url, ns = _base_url(settings), _namespace(settings)
     if _probe(url, ns) == "ours":
+        _sync_rules(settings, url, ns, say)
         return
     settings.state_dir.mkdir(parents=True, exist_ok=True)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -90,6 +91,29 @@ def ensure_running(settings: Settings, *, say: Callable[[str], None]) -> None:
             say(
                 f"started a local database server (focus serve) on {url}; log: {log_path(settings)}"
             )
+
+
+def _sync_rules(settings: Settings, url: str, ns: str, say: Callable[[str], None]) -> None:
+    """A server that an older focus started enforces that version's rules, which may refuse
+    this version's writes (a new field in the history, say): give it the packaged rules. Only
+    the server focus started itself (its pid file): a `focus serve` you run keeps your rules."""
+    pid = _read_pid(pid_path(settings))
+    if pid is None or not _is_focus_serve(pid):
+        return
+    packaged = packaged_rules().read_bytes()
+    location = f"{url}/.settings/rules.json?ns={ns}"
+    owner = {"Authorization": "Bearer owner"}
+    try:
+        with urllib.request.urlopen(
+            urllib.request.Request(location, headers=owner), timeout=PROBE_TIMEOUT
+        ) as response:
+            if response.read() == packaged:
+                return
+        upload = urllib.request.Request(location, data=packaged, headers=owner, method="PUT")
+        urllib.request.urlopen(upload, timeout=START_TIMEOUT).close()
+    except (urllib.error.URLError, OSError):
+        return  # a server going away: the command's own requests will say so
+    say(f"updated the local database server's rules to this version of focus ({url})")
 
 
 def stop(settings: Settings) -> str:

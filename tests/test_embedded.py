@@ -214,3 +214,21 @@ def test_packaged_rules_is_the_firebase_rules_file() -> None:
     repo_rules = Path(__file__).resolve().parent.parent / "firebase" / "database.rules.json"
     assert path.read_text() == repo_rules.read_text()
     json.dumps(RulesDocument.parse(path.read_text()).strict_json())
+
+
+def test_a_server_started_by_an_older_focus_gets_the_packaged_rules(settings: Settings) -> None:
+    """After an upgrade the running server still enforces the old rules, which may refuse the new
+    version's writes: the next command brings it the packaged rules, once."""
+    packaged = embedded.packaged_rules().read_bytes()
+    embedded.ensure_running(settings, say=lambda _: None)
+    rules = f"{_base(settings)}/.settings/rules.json"
+    owner = {"Authorization": "Bearer owner"}
+    assert requests.get(rules, params={"ns": "focus"}, headers=owner, timeout=10).content == packaged
+    older = b'{"rules": {".read": false, ".write": false}}'
+    requests.put(rules, params={"ns": "focus"}, data=older, headers=owner, timeout=10).raise_for_status()
+    said: list[str] = []
+    embedded.ensure_running(settings, say=said.append)
+    assert said == [f"updated the local database server's rules to this version of focus ({_base(settings)})"]
+    assert requests.get(rules, params={"ns": "focus"}, headers=owner, timeout=10).content == packaged
+    embedded.ensure_running(settings, say=said.append)
+    assert len(said) == 1  # in force now: nothing more to say
