@@ -88,7 +88,8 @@ class Store:
                 snapshot_provider=self._snapshot,
             )
             for name, entry in state.items():
-                ns = self.namespace(name)
+                ns = self.lookup(name)
+                self._adopt(ns)
                 ns.root = ns.published = entry.get("data")
                 source = entry.get("rules")
                 if source is not None and default_rules is None:
@@ -96,14 +97,6 @@ class Store:
                     ns.rules, ns.access, ns.rules_uploaded = doc, compile_access(doc), True
 
     # -- namespaces ---------------------------------------------------------------------------
-
-    def namespace(self, name: str) -> Namespace:
-        ns = self.namespaces.get(name)
-        if ns is None:
-            ns = Namespace(name, self.default_rules, self.default_access)
-            with self._lock:  # the journal thread may be iterating the namespaces (_snapshot)
-                self.namespaces[name] = ns
-        return ns
 
     def lookup(self, name: str) -> Namespace:
         """The namespace ``name``, or a new empty one that is not registered yet: requests that
@@ -114,7 +107,7 @@ class Store:
 
     def _adopt(self, ns: Namespace) -> None:
         if self.namespaces.get(ns.name) is not ns:
-            with self._lock:
+            with self._lock:  # the journal thread may be iterating the namespaces (_snapshot)
                 registered = self.namespaces.setdefault(ns.name, ns)
             if registered is not ns:  # a second object for one name would lose writes
                 raise RuntimeError(f"namespace {ns.name!r} exists twice")
