@@ -63,8 +63,23 @@ def resolve_identity(
     token = _credential(headers, params)
     if token is None:
         return ANONYMOUS
+    return identity_for_token(
+        token, admin_secret=admin_secret, override=params.get(OVERRIDE_PARAM), now=now
+    )
+
+
+def identity_for_token(
+    token: str,
+    *,
+    admin_secret: str | None,
+    override: str | None = None,
+    now: float | None = None,
+) -> Identity:
+    """The Identity behind one bare credential, whatever carried it (a REST parameter or
+    header, a realtime-protocol `auth` message): the admin token (with an optional
+    `auth_variable_override` JSON text), or an ID token. Raises AuthError like resolve_identity.
+    """
     if _is_admin_token(token, admin_secret):
-        override = params.get(OVERRIDE_PARAM)
         if override is None:
             return ADMIN
         return Identity(admin=False, auth=_parse_override(override))
