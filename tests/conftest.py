@@ -310,12 +310,14 @@ FOCUS_RULES = (Path(__file__).resolve().parent.parent / "firebase" / "database.r
 
 @pytest.fixture
 def member(rest: Rest, server_url: str, ns: str, tmp_path: Path) -> Iterator[Any]:
-    """Factory: ``member(user, skew_s=0)`` is a `Focus` for that user on this test's namespace,
-    with focus's own rules in force; ``skew_s`` shifts the client's clock."""
+    """Factory: ``member(user, skew_s=0)`` is a `Focus` for the member with uid and name `user`
+    (unsigned emulator tokens) on this test's namespace, with focus's own rules in force;
+    ``skew_s`` shifts the client's clock."""
     import time
 
     from focuscli.backend import Database, Target
     from focuscli.service import Focus
+    from tests.members import EmulatorMember
 
     rest.set_rules(FOCUS_RULES)
     opened: list[Database] = []
@@ -324,9 +326,10 @@ def member(rest: Rest, server_url: str, ns: str, tmp_path: Path) -> Iterator[Any
         def clock() -> float:
             return time.time() + skew_s
 
-        db = Database(Target(f"{server_url}?ns={ns}", None, "emulator"), user, clock=clock)
+        me = EmulatorMember(user)
+        db = Database(Target(f"{server_url}?ns={ns}", None, "emulator"), me, clock=clock)
         opened.append(db)
-        return Focus(db, user, state_dir=tmp_path / user, clock=clock)
+        return Focus(db, me, state_dir=tmp_path / user, clock=clock)
 
     yield make
     for db in opened:

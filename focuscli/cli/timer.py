@@ -39,7 +39,7 @@ def start(
     name = inv.session_name(session)
     status = inv.focus.act(
         name,
-        lambda s, now: timer.start(s, inv.settings.user, now, duration_ms=ms, label=label, phase=phase),
+        lambda s, now: timer.start(s, inv.focus.uid, now, duration_ms=ms, label=label, phase=phase),
         create=True,
     )
     inv.remember(name)
@@ -56,9 +56,9 @@ def _simple_action(ctx: typer.Context, session: str | None, name: str, **note: A
     fn = getattr(timer, name)
     extra = note.pop("ms", None)
     if extra is None:
-        status = inv.focus.act(sid, lambda s, now: fn(s, inv.settings.user, now))
+        status = inv.focus.act(sid, lambda s, now: fn(s, inv.focus.uid, now))
     else:
-        status = inv.focus.act(sid, lambda s, now: fn(s, inv.settings.user, now, extra), note={"ms": extra})
+        status = inv.focus.act(sid, lambda s, now: fn(s, inv.focus.uid, now, extra), note={"ms": extra})
     typer.echo(render.action_line(status))
 
 

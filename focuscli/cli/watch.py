@@ -50,7 +50,7 @@ def watch(
 
         def act(name: str) -> None:
             fn = getattr(timer, name)
-            inv.focus.act(sid, lambda s, now: fn(s, inv.settings.user, now))
+            inv.focus.act(sid, lambda s, now: fn(s, inv.focus.uid, now))
 
         run_live(events, act, presence=lambda: inv.focus.presence(sid))  # Ctrl-C: restored, then 130
         return
