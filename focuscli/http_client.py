@@ -13,6 +13,7 @@ whatever its status, is a `Reply`.
 from __future__ import annotations
 
 import http.client
+import select
 import socket
 import ssl
 from collections.abc import Mapping
@@ -139,6 +140,9 @@ class HttpClient:
 
     def _connection(self, key: tuple[str, str]) -> http.client.HTTPConnection:
         connection = self._connections.get(key)
+        if connection is not None and _dropped(connection):
+            self._drop(key)  # the server closed it while idle (a restart, its idle timeout)
+            connection = None
         if connection is None:
             scheme, netloc = key
             if scheme == "https":
@@ -160,6 +164,19 @@ class HttpClient:
         connection = self._connections.pop(key, None)
         if connection is not None:
             connection.close()
+
+
+def _dropped(connection: http.client.HTTPConnection) -> bool:
+    """Whether an idle kept-alive connection was closed by the other end: it is readable (an
+    end of file, or bytes nobody asked for) without a request in flight."""
+    sock = connection.sock
+    if sock is None:
+        return True
+    try:
+        readable, _, _ = select.select([sock], [], [], 0)
+    except (OSError, ValueError):
+        return True
+    return bool(readable)
 
 
 def _origin(url: str) -> str:

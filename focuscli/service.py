@@ -23,8 +23,9 @@ from focuscli.timer import SERVER_NOW, TimerState, TimerView
 # do not all collide again on the next rev.
 MAX_RETRIES = 30
 # After a write that got no answer (timeout, dropped connection) and is found not to have landed,
-# it is sent again this many times: its rev can be taken only once, so that is safe.
-UNANSWERED_RETRIES = 1
+# it is sent again this many times: its rev can be taken only once, so that is safe. (Nothing
+# below resends on its own: the HTTP client never repeats a write.)
+UNANSWERED_RETRIES = 2
 RETRY_BACKOFF_S = (0.01, 0.2)  # upper bound of the random pause after the first lost race, cap
 CLOCK_MAX_AGE_S = 600.0
 CLOCK_STEP_S = 0.05
@@ -172,24 +173,33 @@ class Focus:
         if meta is not None:
             raise self._exists(session, meta)
         code = new_code()
-        try:
-            self.db.update(
-                "",
-                {
-                    f"sessions/{session}/meta": {"owner": self.uid, "created_at": SERVER_NOW},
-                    f"sessions/{session}/members/{self.uid}": {"joined_at": SERVER_NOW, "name": self.name},
-                    f"invites/{session}": {"code": code},
-                    f"users/{self.uid}/sessions/{session}": {"joined_at": SERVER_NOW},
-                },
-            )
-        except (PermissionDenied, Unreachable) as err:
-            # Refused or unanswered, it may have committed all the same (its answer lost, the copy
-            # urllib3 re-sends refused: meta is written once). The new random invite code tells.
-            if not self._created_with(session, code):
-                meta = self.db.get(f"sessions/{session}/meta") if isinstance(err, PermissionDenied) else None
-                if meta is not None:
-                    raise self._exists(session, meta) from None
-                raise err
+        write = {
+            f"sessions/{session}/meta": {"owner": self.uid, "created_at": SERVER_NOW},
+            f"sessions/{session}/members/{self.uid}": {"joined_at": SERVER_NOW, "name": self.name},
+            f"invites/{session}": {"code": code},
+            f"users/{self.uid}/sessions/{session}": {"joined_at": SERVER_NOW},
+        }
+        for attempt in range(UNANSWERED_RETRIES + 1):
+            try:
+                self.db.update("", write)
+                break
+            except (PermissionDenied, Unreachable) as err:
+                # Unanswered, it may have committed all the same (its answer lost); the new random
+                # invite code tells. Not in, and unanswered: sending it again is safe (meta can be
+                # written once). Not in, and refused: someone else has the name.
+                try:
+                    landed = self._created_with(session, code)
+                except Unreachable:
+                    raise err from None
+                if landed:
+                    break
+                if isinstance(err, PermissionDenied):
+                    meta = self.db.get(f"sessions/{session}/meta")
+                    if meta is not None:
+                        raise self._exists(session, meta) from None
+                    raise
+                if attempt == UNANSWERED_RETRIES:
+                    raise
         self.created.append(session)
         return code
 

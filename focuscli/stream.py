@@ -350,8 +350,6 @@ class Stream:
     def _consume(self, response: http.client.HTTPResponse) -> tuple[str, str]:
         parser = SseParser()
         while True:
-            if self._expires_at is not None and self._expires_at() - self._clock() < ROTATE_AHEAD_S:
-                return "rotate", "the sign-in is about to expire"
             try:
                 chunk = response.read1(_READ_SIZE)
             except Exception as err:
@@ -366,6 +364,10 @@ class Stream:
                 verdict = self._handle(name, text)
                 if verdict is not None:
                     return verdict
+            if self._expires_at is not None and self._expires_at() - self._clock() < ROTATE_AHEAD_S:
+                if self._refresh is not None:
+                    self._refresh()  # the next connection carries the new token
+                return "rotate", "the sign-in is about to expire"
 
     def _handle(self, name: str, text: str) -> tuple[str, str] | None:
         if name in ("put", "patch"):

@@ -60,8 +60,8 @@ class EmulatorMember:
         return self._token
 
     def refreshed(self) -> str:
-        self.refreshes += 1
-        self._token = unsigned_token(self._uid, self._name, lifetime_s=self.lifetime_s)
+        self.refreshes += 1  # (a claim of its own makes every minted token a new one)
+        self._token = unsigned_token(self._uid, self._name, lifetime_s=self.lifetime_s, refresh=self.refreshes)
         return self._token
 
     def expires_at(self) -> float:

@@ -14,6 +14,7 @@ from focuscli.hooks import HOOK_EVENTS, HookRunner, WatchHooks, hook_env, hook_e
 from focuscli.service import Status, WatchEvent
 from focuscli.settings import resolve
 from focuscli.timer import TimerView
+from tests.members import EmulatorMember
 
 
 def event(
@@ -237,8 +238,9 @@ def test_focus_watch_fires_hooks_and_keeps_the_snapshot(
     from focuscli.backend import Database, Target
     from focuscli.service import Focus
     rest.set_rules((Path(__file__).resolve().parent.parent / "firebase" / "database.rules.json").read_text())
-    dbs = [Database(Target(f"{server_url}?ns={ns}", None, "emulator"), u) for u in ("ana", "bob")]
-    ana, bob = (Focus(db, db_user, state_dir=tmp_path / db_user) for db, db_user in zip(dbs, ("ana", "bob"), strict=True))
+    me = [EmulatorMember(u) for u in ("ana", "bob")]
+    dbs = [Database(Target(f"{server_url}?ns={ns}", None, "emulator"), m) for m in me]
+    ana, bob = (Focus(db, m, state_dir=tmp_path / m.uid) for db, m in zip(dbs, me, strict=True))
     ana.act("team", lambda s, now: timer.start(s, "ana", now), create=True)
     bob.join("team", ana.invite_code("team"))
     out = tmp_path / "out"
@@ -307,9 +309,9 @@ def test_focus_wait_until_end_fires_phase_ended(rest: Any, server_url: str, ns: 
     from focuscli.service import Focus
 
     rest.set_rules((Path(__file__).resolve().parent.parent / "firebase" / "database.rules.json").read_text())
-    db = Database(Target(f"{server_url}?ns={ns}", None, "emulator"), "ana")
+    db = Database(Target(f"{server_url}?ns={ns}", None, "emulator"), EmulatorMember("ana"))
     try:
-        Focus(db, "ana", state_dir=tmp_path / "ana").act(
+        Focus(db, EmulatorMember("ana"), state_dir=tmp_path / "ana").act(
             "team", lambda s, now: timer.start(s, "ana", now, duration_ms=700), create=True
         )
     finally:
