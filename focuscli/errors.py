@@ -37,6 +37,11 @@ class FocusError(Exception):
         self.detail = detail  # optional extra lines (e.g. a source line with a caret)
 
 
+def error_text(err: FocusError) -> str:
+    """What the member reads for `err`: ``focus: <message>`` and any detail lines."""
+    return f"focus: {err.message}" + (f"\n{err.detail}" if err.detail else "")
+
+
 class UsageError(FocusError):
     exit_code = ExitCode.USAGE
 

@@ -62,12 +62,15 @@ class Invocation:
         """The profile's sign-in on this backend (its account is made on first use where the
         backend allows it: see focuscli.account)."""
         if self._account is None:
-            from focuscli import embedded
             from focuscli.account import Account
             from focuscli.credentials import CredentialStore
             from focuscli.signin import SignIn
 
-            settings = self._settings = embedded.ensure_running(self.settings, say=self.say)
+            settings = self.settings
+            if settings.target.kind == "embedded":
+                from focuscli import embedded
+
+                settings = self._settings = embedded.ensure_running(settings, say=self.say)
             signin = SignIn(settings.auth, self.client)
 
             def auto_create() -> bool:

@@ -19,7 +19,7 @@ import typer
 
 from focuscli.cli import account, serve, sessions, timer, watch  # noqa: F401  (registers the commands)
 from focuscli.cli.common import Interrupted, app
-from focuscli.errors import ExitCode, FocusError
+from focuscli.errors import ExitCode, FocusError, error_text
 
 __all__ = ["app", "main"]
 
@@ -72,9 +72,7 @@ def _run(argv: list[str] | None) -> int:
     except Interrupted:
         return int(ExitCode.INTERRUPTED)
     except FocusError as err:
-        typer.echo(f"focus: {err.message}", err=True)
-        if err.detail:
-            typer.echo(err.detail, err=True)
+        typer.echo(error_text(err), err=True)
         return int(err.exit_code)
     except KeyboardInterrupt:
         return int(ExitCode.INTERRUPTED)

@@ -127,6 +127,7 @@ def status(
     Example: focus status --format '{phase} {remaining}'
     """
     from focuscli import render
+    from focuscli.mirror import member_names
 
     if as_json and fmt is not None:
         raise UsageError("--json and --format exclude each other; pick one.")
@@ -136,7 +137,7 @@ def status(
     if as_json:
         typer.echo(json.dumps(result.to_json(), ensure_ascii=False))
     elif fmt is not None:
-        members = sorted(inv.focus.members(sid)) if "{members}" in fmt else []
+        members = sorted(member_names(inv.focus.members(sid))) if "{members}" in fmt else []
         typer.echo(render.formatted(result, fmt, members))
     else:
         typer.echo(render.status_line(result))
