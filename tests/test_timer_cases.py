@@ -18,7 +18,8 @@ tests/web/timer_cases.test.mjs, so the two implementations cannot drift. A file 
   ``sessions/<session>`` (focuscli/plan.py, as service.Focus.act sends it).
 - ``action_line``: the line ``focus <action>`` prints for ``view``.
 
-Server timestamps to be (SERVER_NOW) are ``{".sv": "timestamp"}`` in the files. Run one file with
+Every case has a ``name`` (unique in its file; the test id) and may have a ``doc``. Server
+timestamps to be (SERVER_NOW) are ``{".sv": "timestamp"}`` in the files. Run one file with
 ``TIMER_CASES=<stem>``.
 """
 
