@@ -28,9 +28,11 @@ SEED = int(os.environ.get("TIMER_FUZZ_SEED", "20240614"))
 RUNNER = Path(__file__).parent / "web" / "run_cases.mjs"
 S, MIN, H, DAY = 1000, 60_000, 3_600_000, 86_400_000
 T0 = 1_700_000_000_000
-# JSON values a field may hold by mistake (no whole floats: JavaScript reads 2.0 as 2)
+# JSON values a field may hold by mistake (no whole floats: JavaScript reads 2.0 as 2, and so
+# does timer.py's from_wire, but not an action's arguments)
 ODD = [None, True, False, -1, 0, 1, 2.5, 1e-7, 2**40, "", "x", "it's", "\u200b", "🍅", [], [1, "a"], {},
        {".sv": "timestamp"}, {".sv": "increment"}, {"a": None}]  # fmt: skip
+WHOLE = [2.0, 0.0, float(T0), [1.0], {"focus_ms": 60_000.0, "auto_advance": 1.0}]  # 2.0 is read as 2
 
 
 def random_cycle(rng: random.Random, odd: bool = True) -> dict[str, Any]:
@@ -110,7 +112,7 @@ def random_wire(rng: random.Random, index: int) -> dict[str, Any]:
         if rng.random() < 0.2:
             wire.pop(key, None)
         else:
-            wire[key] = rng.choice(ODD)
+            wire[key] = rng.choice(ODD + WHOLE)
     case = {"name": f"random wire {index}", "wire": wire}
     case.update(outcome("state", lambda: to_json(TimerState.from_wire(wire).to_wire())))
     return case
