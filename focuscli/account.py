@@ -1,8 +1,8 @@
 """The signed-in member behind a profile: fresh ID tokens on demand, from the stored sign-in.
 
 A profile (``--user NAME``, default your login name) has its own sign-in per backend. `Account`
-hands out ID tokens: the cached one while more than REFRESH_AHEAD_S of it is left, else a new
-one from Secure Token (spec auth.md §6.4). A refresh the service refuses for good (revoked,
+hands out ID tokens: the cached one until its renewal time (REFRESH_AHEAD_S before it expires,
+or a quarter of its lifetime for short-lived test tokens), else a new one from Secure Token (spec auth.md §6.4). A refresh the service refuses for good (revoked,
 disabled, deleted) forgets the sign-in and asks the member to sign in again; network trouble
 keeps it. On the embedded default and on emulator-mode servers a profile that has no sign-in
 yet gets an account of its own on first use (anonymous, with the profile's name as display
@@ -111,10 +111,22 @@ class Account:
 
     def _current(self) -> str:
         record = self.record
-        exp = record.get("id_token_exp")
-        if isinstance(exp, int | float) and exp - self._clock() > REFRESH_AHEAD_S and record.get("id_token"):
+        if record.get("id_token") and self._clock() < self._renew_at(record):
             return str(record["id_token"])
         return self.refreshed()
+
+    def renew_at(self) -> float:
+        """When the current ID token should be replaced (seconds since the epoch): a long-lived
+        stream reconnects with a new one then."""
+        return self._renew_at(self.record)
+
+    @staticmethod
+    def _renew_at(record: dict[str, Any]) -> float:
+        exp, iat = record.get("id_token_exp"), token_part(str(record.get("id_token", "")), 1).get("iat")
+        if not isinstance(exp, int | float):
+            return 0.0
+        lifetime = exp - iat if isinstance(iat, int | float) and iat < exp else 3600
+        return float(exp - min(REFRESH_AHEAD_S, lifetime / 4))
 
     def expires_at(self) -> float:
         """When the current ID token expires (seconds since the epoch)."""

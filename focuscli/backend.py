@@ -82,7 +82,7 @@ class TokenSource(Protocol):
 
     def refreshed(self) -> str: ...
 
-    def expires_at(self) -> float: ...
+    def renew_at(self) -> float: ...
 
 
 def to_wire(value: Any, sentinels: tuple[object, ...] | None = None) -> Any:
@@ -195,7 +195,7 @@ class Database:
             watchdog_s=watchdog_s,
             backoff=(low, high),
             refresh=self.member.refreshed,
-            expires_at=self.member.expires_at,
+            renew_at=self.member.renew_at,
             ca_bundle=self._ca_bundle,
             clock=self._clock,
         )

@@ -31,7 +31,6 @@ from focuscli.signin import SESSION_ENDED
 
 STREAM_CONNECT_TIMEOUT = 2.0  # seconds to open a connection before backing off
 STREAM_CLOSE_TIMEOUT = 1.0  # seconds close() may wait for the stream thread
-ROTATE_AHEAD_S = 120.0  # reconnect with a new ID token this long before the current one expires
 MAX_REDIRECTS = 5
 _READ_SIZE = 65536
 
@@ -150,7 +149,7 @@ class Stream:
         watchdog_s: float,
         backoff: tuple[float, float],
         refresh: Callable[[], object] | None = None,
-        expires_at: Callable[[], float] | None = None,
+        renew_at: Callable[[], float] | None = None,
         ca_bundle: str | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -159,7 +158,7 @@ class Stream:
         self._watchdog_s = watchdog_s
         self._backoff = backoff
         self._refresh = refresh
-        self._expires_at = expires_at
+        self._renew_at = renew_at  # when the credential in the URL should be replaced
         self._ca_bundle = ca_bundle
         self._clock = clock
         self._queue: queue.Queue[object] = queue.Queue()
@@ -364,7 +363,7 @@ class Stream:
                 verdict = self._handle(name, text)
                 if verdict is not None:
                     return verdict
-            if self._expires_at is not None and self._expires_at() - self._clock() < ROTATE_AHEAD_S:
+            if self._renew_at is not None and self._clock() >= self._renew_at():
                 if self._refresh is not None:
                     self._refresh()  # the next connection carries the new token
                 return "rotate", "the sign-in is about to expire"

@@ -68,3 +68,7 @@ class EmulatorMember:
         payload = self._token.split(".")[1]
         claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
         return float(claims["exp"])
+
+    def renew_at(self) -> float:
+        """As focuscli.account.Account: a quarter of the lifetime (at most 300 s) before expiry."""
+        return self.expires_at() - min(300.0, self.lifetime_s / 4)

@@ -404,7 +404,7 @@ def test_the_stream_renews_its_token_before_it_expires(opened: list[Any]) -> Non
     replies.append(put("/", 3) + b"event: cancel\ndata: end\n\n")
     fake = ScriptedServer(replies)
     opened.append(fake)
-    member = EmulatorMember("ana", lifetime_s=60)  # inside the rotation margin from the start
+    member = EmulatorMember("ana", lifetime_s=-60)  # past its renewal time from the start
     db = Database(Target(f"{fake.url}?ns=x", None, "emulator"), member)
     opened.append(db)
     stream = db.stream("/s", watchdog_s=5, backoff=(0.05, 1.0))
