@@ -11,9 +11,11 @@ import os
 import secrets
 import tempfile
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any, NoReturn
+
+from focuscli.server.authemu.tokens import TokenCodec, TokenExpired, TokenInvalid
 
 OWNER = "owner"
 """The emulator's admin token (loopback mode only)."""
@@ -21,6 +23,7 @@ OWNER = "owner"
 UNPARSABLE = "Could not parse auth token."
 EXPIRED = "Auth token is expired."
 BAD_OVERRIDE = "Invalid auth_variable_override: must be a JSON object or null."
+OVERRIDE_NEEDS_ADMIN = "auth_variable_override is accepted only with the admin secret."
 OVERRIDE_PARAM = "auth_variable_override"
 
 
@@ -30,10 +33,13 @@ class Identity:
 
     admin: bool  # bypasses rules
     auth: dict[str, Any] | None  # the rules `auth` variable, or None (unauthenticated)
+    # The credential was the admin token, even when auth_variable_override made the request run
+    # as someone else (JSONP is refused to such requests in secure mode).
+    admin_credential: bool = field(default=False, compare=False)
 
 
 ANONYMOUS = Identity(admin=False, auth=None)
-ADMIN = Identity(admin=True, auth=None)
+ADMIN = Identity(admin=True, auth=None, admin_credential=True)
 
 
 class AuthError(Exception):
@@ -45,47 +51,72 @@ class AuthError(Exception):
         self.message = message
 
 
-def resolve_identity(
-    headers: Mapping[str, str],
-    params: Mapping[str, str],
-    *,
-    admin_secret: str | None,
-    now: float | None = None,
-) -> Identity:
-    """The Identity behind a request (`headers` keys lower-case, `params` percent-decoded).
+class Identities:
+    """The one place a credential becomes an Identity, for every front door (REST, streams, the
+    realtime protocol's `auth` message).
 
-    Carriers, first match wins: `authorization: Bearer <t>`, then `access_token=<t>`, then
-    `auth=<t>`. The admin token is `owner` when `admin_secret` is None (loopback mode) and only
-    `admin_secret` otherwise. Any other token is read as an unsigned emulator-style JWT.
-    `now` (seconds since the epoch) exists for tests. Raises AuthError (401, or 400 for a bad
-    `auth_variable_override`).
+    Emulator mode (``codec`` None): the admin token is ``owner`` unless ``admin_secret`` is set,
+    and an ID token is read unsigned (the signature is not checked; `exp` is). Secure mode
+    (``codec`` given): only ``admin_secret`` is admin, an ID token must pass the codec's full
+    verification for ``project_id``, and ``auth_variable_override`` needs the admin secret.
     """
-    token = _credential(headers, params)
-    if token is None:
-        return ANONYMOUS
-    return identity_for_token(
-        token, admin_secret=admin_secret, override=params.get(OVERRIDE_PARAM), now=now
-    )
 
+    def __init__(
+        self,
+        *,
+        admin_secret: str | None,
+        codec: TokenCodec | None = None,
+        project_id: str = "",
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if codec is not None and admin_secret is None:
+            raise ValueError("secure mode needs an admin secret")
+        self.admin_secret = admin_secret
+        self.codec = codec
+        self.project_id = project_id
+        self.clock = clock
 
-def identity_for_token(
-    token: str,
-    *,
-    admin_secret: str | None,
-    override: str | None = None,
-    now: float | None = None,
-) -> Identity:
-    """The Identity behind one bare credential, whatever carried it (a REST parameter or
-    header, a realtime-protocol `auth` message): the admin token (with an optional
-    `auth_variable_override` JSON text), or an ID token. Raises AuthError like resolve_identity.
-    """
-    if _is_admin_token(token, admin_secret):
-        if override is None:
-            return ADMIN
-        return Identity(admin=False, auth=_parse_override(override))
-    # auth_variable_override from a non-admin caller (user token, or none at all above) is
-    # ignored: only an admin may choose whom to act as (rtdb-rest.md §12.14, INF).
-    return Identity(admin=False, auth=_auth_from_jwt(token, time.time() if now is None else now))
+    @property
+    def secure(self) -> bool:
+        return self.codec is not None
+
+    def resolve(
+        self, headers: Mapping[str, str], params: Mapping[str, str], *, now: float | None = None
+    ) -> Identity:
+        """The Identity behind a request (`headers` keys lower-case, `params` percent-decoded).
+
+        Carriers, first match wins: `authorization: Bearer <t>`, then `access_token=<t>`, then
+        `auth=<t>`. Raises AuthError (401, or 400 for a bad `auth_variable_override`).
+        """
+        token = _credential(headers, params)
+        override = params.get(OVERRIDE_PARAM)
+        if token is None:
+            if override is not None and self.secure:
+                raise AuthError(401, OVERRIDE_NEEDS_ADMIN)
+            return ANONYMOUS
+        return self.for_token(token, override=override, now=now)
+
+    def for_token(self, token: str, *, override: str | None = None, now: float | None = None) -> Identity:
+        """The Identity behind one bare credential, whatever carried it: the admin token (with
+        an optional `auth_variable_override` JSON text), or an ID token. Raises AuthError."""
+        if _is_admin_token(token, self.admin_secret):
+            if override is None:
+                return ADMIN
+            return Identity(admin=False, auth=_parse_override(override), admin_credential=True)
+        if override is not None and self.secure:
+            raise AuthError(401, OVERRIDE_NEEDS_ADMIN)
+        # In emulator mode auth_variable_override from a non-admin caller is ignored: only an
+        # admin may choose whom to act as (rtdb-rest.md §12.14, INF).
+        now = self.clock() if now is None else now
+        if self.codec is None:
+            return Identity(admin=False, auth=_auth_from_jwt(token, now))
+        try:
+            claims = self.codec.read(token, project_id=self.project_id, now=now)
+        except TokenExpired:
+            raise AuthError(401, EXPIRED) from None
+        except TokenInvalid:
+            _unparsable()
+        return Identity(admin=False, auth=_auth_from_claims(str(claims["sub"]), claims))
 
 
 def _credential(headers: Mapping[str, str], params: Mapping[str, str]) -> str | None:
@@ -105,6 +136,7 @@ def _credential(headers: Mapping[str, str], params: Mapping[str, str]) -> str | 
 
 
 def _is_admin_token(token: str, admin_secret: str | None) -> bool:
+    """`owner` when there is no admin secret (emulator mode on loopback), else only the secret."""
     expected = OWNER if admin_secret is None else admin_secret
     return hmac.compare_digest(token.encode("utf-8", "surrogatepass"), expected.encode("utf-8"))
 
@@ -139,6 +171,10 @@ def _auth_from_jwt(token: str, now: float) -> dict[str, Any]:
             _unparsable()
         if now >= exp:
             raise AuthError(401, EXPIRED)
+    return _auth_from_claims(uid, claims)
+
+
+def _auth_from_claims(uid: str, claims: dict[str, Any]) -> dict[str, Any]:
     auth: dict[str, Any] = {"uid": uid, "token": claims}
     firebase = claims.get("firebase")
     if isinstance(firebase, dict) and isinstance(firebase.get("sign_in_provider"), str):
