@@ -222,7 +222,8 @@ async def _body_within(request: web.BaseRequest, limit: int) -> bytes | None:
     """The request body, or None as soon as it is known to exceed ``limit`` bytes."""
     if request.content_length is not None and request.content_length > limit:
         return None
-    chunks, size = [], 0
+    chunks: list[bytes] = []
+    size = 0
     while True:
         chunk = await request.content.read(64 * 1024)
         if not chunk:

@@ -24,6 +24,8 @@ from focuscli.server.authservice import AuthService
 from focuscli.server.http import HttpServer
 from focuscli.server.journal import JournalError
 from focuscli.server.origins import HostPolicy, OriginPolicy, is_loopback
+
+__all__ = ["DEFAULT_PROJECT", "LocalServer", "ServerConfig", "ServerStartError", "is_loopback", "run"]
 from focuscli.server.signing import KEY_FILE, KeyFileError, RS256Codec, SigningKey
 from focuscli.server.store import Store
 

@@ -7,7 +7,12 @@ from typing import Any
 
 from focuscli.server.authemu import errors as E
 from focuscli.server.authemu.context import Call, require_email
-from focuscli.server.authemu.signin import issue_tokens, parse_id_token, password_fields, provider_of
+from focuscli.server.authemu.signin import (
+    issue_tokens,
+    parse_id_token,
+    password_fields,
+    provider_of,
+)
 from focuscli.server.authemu.state import PROVIDER_ANONYMOUS, PROVIDER_PASSWORD, User, public_user
 from focuscli.server.authemu.tokens import validate_claims
 
@@ -158,7 +163,8 @@ def _apply_code(call: Call, code: str, updates: dict[str, Any]) -> User:
         updates["emailVerified"] = True
         return user
     new_email = oob.get("newEmail")
-    E.check(new_email, E.INVALID_OOB_CODE)
+    if not isinstance(new_email, str):
+        E.fail(E.INVALID_OOB_CODE)
     E.check(state.user_by_email(new_email) is None, E.EMAIL_EXISTS)
     if new_email != user.get("email"):
         updates.update(email=new_email, emailVerified=True)

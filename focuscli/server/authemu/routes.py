@@ -250,7 +250,7 @@ class AuthEmulator:
                 raise E.invalid_argument("nested too deep") from None
         if not isinstance(raw, dict):
             raise E.invalid_argument("the body must be a JSON object")
-        fields = _camel_keys(raw)
+        fields: dict[str, Any] = _camel_keys(raw)
         lists = LOOKUP_LISTS if route.operation is accounts.lookup else frozenset()
         for name, value in list(fields.items()):
             fields[name] = _typed(name, value, lists)
@@ -278,7 +278,7 @@ def _typed(name: str, value: Any, lists: frozenset[str]) -> Any:
 _WORD_BREAK = re.compile(r"[_\-\s]+")
 
 
-def _camel_keys(value: Any) -> Any:
+def _camel_keys(value: Any) -> Any:  # (a dict in, a dict out)
     """Keys in camelCase at every depth (Google's REST mapping takes snake_case too)."""
     if isinstance(value, list):
         return [_camel_keys(v) for v in value]

@@ -12,7 +12,6 @@ import hmac
 import json
 import secrets
 import string
-from collections.abc import Iterator
 from typing import Any
 
 PROVIDER_PASSWORD = "password"

@@ -127,6 +127,7 @@ def check_id_token_claims(claims: dict[str, Any], *, project_id: str, now: float
     iat, exp = claims.get("iat"), claims.get("exp")
     if not _number(iat) or not _number(exp):
         raise TokenInvalid("times")
+    assert isinstance(iat, int | float) and isinstance(exp, int | float)
     if iat > now:
         raise TokenInvalid("issued-in-future")
     if "auth_time" in claims and (not _number(claims["auth_time"]) or claims["auth_time"] > now):
