@@ -44,13 +44,13 @@ def send_oob_code(call: Call) -> dict[str, Any]:
                 return {"kind": "identitytoolkit#GetOobConfirmationCodeResponse", "email": email}
             E.fail(E.EMAIL_NOT_FOUND)
     elif kind == "VERIFY_EMAIL":
-        email = _subject_email(call)
+        email = _subject_email(call, kind)
     elif kind == "VERIFY_AND_CHANGE_EMAIL":
         target = call.text("newEmail")
         if target is None:
             E.fail(E.MISSING_NEW_EMAIL)
         new_email = canonical_email(target)
-        email = _subject_email(call)
+        email = _subject_email(call, kind)
         E.check(state.user_by_email(new_email) is None, E.EMAIL_EXISTS)
     else:
         raise E.not_implemented(str(kind))
@@ -74,7 +74,7 @@ def _email_member(call: Call) -> str:
     return canonical_email(email)
 
 
-def _subject_email(call: Call) -> str:
+def _subject_email(call: Call, kind: str) -> str:
     """The email a verification code is for: an admin names it, a member's token says it."""
     if call.flag("returnOobLink") and call.text("idToken") is None:
         email = _email_member(call)
@@ -82,6 +82,9 @@ def _subject_email(call: Call) -> str:
         return email
     token = call.text("idToken")
     if token is None:
+        # VERIFY_EMAIL reads the token as given, so a missing one is an invalid one (as the
+        # emulator answers); VERIFY_AND_CHANGE_EMAIL asks for it first.
+        E.check(kind != "VERIFY_EMAIL", E.INVALID_ID_TOKEN)
         E.fail(E.MISSING_ID_TOKEN)
     user = parse_id_token(call, token)[0]
     E.check(user.get("email"), E.MISSING_EMAIL)
