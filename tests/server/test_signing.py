@@ -25,7 +25,12 @@ from focuscli.server.auth import (
     Identities,
     Identity,
 )
-from focuscli.server.authemu.tokens import CUSTOM_TOKEN_AUDIENCE, TokenExpired, TokenInvalid, unsigned
+from focuscli.server.authemu.tokens import (
+    CUSTOM_TOKEN_AUDIENCE,
+    TokenExpired,
+    TokenInvalid,
+    unsigned,
+)
 from focuscli.server.signing import KeyFileError, RS256Codec, SigningKey, verify_id_token
 
 NOW = 1_700_000_000.0
