@@ -13,9 +13,10 @@ from focuscli.server.authemu.state import canonical_email
 
 MODES = {"EMAIL_SIGNIN": "signIn", "PASSWORD_RESET": "resetPassword", "VERIFY_EMAIL": "verifyEmail",
          "VERIFY_AND_CHANGE_EMAIL": "verifyAndChangeEmail"}  # fmt: skip
-# Protobuf enum numbers some SDKs send instead of names.
-REQUEST_TYPE_NUMBERS = {1: "PASSWORD_RESET", 4: "VERIFY_EMAIL", 6: "EMAIL_SIGNIN",
-                        7: "VERIFY_AND_CHANGE_EMAIL"}  # fmt: skip
+# The request types in protobuf order (some SDKs send the number instead of the name).
+REQUEST_TYPES = ("OOB_REQ_TYPE_UNSPECIFIED", "PASSWORD_RESET", "OLD_EMAIL_AGREE", "NEW_EMAIL_ACCEPT",
+                 "VERIFY_EMAIL", "RECOVER_EMAIL", "EMAIL_SIGNIN", "VERIFY_AND_CHANGE_EMAIL",
+                 "REVERT_SECOND_FACTOR_ADDITION")  # fmt: skip
 
 
 def _absolute(url: str) -> bool:
@@ -26,8 +27,10 @@ def _absolute(url: str) -> bool:
 def send_oob_code(call: Call) -> dict[str, Any]:
     state, body = call.state, call.body
     kind = body.get("requestType")
-    if isinstance(kind, int) and not isinstance(kind, bool):
-        kind = REQUEST_TYPE_NUMBERS.get(kind, kind)
+    if isinstance(kind, int):
+        kind = REQUEST_TYPES[kind] if 0 <= kind < len(REQUEST_TYPES) else str(kind)
+    if kind is not None and kind not in REQUEST_TYPES:
+        raise E.invalid_argument(f"/requestType must be one of {', '.join(REQUEST_TYPES)}")
     E.check(kind and kind != "OOB_REQ_TYPE_UNSPECIFIED", E.MISSING_REQ_TYPE)
     if call.flag("returnOobLink"):
         E.check(call.privileged, E.INSUFFICIENT_PERMISSION)

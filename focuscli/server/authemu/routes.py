@@ -93,6 +93,8 @@ BOOLEANS = frozenset({
     "canHandleCodeInApp", "force",
 })  # fmt: skip
 STRING_LISTS = frozenset({"deleteAttribute", "deleteProvider", "localIds"})
+OBJECTS = frozenset({"signIn", "emailPrivacyConfig"})
+OBJECT_LISTS = frozenset({"federatedUserId"})
 LOOKUP_LISTS = frozenset({"localId", "email", "phoneNumber"})
 
 
@@ -250,7 +252,10 @@ class AuthEmulator:
                 raise E.invalid_argument("nested too deep") from None
         if not isinstance(raw, dict):
             raise E.invalid_argument("the body must be a JSON object")
-        fields: dict[str, Any] = _camel_keys(raw)
+        try:
+            fields: dict[str, Any] = _camel_keys(raw)
+        except RecursionError:
+            raise E.invalid_argument("nested too deep") from None
         lists = LOOKUP_LISTS if route.operation is accounts.lookup else frozenset()
         for name, value in list(fields.items()):
             fields[name] = _typed(name, value, lists)
@@ -272,6 +277,12 @@ def _typed(name: str, value: Any, lists: frozenset[str]) -> Any:
             raise E.invalid_argument(f"/{name} must be string")
     elif name in BOOLEANS and not isinstance(value, bool):
         raise E.invalid_argument(f"/{name} must be boolean")
+    elif name in OBJECTS and not isinstance(value, dict):
+        raise E.invalid_argument(f"/{name} must be object")
+    elif name in OBJECT_LISTS and not (isinstance(value, list) and all(isinstance(v, dict) for v in value)):
+        raise E.invalid_argument(f"/{name} must be array of objects")
+    elif name == "requestType" and (not isinstance(value, str | int) or isinstance(value, bool)):
+        raise E.invalid_argument("/requestType must be string")
     return value
 
 
