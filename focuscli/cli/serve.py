@@ -41,7 +41,7 @@ def serve(
     memory: Annotated[bool, typer.Option("--memory", help="Keep nothing on disk.")] = False,
     admin_secret_file: Annotated[
         Path | None,
-        typer.Option(help="Admin secret file used when bound to a non-loopback address (created if missing)."),
+        typer.Option(help="Admin secret file of secure mode (created, mode 0600, if missing; default: in the data directory)."),
     ] = None,
     strict_indexes: Annotated[
         bool, typer.Option("--strict-indexes", help="Refuse queries without a matching .indexOn, as production does.")
