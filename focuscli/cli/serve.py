@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Annotated
 
@@ -10,8 +9,6 @@ import typer
 
 from focuscli.cli.common import _inv, app
 from focuscli.errors import FocusError, UsageError
-
-_PROJECT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
 
 
 @app.command()
@@ -90,6 +87,7 @@ def serve(
     from focuscli.rules import compile_rules
     from focuscli.rules.document import RulesDocument, RulesError
     from focuscli.server import ServerConfig, ServerStartError, run
+    from focuscli.server.authemu.routes import PROJECT_ID
     from focuscli.server.origins import normalize_origin
 
     if memory and data_dir is not None:
@@ -107,7 +105,7 @@ def serve(
     for origin in allow_origin or ():
         if normalize_origin(origin) is None:
             raise UsageError(f"--allow-origin {origin!r}: give scheme://host[:port], e.g. https://app.example.com")
-    if not _PROJECT.fullmatch(project):
+    if not PROJECT_ID.fullmatch(project):
         raise UsageError(f"--project {project!r}: use letters, digits, '-' and '_' (e.g. demo-focus)")
     directory = None if memory else (data_dir or _inv(ctx).settings.data_dir / "database")
     config = ServerConfig(

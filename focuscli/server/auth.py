@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import contextlib
 import hmac
 import json
@@ -15,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
-from focuscli.server.authemu.tokens import TokenCodec, TokenExpired, TokenInvalid
+from focuscli.server.authemu.tokens import TokenCodec, TokenExpired, TokenInvalid, decode_unverified
 
 OWNER = "owner"
 """The emulator's admin token (loopback mode only)."""
@@ -157,11 +155,10 @@ def _reject_constant(name: str) -> NoReturn:
 
 def _auth_from_jwt(token: str, now: float) -> dict[str, Any]:
     """The rules `auth` of an unsigned (emulator) ID token; the signature is not checked."""
-    parts = token.split(".")
-    if len(parts) != 3:
+    try:
+        claims = decode_unverified(token)[1]  # (the header must at least be a JSON object)
+    except TokenInvalid:
         _unparsable()
-    _b64_json_object(parts[0])  # the header must at least be a JSON object
-    claims = _b64_json_object(parts[1])
     uid = claims.get("sub") or claims.get("user_id")
     if not isinstance(uid, str) or not uid:
         _unparsable()
@@ -182,18 +179,6 @@ def _auth_from_claims(uid: str, claims: dict[str, Any]) -> dict[str, Any]:
     return auth
 
 
-def _b64_json_object(segment: str) -> dict[str, Any]:
-    try:
-        raw = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
-        value = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
-    # UnicodeDecodeError and JSONDecodeError are ValueErrors; RecursionError: nested too deep.
-    except (ValueError, binascii.Error, RecursionError):
-        _unparsable()
-    if not isinstance(value, dict):
-        _unparsable()
-    return value
-
-
 def _unparsable() -> NoReturn:
     raise AuthError(401, UNPARSABLE)
 
@@ -205,25 +190,31 @@ def load_or_create_secret(path: os.PathLike[str] | str) -> str:
         return _read_secret(path)
     except FileNotFoundError:
         pass
+    create_private_file(path, (secrets.token_urlsafe(32) + "\n").encode())
+    return _read_secret(path)
+
+
+def create_private_file(path: str, data: bytes) -> None:
+    """Write ``data`` to a new file at ``path`` (mode 0600, directory 0700 if created), whole or
+    not at all; if another process creates ``path`` first, its file stays and ours is dropped."""
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, mode=0o700, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".secret-", dir=directory)  # mkstemp creates it as 0600
+    fd, tmp = tempfile.mkstemp(prefix=".private-", dir=directory)  # mkstemp creates it as 0600
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(secrets.token_urlsafe(32) + "\n")
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
         try:
             os.link(tmp, path)  # publishes the complete file, never replacing a concurrent one
         except FileExistsError:
-            pass  # another process won the race: use its secret
+            pass  # another process won the race: use its file
         except OSError:  # no hard links on this filesystem
             if not os.path.exists(path):
                 os.replace(tmp, path)
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
-    return _read_secret(path)
 
 
 def _read_secret(path: str) -> str:

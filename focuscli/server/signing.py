@@ -7,13 +7,11 @@ among ours, and then every claim check of ``tokens.check_id_token_claims``; noth
 from __future__ import annotations
 
 import base64
-import contextlib
 import datetime
 import hashlib
 import json
 import os
 import stat
-import tempfile
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping
@@ -25,6 +23,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
+from focuscli.server.auth import create_private_file
 from focuscli.server.authemu.tokens import TokenInvalid, check_id_token_claims, decode_unverified
 
 ALGORITHM = "RS256"
@@ -80,19 +79,7 @@ def _create_key_file(path: str) -> None:
     pem = rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, mode=0o700, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".signing-key-", dir=directory)  # created 0600
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(pem)
-            fh.flush()
-            os.fsync(fh.fileno())
-        with contextlib.suppress(FileExistsError):  # another server won the race: use its key
-            os.link(tmp, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
+    create_private_file(path, pem)  # another server racing us: its key is kept
 
 
 def verify_id_token(

@@ -28,7 +28,7 @@ READY = {"authEmulator": {"ready": True, "docs": "https://firebase.google.com/do
 NO_PAGE = ("No web page is served at / yet: this is focus serve's API "
            "(Realtime Database REST and the Auth emulator).")  # fmt: skip
 JSON_TYPE = "application/json; charset=utf-8"
-_PROJECT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
+PROJECT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
 
 Operation = Callable[[Call], dict[str, Any]]
 
@@ -180,7 +180,7 @@ class AuthEmulator:
             if target is not None and route.security == "client" and not privileged:
                 E.fail(E.TARGET_PROJECT_NEEDS_OAUTH)
             project_id = self.default_project if target is None else target
-            if not _PROJECT.fullmatch(project_id):
+            if not PROJECT_ID.fullmatch(project_id):
                 E.fail(E.INVALID_PROJECT_ID)
             call = Call(self.project(project_id), fields, privileged, now, self.settings,
                         query=params, base_url=base_url)
