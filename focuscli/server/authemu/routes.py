@@ -140,10 +140,10 @@ class AuthEmulator:
         self.projects: dict[str, ProjectState] = {}
 
     def project(self, project_id: str) -> ProjectState:
+        """A project's state; a new one is kept only once something is written to it (requests
+        naming made-up projects leave nothing behind)."""
         state = self.projects.get(project_id)
-        if state is None:
-            state = self.projects[project_id] = ProjectState(project_id)
-        return state
+        return state if state is not None else ProjectState(project_id)
 
     # -- persistence --------------------------------------------------------------------------
 
@@ -151,7 +151,7 @@ class AuthEmulator:
         """Rebuild every project from (project, kind, key) -> JSON text records."""
         self.projects.clear()
         for (project_id, kind, key), text in records.items():
-            self.project(project_id).load(kind, key, text)
+            self.projects.setdefault(project_id, ProjectState(project_id)).load(kind, key, text)
         for state in self.projects.values():
             state.finish_load()
 
@@ -192,7 +192,10 @@ class AuthEmulator:
         if call is None:
             return {}
         project_id = call.state.project_id
-        return {(project_id, kind, key): v for (kind, key), v in call.state.take_writes().items()}
+        writes = call.state.take_writes()
+        if writes:
+            self.projects.setdefault(project_id, call.state)
+        return {(project_id, kind, key): v for (kind, key), v in writes.items()}
 
     def _match(self, method: str, path: str) -> tuple[Route, str | None]:
         for route in ROUTES:

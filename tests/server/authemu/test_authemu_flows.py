@@ -336,3 +336,13 @@ def test_replies_are_pretty_printed_without_empty_members(emu: Emu) -> None:
     assert text.startswith('{\n  "kind": ') and "null" not in text
     parsed: dict[str, Any] = json.loads(text)
     assert "displayName" not in parsed
+
+
+def test_requests_naming_made_up_projects_leave_nothing_behind() -> None:
+    emu = Emu(secure=False)
+    for i in range(3):
+        emu.call(f"/emulator/v1/projects/made-up-{i}/config", method="GET", key=None)
+        emu.call(f"{V1}/projects/made-up-{i}/accounts:lookup", {"localId": ["x"]}, admin=True, key=None)
+    assert emu.emulator.projects == {}
+    emu.call(f"{V1}/projects/made-up-0/accounts", {}, admin=True, key=None)
+    assert list(emu.emulator.projects) == ["made-up-0"]
