@@ -15,11 +15,14 @@ STDLIB = set(sys.stdlib_module_names)
 
 # module (relative to focuscli/) -> third-party or focuscli modules it may import
 RULES = sorted(p.relative_to(PACKAGE).as_posix() for p in (PACKAGE / "rules").glob("*.py"))
+AUTHEMU = sorted(p.relative_to(PACKAGE).as_posix() for p in (PACKAGE / "server" / "authemu").glob("*.py"))
 PURE_CORES = [
     "timer.py", "plan.py", "prompt.py", "server/tree.py", "server/query.py", "server/pushid.py", "server/access.py", *RULES,
+    *AUTHEMU,
 ]  # fmt: skip
 ALLOWED: dict[str, set[str]] = {
     "server/http.py": {"aiohttp"},
+    "server/signing.py": {"jwt", "cryptography"},  # RS256 for secure mode's ID tokens
     "cli/__init__.py": {"typer"},
     "cli/common.py": {"typer"},
     "cli/timer.py": {"typer"},
@@ -33,7 +36,7 @@ ALLOWED: dict[str, set[str]] = {
     "view.py": {"rich"},
     "terminal.py": {"rich"},
 }
-FRAMEWORKS = {"typer", "rich", "firebase_admin", "aiohttp", "click", "requests"}
+FRAMEWORKS = {"typer", "rich", "firebase_admin", "aiohttp", "click", "requests", "jwt", "cryptography"}
 
 
 def _imports(path: Path) -> set[str]:
@@ -91,6 +94,16 @@ def test_the_server_never_imports_the_client(module: str) -> None:
     for name in _imports(PACKAGE / module):
         if name.startswith("focuscli"):
             assert name.startswith(("focuscli.server", "focuscli.rules")), f"{module} imports {name}"
+
+
+@pytest.mark.parametrize("module", AUTHEMU)
+def test_the_auth_emulator_core_stands_beside_the_database(module: str) -> None:
+    """authemu/ imports only itself: not the store, the tree, the rules or any transport."""
+    for name in _imports(PACKAGE / module):
+        if name.startswith("focuscli"):
+            assert name.startswith("focuscli.server.authemu") or name in ("focuscli", "focuscli.server"), (
+                f"{module} imports {name}"
+            )
 
 
 @pytest.mark.parametrize("module", RULES)

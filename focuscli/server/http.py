@@ -11,6 +11,8 @@ import time
 from aiohttp import web
 
 from focuscli.server.app import App
+from focuscli.server.authservice import AuthService, owns
+from focuscli.server.origins import HostPolicy, OriginPolicy, host_name
 from focuscli.server.sse import KEEP_ALIVE, Listener
 from focuscli.server.store import Store
 from focuscli.server.wire import Request, Response, error_response
@@ -19,6 +21,15 @@ log = logging.getLogger("focuscli.server")
 
 MAX_BODY_BYTES = 256 * 1024 * 1024
 TOO_BIG = "Data to write exceeds the maximum size that can be modified with a single request."
+AUTH_MAX_BODY_BYTES = 1024 * 1024  # Auth emulator requests are small JSON objects
+MISDIRECTED = (
+    "Host {name} is not a name of this server, so the request was refused (DNS rebinding "
+    "protection); if it is one, start focus serve with --allow-host {name}."
+)
+FOREIGN_ORIGIN = (
+    "Origin {origin} may not use this server (secure mode); to allow a web app there, start "
+    "focus serve with --allow-origin {origin}."
+)
 # At shutdown: how long requests under way get to finish, how long streams get to send what
 # they hold, and then how long aiohttp's own shutdown waits for a request that started meanwhile.
 SHUTDOWN_TIMEOUT_S = 2.0
@@ -29,10 +40,24 @@ AIOHTTP_SHUTDOWN_S = 0.25
 class HttpServer:
     """Serves one App on one listening socket; streams are plain chunked responses."""
 
-    def __init__(self, app: App, store: Store, *, keepalive: float) -> None:
+    def __init__(
+        self,
+        app: App,
+        store: Store,
+        *,
+        keepalive: float,
+        auth: AuthService | None = None,
+        hosts: HostPolicy | None = None,
+        origins: OriginPolicy | None = None,
+        scheme: str = "http",
+    ) -> None:
         self.app = app
         self.store = store
         self.keepalive = keepalive
+        self.auth = auth  # the Auth emulator, on the same port (its paths: authservice.owns)
+        self.hosts = hosts
+        self.origins = origins
+        self.scheme = scheme
         self._runner: web.ServerRunner | None = None
         self._ticker: asyncio.Task[None] | None = None
         self._streams: dict[Listener, web.BaseRequest] = {}  # open streams and their requests
@@ -118,6 +143,12 @@ class HttpServer:
         return response
 
     async def _serve(self, request: web.BaseRequest) -> web.StreamResponse:
+        refused = self._refused(request)
+        if refused is not None:
+            return _as_aiohttp(refused)
+        path = request.raw_path.partition("?")[0]
+        if self.auth is not None and owns(path):
+            return await self._serve_auth(request, self.auth)
         length = request.content_length
         if length is not None and length > MAX_BODY_BYTES:
             return _as_aiohttp(error_response(400, TOO_BIG))
@@ -158,6 +189,49 @@ class HttpServer:
             listener.close()
             self.store.unsubscribe(result.namespace, listener)
         return response
+
+
+    def _refused(self, request: web.BaseRequest) -> Response | None:
+        """Requests for another host name (DNS rebinding) or, in secure mode, from a foreign
+        browser origin are answered before anything else is read."""
+        host = request.headers.get("Host")
+        if self.hosts is not None and not self.hosts.allows(host):
+            name = host_name(host or "") or repr(host)
+            return error_response(421, MISDIRECTED.format(name=name))
+        origin = request.headers.get("Origin")
+        if self.origins is not None and not self.origins.allows(origin, host, self.scheme):
+            return error_response(403, FOREIGN_ORIGIN.format(origin=origin))
+        return None
+
+    async def _serve_auth(self, request: web.BaseRequest, auth: AuthService) -> web.StreamResponse:
+        body = await _body_within(request, AUTH_MAX_BODY_BYTES)
+        if body is None:
+            return _as_aiohttp(error_response(413, "An Auth request body may not exceed 1 MiB."))
+        path, _, query = request.raw_path.partition("?")
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        base_url = f"{self.scheme}://{request.headers.get('Host') or f'{self.host}:{self.port}'}"
+        try:
+            result = await auth.handle(Request(request.method, path, query, headers, body), base_url)
+        except Exception:
+            log.exception("internal error on %s %s", request.method, path)
+            return _as_aiohttp(error_response(500, "Internal server error"))
+        return _as_aiohttp(result)
+
+
+async def _body_within(request: web.BaseRequest, limit: int) -> bytes | None:
+    """The request body, or None as soon as it is known to exceed ``limit`` bytes."""
+    if request.content_length is not None and request.content_length > limit:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        chunk = await request.content.read(64 * 1024)
+        if not chunk:
+            return b"".join(chunks)
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
 
 
 def _as_aiohttp(response: Response) -> web.Response:
