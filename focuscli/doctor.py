@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from focuscli.errors import BackendError, FocusError
+from focuscli.errors import BackendError, FocusError, PermissionDenied
 from focuscli.shell import Invocation
 
 
@@ -35,12 +35,16 @@ def report(inv: Invocation) -> Iterator[str]:
             f" (pid {pid}, log {info.get('log')})" if pid else ""
         )
     token = inv.account.id_token()
+    try:
+        offset, rtt = focus.db.server_time()
+    except PermissionDenied as err:
+        yield f"round trip: cannot measure ({err.message}; are focus's rules in force?)"
+    else:
+        yield f"round trip: {rtt} ms; server clock offset: {offset:+d} ms (server minus this machine)"
     header, claims = token_part(token, 0), token_part(token, 1)
     email = f" <{claims['email']}>" if isinstance(claims.get("email"), str) else ""
     how = "signed ID token" if header.get("alg") not in (None, "none") else "unsigned emulator token"
     yield f"identity: {claims.get('name') or '(no name)'}{email}, uid {focus.uid} ({how}; profile {settings.user})"
-    offset, rtt = focus.db.server_time()
-    yield f"round trip: {rtt} ms; server clock offset: {offset:+d} ms (server minus this machine)"
     packaged = embedded.packaged_rules()
     expected = RulesDocument.parse(packaged.read_text(encoding="utf-8")).strict_json()
     secret_file = embedded.admin_secret_path(settings) if target.kind == "embedded" else settings.admin_secret_file

@@ -369,7 +369,7 @@ def _auth_service(
     elif target.kind == "production":
         root = PRODUCTION_ROOT
     else:
-        root = target.display_url() + "/"
+        return AuthService(target.display_url() + "/", api_key or EMULATOR_API_KEY, noun="the database")
     if target.kind == "production" and not emulator:
         if not api_key:
             raise UsageError(

@@ -69,6 +69,7 @@ class AuthService:
 
     root: str
     api_key: str
+    noun: str = "the sign-in service"  # "the database" where the database serves sign-in too
 
     @property
     def emulated(self) -> bool:
@@ -92,12 +93,18 @@ class AuthService:
         try:
             reply = client.request("GET", self.root, headers={"Accept": "application/json"})
             info = json.loads(reply.body)
-        except (NoAnswer, ValueError):
+        except NoAnswer as err:
+            raise self.unreachable(err) from None
+        except ValueError:
             return "secure"
         if not isinstance(info, dict) or not isinstance(info.get("authEmulator"), dict):
             return "secure"
         serve = info.get("focusServe")
         return str(serve.get("mode", "secure")) if isinstance(serve, dict) else "emulator"
+
+    def unreachable(self, err: NoAnswer) -> Unreachable:
+        hint = "is focus serve running?" if self.emulated else "check your network"
+        return Unreachable(f"cannot reach {self.noun} at {err.origin} ({err.reason}); {hint}")
 
     def url(self, host: str, path: str) -> str:
         return f"{self.root}{host}{path}?{urlencode({'key': self.api_key})}"
@@ -159,8 +166,7 @@ class SignIn:
         try:
             reply = self.client.request("POST", url, body=body, headers={"Content-Type": content_type})
         except NoAnswer as err:
-            hint = "is focus serve running?" if self.service.emulated else "check your network"
-            raise Unreachable(f"cannot reach the sign-in service at {err.origin} ({err.reason}); {hint}") from None
+            raise self.service.unreachable(err) from None
         try:
             data = json.loads(reply.body)
         except ValueError:
