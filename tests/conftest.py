@@ -286,11 +286,11 @@ def seed_profile(url: str, config_home: Path, profile: str, *, uid: str | None =
         client.close()
 
 
-def focus_env(url: str, user: str, home: Path, **extra: str) -> dict[str, str]:
+def focus_env(url: str, user: str, home: Path, *, seed: bool = True, **extra: str) -> dict[str, str]:
     """The environment of one user's `focus` process: database URL, identity (the profile
-    `user`, signed in as the member with uid and name `user`: see seed_profile), private XDG
-    dirs."""
-    if url.startswith("http://") and "?ns=" in url:
+    `user`, signed in as the member with uid and name `user` unless `seed` is false: see
+    seed_profile), private XDG dirs."""
+    if seed and url.startswith("http://") and "?ns=" in url:
         seed_profile(url, home / "config", user)
     env = {
         **os.environ,
