@@ -130,7 +130,8 @@ def watch_line(event: WatchEvent) -> str:
     if event.kind == "connection":
         text = event.connection + (f" ({event.detail})" if event.detail else "")
     elif event.kind in ("member_joined", "member_left"):
-        text = ", ".join(event.members)
+        who = event.joined if event.kind == "member_joined" else event.left
+        text = f"{', '.join(who)} · members: {', '.join(event.members) or '-'}"
     else:
         text = status_line(event.status).replace("\n", " · ")
     return f"{when}  {WATCH_WORDS.get(event.kind, '')}{text}"

@@ -15,7 +15,7 @@ from typing import Any
 from focuscli import timer
 from focuscli.backend import Database, PermissionDenied, Unreachable
 from focuscli.errors import BackendError, FocusError, NotNow, UsageError, WaitStopped, WaitTimedOut
-from focuscli.timer import SERVER_NOW, TimerState, TimerView
+from focuscli.timer import SERVER_NOW, Phase, TimerState, TimerView
 
 # Compare-and-set attempts per action. Each refusal by a moved rev is a lost race; a busy session
 # (the reliability storm: 20 members acting non-stop) sees 10 in a row now and then, so the budget
@@ -42,16 +42,38 @@ class WatchEvent:
     members: list[str]
     connection: str  # connecting | live | reconnecting
     detail: str = ""
+    ended: Phase | None = None  # phase_end: the (phase, round) that ended
+    following: Phase | None = None  # phase_end: the one after it (running now with auto-advance)
+    joined: tuple[str, ...] = ()  # member_joined: who
+    left: tuple[str, ...] = ()  # member_left: who
 
     def to_json(self) -> dict[str, Any]:
         """A `focus watch --json` line: the event plus every `focus status --json` field."""
+        extra: dict[str, Any] = {}
+        if self.kind == "phase_end":
+            extra.update(phase_end_fields(self.ended, self.following))
+        elif self.kind == "member_joined":
+            extra["joined"] = list(self.joined)
+        elif self.kind == "member_left":
+            extra["left"] = list(self.left)
         return {
             "event": self.kind,
             **self.status.to_json(),
             "members": self.members,
             "connection": self.connection,
             **({"detail": self.detail} if self.detail else {}),
+            **extra,
         }
+
+
+def phase_end_fields(ended: Phase | None, following: Phase | None) -> dict[str, Any]:
+    """The fields a phase_end event adds: ``ended_phase``/``ended_round``, ``next_phase``/``next_round``."""
+    return {
+        "ended_phase": ended[0] if ended else None,
+        "ended_round": ended[1] if ended else None,
+        "next_phase": following[0] if following else None,
+        "next_round": following[1] if following else None,
+    }
 
 
 @dataclass(frozen=True)
@@ -421,18 +443,37 @@ class Focus:
 
         return follow(self, session, tick_s=tick_s, watchdog_s=watchdog_s, heartbeat_s=heartbeat_s)
 
-    def wait(self, session: str, until: str, timeout_ms: int | None, *, poll_s: float = 0.5) -> Status:
-        """Block until ``until`` (end|break|focus) is reached in server time."""
+    def wait(
+        self, session: str, until: str, timeout_ms: int | None, *, poll_s: float = 0.5
+    ) -> tuple[Status, tuple[Phase, Phase] | None]:
+        """Block until ``until`` (end|break|focus) is reached in server time; returns the status
+        then and, for "end", the phase that ended and the one after it.
+
+        "end" is the end of the phase current when the wait began (extensions move it): time
+        running it out, with or without auto-advance, or an action moving to another phase.
+        "break" is reached when no focus block runs: a break runs, or a focus phase is done and
+        nobody has started the break yet (it is due). A stopped timer raises WaitStopped.
+        """
         started = self.clock()
+        waited_on: Phase | None = None  # "end": the (phase, round) whose end is awaited
         while True:
             state = self.state(session)
             now = self.server_now()
             status = Status(session, timer.view(state, now), self.clock_offset(), now)
-            if status.view.status == "idle":
+            v = status.view
+            if v.status == "idle":
                 raise WaitStopped(f"the timer of {session!r} is stopped; nothing to wait for")
+            if until == "end":
+                current = (v.phase, v.round)
+                if waited_on is not None and current != waited_on:  # over: by time or an action
+                    following = state.cycle.after(*current) if v.status == "done" else current
+                    return status, (waited_on, following)
+                if v.status == "done":
+                    return status, (current, state.cycle.after(*current))
+                waited_on = current
             target = timer.next_moment(state, until, now)
-            if target is not None and target <= status.server_now:
-                return status
+            if until != "end" and target is not None and target <= status.server_now:
+                return status, None
             waited_ms = (self.clock() - started) * 1000
             if timeout_ms is not None and waited_ms >= timeout_ms:
                 raise WaitTimedOut(f"gave up waiting for {until} after {timer.format_duration(timeout_ms)}")

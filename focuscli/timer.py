@@ -446,6 +446,27 @@ def configure(state: TimerState, by: str, now_ms: int, cycle: Cycle) -> TimerSta
     return _commit(state, by, "settings", cycle=cycle, **fields)
 
 
+Phase = tuple[str, int]  # (phase, round)
+
+
+def phase_change(state: TimerState, now_ms: int) -> tuple[Phase, Phase] | None:
+    """(ended, next) when time alone has ended a phase by `now_ms`, else None.
+
+    A done phase (no auto-advance): it, and the phase a skip would start. With auto-advance,
+    a running phase that began by itself: the phase just before it, and it. A phase begun by an
+    action (start, skip), a paused or an idle timer: None."""
+    if state.status != "running":
+        return None
+    v = view(state, now_ms)
+    if v.status == "done":
+        return (v.phase, v.round), state.cycle.after(v.phase, v.round)
+    pos = _locate(state, now_ms)
+    if pos.start == 0:
+        return None
+    before = _locate(state, pos.base + pos.start - 1)  # 1 ms before the current phase began
+    return (before.phase, before.round), (pos.phase, pos.round)
+
+
 def next_moment(state: TimerState, until: str, now_ms: int) -> int | None:
     """Server ms at which `until` is reached with no further action (<= now_ms if it already is).
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Generator
+from typing import Any
 
 from focuscli.errors import BackendError
 from focuscli.mirror import Moment, SessionMirror, changes, moment
 from focuscli.service import CLOCK_MAX_AGE_S, Focus, Status, WatchEvent
+from focuscli.timer import phase_change
 
 
 def follow(
@@ -52,8 +54,18 @@ def follow(
             kinds = changes(last, current)
             if kinds:
                 status = Status(session, current.view, focus.clock_offset(), now)
+                before = last.members if last is not None else current.members
                 for kind in kinds:
-                    yield WatchEvent(kind, status, sorted(current.members), connection, detail)
+                    extra: dict[str, Any] = {}
+                    if kind == "phase_end":
+                        change = phase_change(mirror.state(), now)
+                        if change is not None:
+                            extra = {"ended": change[0], "following": change[1]}
+                    elif kind == "member_joined":
+                        extra = {"joined": tuple(sorted(current.members - before))}
+                    elif kind == "member_left":
+                        extra = {"left": tuple(sorted(before - current.members))}
+                    yield WatchEvent(kind, status, sorted(current.members), connection, detail, **extra)
             last = current
             if connection == "live" and focus.clock() >= next_heartbeat:
                 next_heartbeat = focus.clock() + heartbeat_s

@@ -138,6 +138,21 @@ def test_wait_returns_when_the_phase_ends(focus: Any) -> None:
     assert done.out.startswith("team · focus done")
 
 
+def test_wait_until_end_with_auto_advance_returns_at_the_end_and_tells_the_hook(focus: Any, tmp_path: Path) -> None:
+    config = tmp_path / "ana" / "config" / "focus" / "config.toml"
+    config.parent.mkdir(parents=True)
+    config.write_text(f'bell = false\n[hooks]\nphase_ended = "cat > {tmp_path}/ended.json"\n')
+    focus("session", "create", "team")
+    assert focus("session", "set", "--short-break", "5s", "--long-break", "5s", "--auto-advance").code == 0
+    focus("start", "1s")
+    done = focus("wait", "--until", "end", "--timeout", "15s")
+    assert done.code == 0, done
+    assert done.out.startswith("team · short break running, 0:0"), done  # the break that follows
+    event = json.loads((tmp_path / "ended.json").read_text())
+    assert (event["event"], event["ended_phase"], event["ended_round"]) == ("phase_end", "focus", 1)
+    assert (event["next_phase"], event["next_round"], event["phase"]) == ("short_break", 1, "short_break")
+
+
 def test_wait_times_out_and_reports_a_stopped_timer(focus: Any) -> None:
     focus("start", "10m", "--session", "team")
     late = focus("wait", "--timeout", "1s")

@@ -23,6 +23,7 @@ from focuscli.timer import (
     next_moment,
     parse_duration,
     pause,
+    phase_change,
     resume,
     skip,
     start,
@@ -487,6 +488,25 @@ E = T0 + 25 * MIN  # end of the first focus phase
 )
 def test_next_moment(state: TimerState, now: int, until: str, expected: int | None) -> None:
     assert next_moment(state, until, now) == expected
+
+
+@pytest.mark.parametrize(
+    ("state", "now", "expected"),
+    [
+        (TimerState(), T0, None),
+        (running(), T0 + MIN, None),  # running in the phase it was started in: nothing ended
+        (paused(), T0 + H, None),
+        (running(), T0 + H, (("focus", 1), ("short_break", 1))),  # done: next is what skip starts
+        (running(Cycle(long_every=1)), T0 + H, (("focus", 1), ("long_break", 1))),
+        (running(phase="short_break"), T0 + H, (("short_break", 1), ("focus", 2))),
+        (running(AUTO), T0 + 26 * MIN, (("focus", 1), ("short_break", 1))),  # moved on by itself
+        (running(AUTO), T0 + 31 * MIN, (("short_break", 1), ("focus", 2))),
+        (running(AUTO), T0 + DAY, (("long_break", 44), ("focus", 45))),  # a day in: focus 45 began at 1430m
+        (paused(AUTO, at=T0 + 27 * MIN), T0 + H, None),  # paused in a later phase: nothing ends
+    ],
+)
+def test_phase_change(state: TimerState, now: int, expected: tuple[tuple[str, int], tuple[str, int]] | None) -> None:
+    assert phase_change(state, now) == expected
 
 
 def test_next_moment_rejects_unknown_moments() -> None:

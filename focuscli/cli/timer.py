@@ -151,6 +151,11 @@ def wait(
 ) -> None:
     """Block until the phase ends, or a break or focus phase begins.
 
+    --until end: the end of the phase running now (an extension moves it; with auto-advance
+    the next phase starting by itself, or anyone's skip, ends it). --until break: as soon as no
+    focus block runs, so a focus phase that is over counts at once, even before anyone starts
+    the break. --until focus: a focus phase runs.
+
     Exits 0 when the moment comes, 4 on --timeout, 5 when the timer is stopped.
     With --until end it then runs the phase_ended hook (and bell / notification) and exits
     once the hook is done (at most hook_timeout seconds later; the line is printed first).
@@ -163,14 +168,16 @@ def wait(
         raise UsageError(f"--until must be end, break or focus, not {until!r}.")
     limit = _duration(timeout, "--timeout") if timeout is not None else None
     inv = _inv(ctx)
-    result = inv.focus.wait(inv.session_name(session), until, limit)
+    result, change = inv.focus.wait(inv.session_name(session), until, limit)
     typer.echo(render.status_line(result))
     if until == "end":  # the phase_ended hook, bell and notification, as `focus watch` gives
         from focuscli import hooks
+        from focuscli.service import phase_end_fields
 
         sys.stdout.flush()
         runner = hooks.runner_for(inv.settings)
-        runner.fire("phase_ended", {"event": "phase_end", **result.to_json()})
+        ended, following = change or (None, None)
+        runner.fire("phase_ended", {"event": "phase_end", **result.to_json(), **phase_end_fields(ended, following)})
         runner.join()  # the hook's stdin is written by this process; at most hook_timeout
 
 
