@@ -22,9 +22,10 @@ PHASE_NAMES = {"focus": "focus", "short_break": "short break", "long_break": "lo
 PHASE_COLOURS = {"focus": "red3", "short_break": "green3", "long_break": "dodger_blue1"}
 VERBS = {
     "start": "started", "pause": "paused", "resume": "resumed", "stop": "stopped",
-    "skip": "skipped", "extend": "extended", "settings": "changed the cycle settings of",
+    "skip": "skipped", "extend": "extended", "settings": "cycle settings changed",
+    "label": "relabelled",
 }  # fmt: skip
-KEYS_HELP = "space pause/resume · s skip · q quit"
+KEYS_HELP = "space pause/resume · s skip · n start next · q quit"
 OFFLINE_AFTER_S = 10.0  # reconnecting longer than this shows as "offline since HH:MM:SS"
 
 # 5-row glyphs, 3 "pixels" wide (":" is 1); each pixel is drawn 2*scale columns by scale rows.

@@ -10,11 +10,40 @@ from pathlib import Path
 import pytest
 
 from focuscli import timer
-from focuscli.service import Focus
+from focuscli.service import Focus, Status, WatchEvent
+from focuscli.terminal import _key_action
 from tests.conftest import focus_env
 from tests.terminal import Terminal
 
-pytestmark = pytest.mark.focus_serve
+
+
+def _event(status: str, phase: str = "focus") -> WatchEvent:
+    view = timer.TimerView(status, phase, 1, 1000, 1000, 0, None, None, 1, None, None, None)
+    return WatchEvent("state", Status("team", view, 0, 0), ["ana"], "live")
+
+
+@pytest.mark.parametrize(
+    ("key", "status", "phase", "expected"),
+    [
+        ("q", "running", "focus", ("quit", "")),
+        (" ", "running", "focus", ("pause", "")),
+        (" ", "paused", "focus", ("resume", "")),
+        ("s", "running", "focus", ("skip", "")),
+        ("s", "done", "focus", ("skip", "")),
+        ("n", "idle", "short_break", ("start", "")),  # the phase shown as next
+        ("n", "done", "focus", ("skip", "")),  # the phase after the one that is over
+        ("n", "running", "focus", ("", "n starts the next phase once this one is over or stopped; s skips to it now")),
+        (" ", "idle", "focus", ("", "the timer is stopped; n starts focus")),
+        ("s", "idle", "long_break", ("", "the timer is stopped; n starts long break")),
+        (" ", "done", "focus", ("", "the phase is over; n starts the next one")),
+        ("x", "running", "focus", ("", "")),
+    ],
+)
+def test_keys(key: str, status: str, phase: str, expected: tuple[str, str]) -> None:
+    assert _key_action(key, _event(status, phase)) == expected
+
+
+@pytest.mark.focus_serve
 
 
 def test_watch_in_a_terminal_shows_a_pause_survives_a_resize_and_quits_clean(
@@ -25,11 +54,13 @@ def test_watch_in_a_terminal_shows_a_pause_survives_a_resize_and_quits_clean(
     bob.join("team", ana.invite_code("team"))
     env = focus_env(f"{server_url}?ns={ns}", "ana", tmp_path / "w")
     argv = [sys.executable, "-m", "focuscli", "watch", "--session", "team"]
+    snapshot = tmp_path / "w" / "state" / "focus" / "snapshot-team.json"  # for prompts, while it runs
 
     term = Terminal(argv, env, columns=100, lines=30)
     try:
         first = term.wait_for(lambda t: "FOCUS · ROUND 1 · RUNNING" in t and "● live" in t, "running view")
-        assert "deep work" in first and "██" in first and "space pause/resume · s skip · q quit" in first
+        assert snapshot.exists()
+        assert "deep work" in first and "██" in first and "space pause/resume · s skip · n start next · q quit" in first
 
         bob.act("team", lambda s, now: timer.pause(s, "bob", now))
         paused = term.wait_for(lambda t: "focus · round 1 · paused" in t, "paused view", timeout=5.0)
@@ -47,20 +78,29 @@ def test_watch_in_a_terminal_shows_a_pause_survives_a_resize_and_quits_clean(
         term.wait_for(lambda t: "resumed by ana" in t and "FOCUS · ROUND 1 · RUNNING" in t, "resumed view")
         assert ana.status("team").view.status == "running"
 
+        bob.act("team", lambda s, now: timer.stop(s, "bob", now))
+        term.wait_for(lambda t: "stopped · next: focus · round 1" in t, "stopped view")
+        term.type("n")  # the start key: the next phase, for everyone
+        term.wait_for(lambda t: "started by ana" in t and "FOCUS · ROUND 1 · RUNNING" in t, "started view")
+        assert ana.status("team").view.status == "running"
+
         term.type("q")
         assert term.wait() == 0
         after = term.text()
         assert "██" not in after and "resumed" not in after, after  # the alternate screen is gone
         assert term.canonical()  # cbreak was undone
+        assert not snapshot.exists()  # q removes the prompt snapshot
     finally:
         term.close()
 
     term = Terminal(argv, env, columns=100, lines=30)  # again, then Ctrl-C
     try:
-        term.wait_for(lambda t: "resumed by ana" in t and "██" in t, "the view again")
+        term.wait_for(lambda t: "started by ana" in t and "██" in t, "the view again")
+        assert snapshot.exists()
         term.type("\x03")
         assert term.wait() == 130
         assert "██" not in term.text()
         assert term.canonical()
+        assert not snapshot.exists()  # and so does Ctrl-C
     finally:
         term.close()

@@ -29,7 +29,8 @@ def watch(
 
     On a terminal (without --json) it draws full-screen: big digits, a progress bar, phase,
     round, label, who is here or away, the last action and the connection state. Keys:
-    space pause/resume, s skip, q quit. Piped, it prints one line per event.
+    space pause/resume, s skip, n start the next phase (when stopped or over), q quit.
+    Piped, it prints one line per event.
 
     Example: focus watch --json | jq -r '.event + " " + .phase'
     """
@@ -42,17 +43,25 @@ def watch(
     # output mode; never blocks (focuscli/hooks.py).
     from focuscli import hooks
 
-    events = hooks.for_watch(inv.settings, sid).tap(events)
+    watch_hooks = hooks.for_watch(inv.settings, sid)
+    events = watch_hooks.tap(events)
     # --
     if not as_json and sys.stdout.isatty():
         from focuscli import timer
         from focuscli.terminal import run_live
 
         def act(name: str) -> None:
+            user = inv.settings.user
+            if name == "start":  # the phase a stopped timer shows as next
+                inv.focus.act(sid, lambda s, now: timer.start(s, user, now, phase=timer.view(s, now).phase))
+                return
             fn = getattr(timer, name)
-            inv.focus.act(sid, lambda s, now: fn(s, inv.settings.user, now))
+            inv.focus.act(sid, lambda s, now: fn(s, user, now))
 
-        run_live(events, act, presence=lambda: inv.focus.presence(sid))  # Ctrl-C: restored, then 130
+        try:
+            run_live(events, act, presence=lambda: inv.focus.presence(sid))  # Ctrl-C: restored, then 130
+        finally:  # the events are still being read in run_live's thread: end the hooks here
+            watch_hooks.close()  # (the prompt snapshot goes)
         return
     with contextlib.closing(events):
         for event in events:
