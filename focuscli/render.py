@@ -19,11 +19,28 @@ FORMAT_TOKENS = prompt.FORMAT_TOKENS
 LOG_FIELDS = ("rev", "at", "action", "by", "phase", "ms", "label")
 
 
-def clock_time(server_ms: int | None, offset_ms: int = 0) -> str:
-    """A server timestamp as local wall-clock time (HH:MM:SS)."""
+def clock_time(server_ms: int | None, offset_ms: int = 0, *, dated: bool | None = None) -> str:
+    """A server timestamp as local wall-clock time: HH:MM:SS today, else YYYY-MM-DD HH:MM:SS
+    (``dated`` forces one or the other)."""
     if server_ms is None:
         return "-"
-    return time.strftime("%H:%M:%S", time.localtime((server_ms - offset_ms) / 1000))
+    local = time.localtime((server_ms - offset_ms) / 1000)
+    if dated is None:
+        dated = not _today(server_ms, offset_ms)
+    return time.strftime("%Y-%m-%d %H:%M:%S" if dated else "%H:%M:%S", local)
+
+
+def _today(server_ms: int, offset_ms: int = 0) -> bool:
+    """Whether a server timestamp falls on today's date in the user's time zone."""
+    then, now = time.localtime((server_ms - offset_ms) / 1000), time.localtime()
+    return (then.tm_year, then.tm_yday) == (now.tm_year, now.tm_yday)
+
+
+def iso_time(server_ms: int) -> str:
+    """A server timestamp as ISO 8601 in the user's time zone, to the ms (CSV)."""
+    from datetime import datetime
+
+    return datetime.fromtimestamp(server_ms / 1000).astimezone().isoformat(timespec="milliseconds")
 
 
 def status_line(status: Status) -> str:
@@ -73,6 +90,8 @@ def formatted(status: Status, fmt: str, members: Iterable[str] = ()) -> str:
 
 
 def log_lines(entries: list[dict[str, Any]], offset_ms: int) -> list[str]:
+    """`focus log`: one line per entry; every time dated when any entry is not from today."""
+    dated = any(isinstance(e.get("at"), int) and not _today(e["at"], offset_ms) for e in entries)
     lines = []
     for e in entries:
         extra = []
@@ -83,7 +102,8 @@ def log_lines(entries: list[dict[str, Any]], offset_ms: int) -> list[str]:
         if e.get("label"):
             extra.append(json.dumps(e["label"], ensure_ascii=False))
         tail = (" " + " ".join(extra)) if extra else ""
-        lines.append(f"{clock_time(e.get('at'), offset_ms)}  #{e.get('rev')}  {e.get('action')} by {e.get('by')}{tail}")
+        when = clock_time(e.get("at"), offset_ms, dated=dated)
+        lines.append(f"{when}  #{e.get('rev')}  {e.get('action')} by {e.get('by')}{tail}")
     return lines
 
 
@@ -92,17 +112,23 @@ def log_json(entries: list[dict[str, Any]]) -> list[str]:
 
 
 def log_csv(entries: list[dict[str, Any]]) -> str:
+    """`focus log --csv`: the JSON fields plus ``at_iso`` (``at`` in ISO 8601, local time zone)."""
+    fields = ("rev", "at", "at_iso", *LOG_FIELDS[2:])
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=LOG_FIELDS, extrasaction="ignore", lineterminator="\n")
+    writer = csv.DictWriter(out, fieldnames=fields, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     for e in entries:
-        writer.writerow({k: e.get(k, "") for k in LOG_FIELDS})
+        at = e.get("at")
+        row = {k: e.get(k, "") for k in LOG_FIELDS}
+        row["at_iso"] = iso_time(at) if isinstance(at, int) and not isinstance(at, bool) else ""
+        writer.writerow(row)
     return out.getvalue()
 
 
 def members_lines(presence: Mapping[str, Mapping[str, Any]], offset_ms: int) -> list[str]:
     """``focus who``: one line per member of a `service.presence` result, by user name:
     ``ana  here``, ``bob  away (seen 10:02:03)`` or ``cara  away (never watched)``."""
+    width = max((len(uid) for uid in presence), default=0)
     lines = []
     for uid, rec in sorted(presence.items()):
         if rec.get("here"):
@@ -111,7 +137,7 @@ def members_lines(presence: Mapping[str, Mapping[str, Any]], offset_ms: int) -> 
             where = f"away (seen {clock_time(rec['seen_at'], offset_ms)})"
         else:
             where = "away (never watched)"
-        lines.append(f"{uid}  {where}")
+        lines.append(f"{uid.ljust(width)}  {where}")
     return lines
 
 

@@ -93,7 +93,7 @@ def test_history_has_every_accepted_action_once_in_order(focus: Any, rest: Any) 
     as_json = [json.loads(line) for line in focus("log", "--json").out.splitlines()]
     assert [e["action"] for e in as_json] == ["start", "extend", "skip", "stop"]
     csv_lines = focus("log", "--csv").out.splitlines()
-    assert csv_lines[0] == "rev,at,action,by,phase,ms,label"
+    assert csv_lines[0] == "rev,at,at_iso,action,by,phase,ms,label"
     assert len(csv_lines) == 5
     assert focus("log", "--limit", "2", "--json").out.count("\n") == 2
 
@@ -208,8 +208,9 @@ def test_who_shows_who_is_here(focus: Any, rest: Any, server_url: str, ns: str, 
     assert rest.put("/sessions/team/members/ana/seen_at.json", seen).status_code == 200
     who = focus("who", user="cara")
     assert who.code == 0, who
-    at = time.strftime("%H:%M:%S", time.localtime(seen / 1000))
-    assert who.out == f"ana  away (seen {at})\nbob  here\ncara  away (never watched)\n"
+    today = time.localtime(seen / 1000)[:3] == time.localtime()[:3]
+    at = time.strftime("%H:%M:%S" if today else "%Y-%m-%d %H:%M:%S", time.localtime(seen / 1000))
+    assert who.out == f"ana   away (seen {at})\nbob   here\ncara  away (never watched)\n"  # aligned
     assert who.err == ""
 
     as_json = json.loads(focus("who", "--json", user="cara").out)
@@ -228,9 +229,9 @@ def test_presence_lasts_three_heartbeats(focus: Any, rest: Any, age_ms: int, her
     assert (bob["here"], bob["seen_at"]) == (here, seen)
     line = next(line for line in focus("who").out.splitlines() if line.startswith("bob "))
     if here:
-        assert line == "bob  here"
+        assert line == "bob   here"
     else:
-        assert line.startswith("bob  away (seen "), line
+        assert line.startswith("bob   away (seen "), line
 
 
 def test_a_heartbeat_refreshes_presence_and_leaving_ends_it(
@@ -238,12 +239,12 @@ def test_a_heartbeat_refreshes_presence_and_leaving_ends_it(
 ) -> None:
     _team_of_three(focus)
     assert rest.put("/sessions/team/members/bob/seen_at.json", 1_000_000).status_code == 200
-    assert "bob  away (seen " in focus("who").out
+    assert "bob   away (seen " in focus("who").out
     _heartbeat(server_url, ns, tmp_path, "bob")
-    assert "bob  here\n" in focus("who").out
+    assert "bob   here\n" in focus("who").out
     assert rest.value("/sessions/team/members/bob.json")["code"]  # the rest of the record is kept
     focus("leave", user="bob")
-    assert focus("who").out == "ana  away (never watched)\ncara  away (never watched)\n"
+    assert focus("who").out == "ana   away (never watched)\ncara  away (never watched)\n"
 
 
 def test_session_settings_apply_to_the_next_phase(focus: Any, rest: Any) -> None:
