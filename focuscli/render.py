@@ -134,7 +134,8 @@ def members_lines(presence: Mapping[str, Mapping[str, Any]], offset_ms: int) -> 
         if rec.get("here"):
             where = "here"
         elif isinstance(rec.get("seen_at"), int):
-            where = f"away (seen {clock_time(rec['seen_at'], offset_ms)})"
+            last = max(rec["seen_at"], rec.get("away_at") or 0)  # the heartbeat, or the quit after it
+            where = f"away (seen {clock_time(last, offset_ms)})"
         else:
             where = "away (never watched)"
         lines.append(f"{uid.ljust(width)}  {where}")

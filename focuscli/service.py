@@ -252,6 +252,16 @@ class Focus:
         except PermissionDenied:
             raise self._not_member(session) from None
 
+    def away(self, session: str) -> None:
+        """Mark this user away at once: ``members/<user>/away_at`` = the server's now.
+
+        A watch that ends cleanly calls it, so that the others do not see a member who quit as
+        here for PRESENCE_FRESH_MS more; their next heartbeat (a later seen_at) undoes it."""
+        try:
+            self.db.set(f"sessions/{session}/members/{self.user}/away_at", SERVER_NOW)
+        except PermissionDenied:
+            raise self._not_member(session) from None
+
     def presence(self, session: str) -> dict[str, dict[str, Any]]:
         """The session's members with ``here`` and ``seen_at`` (see `presence`), by user."""
         return presence(self.members(session), self.server_now())
@@ -487,16 +497,21 @@ class Focus:
 
 def presence(members: Mapping[str, Any], server_now: int) -> dict[str, dict[str, Any]]:
     """Each member's record plus ``seen_at`` (server ms of the last heartbeat, or None if they
-    never watched) and ``here``: a heartbeat within PRESENCE_FRESH_MS of ``server_now``."""
+    never watched), ``away_at`` (when their last watch ended cleanly, or None) and ``here``: a
+    heartbeat within PRESENCE_FRESH_MS of ``server_now`` and no clean end of a watch since."""
     out: dict[str, dict[str, Any]] = {}
     for uid, rec in sorted(members.items()):
         record = dict(rec) if isinstance(rec, dict) else {}
-        seen = record.get("seen_at")
-        seen_at = seen if isinstance(seen, int) and not isinstance(seen, bool) else None
-        record["seen_at"] = seen_at
-        record["here"] = seen_at is not None and server_now - seen_at <= PRESENCE_FRESH_MS
+        seen_at, away_at = _timestamp(record.get("seen_at")), _timestamp(record.get("away_at"))
+        record["seen_at"], record["away_at"] = seen_at, away_at
+        fresh = seen_at is not None and server_now - seen_at <= PRESENCE_FRESH_MS
+        record["here"] = fresh and (away_at is None or away_at < seen_at)  # type: ignore[operator]
         out[uid] = record
     return out
+
+
+def _timestamp(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def new_with_times(state: TimerState, now: int) -> TimerState:

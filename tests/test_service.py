@@ -166,6 +166,32 @@ def test_presence_is_fresh_for_three_heartbeats() -> None:
     assert got["ana"]["joined_at"] == 1
 
 
+def test_a_member_whose_watch_ended_is_away_until_the_next_heartbeat() -> None:
+    now = 10_000_000
+    members = {
+        "ana": {"joined_at": 1, "seen_at": now - 5_000, "away_at": now - 1_000},  # quit after it
+        "bob": {"joined_at": 1, "seen_at": now - 5_000, "away_at": now - 5_000},  # in the same ms
+        "cara": {"joined_at": 1, "seen_at": now - 1_000, "away_at": now - 5_000},  # back since
+        "dan": {"joined_at": 1, "away_at": now - 5_000},
+    }
+    got = presence(members, now)
+    assert {u: p["here"] for u, p in got.items()} == {"ana": False, "bob": False, "cara": True, "dan": False}
+    assert [p["away_at"] for p in got.values()] == [now - 1_000, now - 5_000, now - 5_000, now - 5_000]
+
+
+def test_marking_away_is_the_members_own(member: Any, rest: Any) -> None:
+    ana, bob = member("ana"), member("bob")
+    ana.create("team")
+    bob.join("team", ana.invite_code("team"))
+    bob.heartbeat("team")
+    assert ana.presence("team")["bob"]["here"] is True
+    bob.away("team")
+    record = ana.presence("team")["bob"]
+    assert (record["here"], record["away_at"] >= record["seen_at"]) == (False, True)
+    bob.heartbeat("team")
+    assert ana.presence("team")["bob"]["here"] is True
+
+
 
 class FakeClock:
     """A local clock that moves only when the code under test sleeps (real time plus the sleeps)."""

@@ -142,7 +142,9 @@ def test_watch_json_lines_from_the_cli(member: Any, server_url: str, ns: str, tm
         bob.act("team", lambda s, now: timer.pause(s, "bob", now))
         second = json.loads(proc.stdout.readline())
         assert (second["event"], second["status"], second["updated_by"]) == ("state", "paused", "bob")
+        assert ana.presence("team")["ana"]["here"] is True  # watching: here
     finally:
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=10)
     assert (proc.returncode, err) == (130, "")
+    assert ana.presence("team")["ana"]["here"] is False  # away at once, not 45 s later

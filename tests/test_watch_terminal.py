@@ -90,6 +90,7 @@ def test_watch_in_a_terminal_shows_a_pause_survives_a_resize_and_quits_clean(
         assert "██" not in after and "resumed" not in after, after  # the alternate screen is gone
         assert term.canonical()  # cbreak was undone
         assert not snapshot.exists()  # q removes the prompt snapshot
+        assert bob.presence("team")["ana"]["here"] is False  # and marks ana away at once
     finally:
         term.close()
 

@@ -5,11 +5,16 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
-from typing import Annotated
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from focuscli.cli.common import JsonOpt, SessionOpt, _inv, app
+from focuscli.errors import FocusError
+
+if TYPE_CHECKING:
+    from focuscli.service import WatchEvent
 
 
 @app.command()
@@ -34,17 +39,56 @@ def watch(
 
     Example: focus watch --json | jq -r '.event + " " + .phase'
     """
-    from focuscli import render
-
     inv = _inv(ctx)
     sid = inv.session_name(session)
-    events = inv.focus.watch(sid, watchdog_s=watchdog)
+    events = _Tracked(inv.focus.watch(sid, watchdog_s=watchdog))
+    try:
+        _show(inv, sid, events, as_json)
+    except KeyboardInterrupt:  # Ctrl-C: a clean end too
+        _mark_away(inv, sid, events)
+        raise
+    _mark_away(inv, sid, events)
+
+
+class _Tracked:
+    """The watch's events, remembering the connection state of the last one."""
+
+    def __init__(self, events: Iterator[WatchEvent]) -> None:
+        self.events = events
+        self.connection = "connecting"
+
+    def __iter__(self) -> Iterator[WatchEvent]:
+        try:
+            for event in self.events:
+                self.connection = event.connection
+                yield event
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        close = getattr(self.events, "close", None)
+        if close is not None:
+            close()
+
+
+def _mark_away(inv: Any, sid: str, events: _Tracked) -> None:
+    """A watch that ends cleanly (q, Ctrl-C) marks its member away at once: the others see it
+    now rather than when the last heartbeat grows stale. Best effort, and only while live."""
+    if events.connection != "live":
+        return  # never connected, or reconnecting: a write would only hold up the exit
+    with contextlib.suppress(FocusError):
+        inv.focus.away(sid)
+
+
+def _show(inv: Any, sid: str, tracked: _Tracked, as_json: bool) -> None:
+    from focuscli import render
+
     # -- issue 5 items 6-7: hooks, bell/notify and the prompt snapshot, for every event in every
     # output mode; never blocks (focuscli/hooks.py).
     from focuscli import hooks
 
     watch_hooks = hooks.for_watch(inv.settings, sid)
-    events = watch_hooks.tap(events)
+    events = watch_hooks.tap(iter(tracked))
     # --
     if not as_json and sys.stdout.isatty():
         from focuscli import timer

@@ -819,11 +819,12 @@ def _mapped(proc: subprocess.Popen[str], needle: str) -> bool:
 
 
 def _without_presence(rest: Rest) -> tuple[str, bytes]:
-    """/sessions without the members' heartbeats (`seen_at`), and /invites as stored."""
+    """/sessions without the members' presence (`seen_at`, `away_at`), and /invites as stored."""
     sessions = rest.value("/sessions.json")
     for session in sessions.values():
         for record in session.get("members", {}).values():
             record.pop("seen_at", None)
+            record.pop("away_at", None)
     return json.dumps(sessions, sort_keys=True), rest.get("/invites.json").content
 
 
