@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from focuscli import prompt
-from focuscli.errors import UsageError
+from focuscli.errors import BadArgument
 from focuscli.service import Status, WatchEvent
 from focuscli.timer import format_duration
 
@@ -86,7 +86,7 @@ def formatted(status: Status, fmt: str, members: Iterable[str] = ()) -> str:
     try:
         return prompt.format_status(fmt, prompt.token_values(status.to_json(), members))
     except prompt.FormatError as err:
-        raise UsageError(str(err)) from None
+        raise BadArgument(str(err)) from None
 
 
 def log_lines(entries: list[dict[str, Any]], offset_ms: int) -> list[str]:

@@ -167,7 +167,7 @@ class Focus:
     def create(self, session: str) -> str:
         """Create ``session`` with this user as owner; returns the invite code."""
         if self.exists(session):
-            raise UsageError(f"session {session!r} already exists; join it with: focus join {session} --code CODE")
+            raise self._exists(session)
         code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(10))
         try:
             self.db.update(
@@ -184,10 +184,26 @@ class Focus:
             # urllib3 re-sends refused: meta is written once). The new random invite code tells.
             if not self._created_with(session, code):
                 if isinstance(err, PermissionDenied) and self.exists(session):
-                    raise UsageError(f"session {session!r} already exists; join it with: focus join {session} --code CODE") from None
+                    raise self._exists(session) from None
                 raise err
         self.created.append(session)
         return code
+
+    def _exists(self, session: str) -> UsageError:
+        """The error for creating a session that exists: what to do depends on who you are."""
+        meta = self.db.get(f"sessions/{session}/meta") or {}
+        try:
+            member = self.db.get(f"sessions/{session}/members/{self.user}") is not None
+        except PermissionDenied:
+            member = False
+        use = f"use it with: focus start --session {session}"
+        if meta.get("owner") == self.user:
+            if member:
+                return UsageError(f"you already own session {session!r}; {use}")
+            return UsageError(f"you own session {session!r} but left it; rejoin with: focus join {session}")
+        if member:
+            return UsageError(f"session {session!r} already exists and you are in it; {use}")
+        return UsageError(f"session {session!r} already exists; join it with: focus join {session} --code CODE")
 
     def _created_with(self, session: str, code: str) -> bool:
         """Whether ``session`` exists with invite ``code`` (so this user's create committed)."""

@@ -350,8 +350,10 @@ def start(state: TimerState, by: str, now_ms: int, *, duration_ms: int | None = 
     if phase not in PHASES:
         raise ValueError(f"phase must be one of {', '.join(PHASES)}, got {phase!r}")
     v = view(state, now_ms)
-    if v.status in ("running", "paused"):
+    if v.status == "running":
         raise TimerError(_ALREADY_RUNNING)
+    if v.status == "paused":
+        raise TimerError("the timer is paused; resume it, or use focus skip or stop")
     rnd = v.round
     if phase == "focus" and (v.phase != "focus" or v.status == "done"):
         rnd += 1

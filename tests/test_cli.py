@@ -131,6 +131,27 @@ def test_bad_input_is_one_line_and_exit_2(focus: Any, rest: Any, args: list[str]
         assert rest.value("/.json") == before
 
 
+def test_creating_a_session_that_exists_says_what_to_do(focus: Any) -> None:
+    code = focus("session", "create", "team").out.split()[-1]
+    mine = focus("session", "create", "team")
+    assert (mine.code, mine.err) == (2, "focus: you already own session 'team'; use it with: focus start --session team\n")
+    focus("join", "team", "--code", code, user="bob")
+    theirs = focus("session", "create", "team", user="bob")
+    assert theirs.err == "focus: session 'team' already exists and you are in it; use it with: focus start --session team\n"
+    other = focus("session", "create", "team", user="cara")
+    assert other.err == "focus: session 'team' already exists; join it with: focus join team --code CODE\n"
+    focus("leave", "--session", "team")
+    left = focus("session", "create", "team")
+    assert left.err == "focus: you own session 'team' but left it; rejoin with: focus join team\n"
+
+
+def test_start_while_paused_says_paused(focus: Any) -> None:
+    focus("start", "--session", "team")
+    focus("pause")
+    again = focus("start", "--break")
+    assert (again.code, again.err) == (3, "focus: the timer is paused; resume it, or use focus skip or stop\n")
+
+
 def test_wait_returns_when_the_phase_ends(focus: Any) -> None:
     focus("start", "1s", "--session", "team")
     done = focus("wait", "--until", "end", "--timeout", "10s")
@@ -398,10 +419,10 @@ def test_log_since_accepts_days(focus: Any) -> None:
     focus("start", "--session", "team")
     assert focus("log", "--since", "2d", "--json").out.count("\n") == 1
     bad = focus("log", "--since", "soon")
-    assert (bad.code, bad.err) == (2, "focus: --since: invalid duration 'soon': use 90s, 30m, 2h, 1:30:00, 7d or 1d12h\n")
+    assert (bad.code, bad.err) == (2, "focus: --since: invalid duration 'soon': use 90s, 30m, 2h, 1:30:00, 7d or 1d12h; see focus log --help\n")
 
 
 def test_a_label_too_long_for_the_rules_is_refused_before_anything_is_written(focus: Any, rest: Any) -> None:
     result = focus("start", "--session", "fresh", "--label", "\U0001F600" * 150)  # 300 UTF-16 units
-    assert (result.code, result.err) == (2, "focus: --label is longer than 200 characters.\n")
+    assert (result.code, result.err) == (2, "focus: --label is longer than 200 characters; see focus start --help\n")
     assert rest.value("/sessions/fresh.json") is None

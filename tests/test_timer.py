@@ -77,6 +77,7 @@ def test_status_cases_are_what_they_say() -> None:
 
 STOPPED = "the timer is stopped; start it first"
 ALREADY_RUNNING = "a timer is already running; use focus skip, extend or stop"
+ALREADY_PAUSED = "the timer is paused; resume it, or use focus skip or stop"
 ACTIONS: dict[str, Callable[[TimerState, str, int], TimerState]] = {
     "start": lambda s, by, now: start(s, by, now),
     "pause": pause,
@@ -90,7 +91,7 @@ ACTIONS: dict[str, Callable[[TimerState, str, int], TimerState]] = {
 MATRIX: list[tuple[str, str, str]] = [
     ("start", "idle", "running"),
     ("start", "running", ALREADY_RUNNING),
-    ("start", "paused", ALREADY_RUNNING),
+    ("start", "paused", ALREADY_PAUSED),
     ("start", "done", "running"),
     ("pause", "idle", STOPPED),
     ("pause", "running", "paused"),

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from focuscli import __version__
-from focuscli.errors import ExitCode, UsageError
+from focuscli.errors import BadArgument, ExitCode
 from focuscli.shell import Invocation
 
 app = typer.Typer(
@@ -84,4 +84,4 @@ def _duration(text: str, what: str) -> int:
     try:
         return parse_duration(text)
     except DurationError as err:
-        raise UsageError(f"{what}: {err}") from None
+        raise BadArgument(f"{what}: {err}") from None

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from focuscli.cli.common import JsonOpt, SessionOpt, _duration, _inv, app
-from focuscli.errors import UsageError
+from focuscli.errors import BadArgument
 
 session_app = typer.Typer(
     help="Create, list and configure sessions.", no_args_is_help=True, rich_markup_mode=None
@@ -91,7 +91,7 @@ def session_set(
     if auto_advance is not None:
         changes["auto_advance"] = auto_advance
     if not changes:
-        raise UsageError("nothing to set: pass --focus, --short-break, --long-break, --long-every or --auto-advance.")
+        raise BadArgument("nothing to set: pass --focus, --short-break, --long-break, --long-every or --auto-advance.")
     status = inv.focus.act(
         sid, lambda s, now: timer.configure(s, inv.settings.user, now, replace(s.cycle, **changes))
     )

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from focuscli.cli.common import JsonOpt, SessionOpt, _duration, _inv, app
-from focuscli.errors import UsageError
+from focuscli.errors import BadArgument
 
 
 @app.command()
@@ -30,11 +30,11 @@ def start(
     from focuscli import render, timer
 
     if short_break and long_break:
-        raise UsageError("--break and --long-break exclude each other; pick one.")
+        raise BadArgument("--break and --long-break exclude each other; pick one.")
     phase = "long_break" if long_break else "short_break" if short_break else "focus"
     ms = _duration(duration, "DURATION") if duration is not None else None
     if label is not None and len(label.encode("utf-16-le")) // 2 > 200:
-        raise UsageError("--label is longer than 200 characters.")
+        raise BadArgument("--label is longer than 200 characters.")
     inv = _inv(ctx)
     name = inv.session_name(session)
     status = inv.focus.act(
@@ -129,7 +129,7 @@ def status(
     from focuscli import render
 
     if as_json and fmt is not None:
-        raise UsageError("--json and --format exclude each other; pick one.")
+        raise BadArgument("--json and --format exclude each other; pick one.")
     inv = _inv(ctx)
     sid = inv.session_name(session)
     result = inv.focus.status(sid)
@@ -165,7 +165,7 @@ def wait(
     from focuscli import render
 
     if until not in ("end", "break", "focus"):
-        raise UsageError(f"--until must be end, break or focus, not {until!r}.")
+        raise BadArgument(f"--until must be end, break or focus, not {until!r}.")
     limit = _duration(timeout, "--timeout") if timeout is not None else None
     inv = _inv(ctx)
     result, change = inv.focus.wait(inv.session_name(session), until, limit)
@@ -197,7 +197,7 @@ def log(
     from focuscli import render
 
     if as_json and as_csv:
-        raise UsageError("--json and --csv exclude each other; pick one.")
+        raise BadArgument("--json and --csv exclude each other; pick one.")
     since_ms = _since(since) if since is not None else None
     inv = _inv(ctx)
     entries = inv.focus.log(inv.session_name(session), limit=limit, since_ms=since_ms)
@@ -222,6 +222,6 @@ def _since(text: str) -> int:
         try:
             return parse_days(text)
         except ValueError:
-            raise UsageError(
+            raise BadArgument(
                 f"--since: invalid duration {text!r}: use 90s, 30m, 2h, 1:30:00, 7d or 1d12h"
             ) from None
