@@ -12,7 +12,7 @@ from typing import Any
 from focuscli import prompt
 from focuscli.errors import BadArgument
 from focuscli.service import Status, WatchEvent
-from focuscli.timer import format_duration
+from focuscli.timer import Cycle, format_duration
 
 PHASE_NAMES = {"focus": "focus", "short_break": "short break", "long_break": "long break"}
 FORMAT_TOKENS = prompt.FORMAT_TOKENS
@@ -75,8 +75,18 @@ def action_line(status: Status) -> str:
         "skip": f"skipped to {phase} ({format_duration(v.duration_ms)})",
         "extend": f"extended {phase} to {format_duration(v.duration_ms)}, {format_duration(v.remaining_ms)} left",
         "settings": "updated the cycle settings",
+        "label": f"relabelled {phase}: {json.dumps(v.label, ensure_ascii=False)}" if v.label else f"cleared the label of {phase}",
     }
     return f"{status.session}: {verbs.get(v.action or '', v.action or 'done')}"
+
+
+def cycle_line(session: str, cycle: Cycle) -> str:
+    """`focus session show`: the session's Pomodoro cycle on one line."""
+    return (
+        f"{session}: focus {format_duration(cycle.focus_ms)} · short break {format_duration(cycle.short_break_ms)}"
+        f" · long break {format_duration(cycle.long_break_ms)} after every {cycle.long_every} focus"
+        f" round{'s' if cycle.long_every != 1 else ''} · auto-advance {'on' if cycle.auto_advance else 'off'}"
+    )
 
 
 def formatted(status: Status, fmt: str, members: Iterable[str] = ()) -> str:

@@ -327,6 +327,7 @@ def view(state: TimerState, now_ms: int) -> TimerView:
 # extend     not idle: re-anchor on the current phase k (offset_ms minus the lengths of the k
 #            phases before it, started_at/paused_at unchanged), then duration_ms += ms. A phase
 #            already over is re-anchored so that exactly `ms` remain from commit time.
+# relabel    not idle: the new label (or none); nothing else changes.
 # configure  any status: store the cycle; running/paused re-anchor like extend (no time added),
 #            so elapsed phases keep their lengths; idle shows the new length of its phase.
 
@@ -435,6 +436,18 @@ def extend(state: TimerState, by: str, now_ms: int, ms: int) -> TimerState:
         raise TimerError(f"a phase can last at most {MAX_PHASE_MS // HOUR_MS}h; it would be "
                          f"{format_duration(fields['duration_ms'])}")
     return _commit(state, by, "extend", **fields)
+
+
+MAX_LABEL: Final = 200  # UTF-16 code units, as the rules count them
+
+
+def relabel(state: TimerState, by: str, now_ms: int, label: str) -> TimerState:
+    """Give the current block a new label ("" clears it); time is untouched."""
+    if len(label.encode("utf-16-le")) // 2 > MAX_LABEL:
+        raise ValueError(f"label is longer than {MAX_LABEL} characters")
+    if state.status == "idle":
+        raise TimerError("the timer is stopped; give the next block its label with focus start --label")
+    return _commit(state, by, "label", label=label or None)
 
 
 def configure(state: TimerState, by: str, now_ms: int, cycle: Cycle) -> TimerState:

@@ -145,6 +145,39 @@ def test_creating_a_session_that_exists_says_what_to_do(focus: Any) -> None:
     assert left.err == "focus: you own session 'team' but left it; rejoin with: focus join team\n"
 
 
+def test_label_relabels_the_running_block_for_everyone(focus: Any, rest: Any) -> None:
+    focus("start", "--label", "draft", "--session", "team")
+    done = focus("label", "write the report")
+    assert (done.code, done.out, done.err) == (0, 'team: relabelled focus: "write the report"\n', "")
+    assert _state(rest)["label"] == "write the report"
+    assert _log(rest)[-1] | {"at": 0, "op": ""} == {
+        "action": "label", "by": "ana", "at": 0, "rev": 2, "op": "", "label": "write the report",
+    }  # fmt: skip
+    assert '"write the report"' in focus("status").out
+    assert focus("label", "").out == "team: cleared the label of focus\n"
+    assert "label" not in _state(rest)
+    focus("stop")
+    stopped = focus("label", "x")
+    assert (stopped.code, stopped.err) == (3, "focus: the timer is stopped; give the next block its label with focus start --label\n")
+    long = focus("label", "x" * 201)
+    assert (long.code, long.err) == (2, "focus: TEXT is longer than 200 characters; see focus label --help\n")
+
+
+def test_session_show_prints_the_cycle(focus: Any) -> None:
+    focus("session", "create", "team")
+    assert focus("session", "show").out == (
+        "team: focus 25:00 · short break 5:00 · long break 15:00 after every 4 focus rounds · auto-advance off\n"
+    )
+    focus("session", "set", "--focus", "50m", "--long-every", "2", "--auto-advance")
+    assert focus("session", "show").out == (
+        "team: focus 50:00 · short break 5:00 · long break 15:00 after every 2 focus rounds · auto-advance on\n"
+    )
+    assert json.loads(focus("session", "show", "--json").out) == {
+        "session": "team", "focus_ms": 3_000_000, "short_break_ms": 300_000, "long_break_ms": 900_000,
+        "long_every": 2, "auto_advance": True,
+    }  # fmt: skip
+
+
 def test_start_while_paused_says_paused(focus: Any) -> None:
     focus("start", "--session", "team")
     focus("pause")

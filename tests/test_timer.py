@@ -24,6 +24,7 @@ from focuscli.timer import (
     parse_duration,
     pause,
     phase_change,
+    relabel,
     resume,
     skip,
     start,
@@ -86,6 +87,7 @@ ACTIONS: dict[str, Callable[[TimerState, str, int], TimerState]] = {
     "skip": skip,
     "extend": lambda s, by, now: extend(s, by, now, 5 * MIN),
     "configure": lambda s, by, now: configure(s, by, now, Cycle(focus_ms=50 * MIN)),
+    "label": lambda s, by, now: relabel(s, by, now, "new"),
 }
 # (action, status) -> status of the view right after the commit, or the TimerError message
 MATRIX: list[tuple[str, str, str]] = [
@@ -117,6 +119,10 @@ MATRIX: list[tuple[str, str, str]] = [
     ("configure", "running", "running"),
     ("configure", "paused", "paused"),
     ("configure", "done", "done"),
+    ("label", "idle", "the timer is stopped; give the next block its label with focus start --label"),
+    ("label", "running", "running"),
+    ("label", "paused", "paused"),
+    ("label", "done", "done"),
 ]
 
 
@@ -408,6 +414,16 @@ def test_skip(state: TimerState, now: int, phase: str, rnd: int, duration: int) 
     new = skip(state, "ann", now)
     assert (new.status, new.phase, new.round, new.duration_ms) == ("running", phase, rnd, duration)
     assert (new.started_at, new.offset_ms, new.paused_at) == (SERVER_NOW, 0, None)
+
+
+def test_relabel_changes_the_label_only() -> None:
+    state = running(label="draft")
+    new = commit(relabel(state, "bob", T0 + MIN, "final"), T0 + MIN)
+    assert (new.label, new.action, new.updated_by, new.rev) == ("final", "label", "bob", state.rev + 1)
+    assert view(new, T0 + 2 * MIN).remaining_ms == view(state, T0 + 2 * MIN).remaining_ms
+    assert relabel(state, "bob", T0, "").label is None  # an empty label clears it
+    with pytest.raises(ValueError):
+        relabel(state, "bob", T0, "x" * 201)
 
 
 def test_stop_keeps_the_current_phase_round_cycle_and_label() -> None:

@@ -1,4 +1,4 @@
-"""Session commands: session create/list/invite/set, join, leave, who."""
+"""Session commands: session create/list/invite/show/set, join, leave, who."""
 
 from __future__ import annotations
 
@@ -57,6 +57,23 @@ def session_invite(ctx: typer.Context, as_json: JsonOpt = False, session: Sessio
     inv = _inv(ctx)
     code = inv.focus.invite_code(inv.session_name(session))
     typer.echo(json.dumps({"code": code}) if as_json else code)
+
+
+@session_app.command("show")
+def session_show(ctx: typer.Context, as_json: JsonOpt = False, session: SessionOpt = None) -> None:
+    """Show the session's Pomodoro cycle: phase lengths, long-break rhythm, auto-advance.
+
+    Example: focus session show --json
+    """
+    from focuscli import render
+
+    inv = _inv(ctx)
+    sid = inv.session_name(session)
+    cycle = inv.focus.state(sid).cycle
+    if as_json:
+        typer.echo(json.dumps({"session": sid, **cycle.to_wire()}))
+    else:
+        typer.echo(render.cycle_line(sid, cycle))
 
 
 @session_app.command("set")

@@ -1,4 +1,4 @@
-"""Timer commands: start, pause, resume, stop, skip, extend, status, wait, log."""
+"""Timer commands: start, pause, resume, stop, skip, extend, label, status, wait, log."""
 
 from __future__ import annotations
 
@@ -109,6 +109,27 @@ def extend(
     Example: focus extend 5m
     """
     _simple_action(ctx, session, "extend", ms=_duration(duration, "DURATION"))
+
+
+@app.command()
+def label(
+    ctx: typer.Context,
+    text: Annotated[str, typer.Argument(help='The new label ("" clears it).', show_default=False)],
+    session: SessionOpt = None,
+) -> None:
+    """Relabel the current block (running, paused or over) for everyone.
+
+    Example: focus label "review the draft"
+    """
+    from focuscli import render, timer
+
+    if len(text.encode("utf-16-le")) // 2 > timer.MAX_LABEL:
+        raise BadArgument(f"TEXT is longer than {timer.MAX_LABEL} characters.")
+    inv = _inv(ctx)
+    sid = inv.session_name(session)
+    note = {"label": text} if text else None
+    status = inv.focus.act(sid, lambda s, now: timer.relabel(s, inv.settings.user, now, text), note=note)
+    typer.echo(render.action_line(status))
 
 
 @app.command()
