@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from focuscli.cli.common import JsonOpt, SessionOpt, _duration, _inv, app
+from focuscli.cli.common import JsonOpt, SessionOpt, _duration, _inv, _note_sessions, app
 from focuscli.errors import BadArgument
 
 session_app = typer.Typer(
@@ -28,6 +28,7 @@ def session_create(ctx: typer.Context, name: Annotated[str, typer.Argument(help=
     sid = validate_name("session", name)
     code = inv.focus.create(sid)
     inv.remember(sid)
+    _note_sessions(inv, add=[sid])
     typer.echo(f"created session {sid}; others join with: focus join {sid} --code {code}")
 
 
@@ -41,6 +42,7 @@ def session_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     for gone in inv.focus.cleanup_idle(inv.settings.cleanup_after_ms):
         inv.say(f"removed session {gone}: idle for longer than cleanup_after")
     names = inv.focus.sessions()
+    _note_sessions(inv, replace=names)
     if as_json:
         typer.echo(json.dumps(names))
     else:
@@ -131,6 +133,7 @@ def join(
     sid = validate_name("session", name)
     inv.focus.join(sid, code)
     inv.remember(sid)
+    _note_sessions(inv, add=[sid])
     typer.echo(f"joined {sid}")
 
 
@@ -143,6 +146,7 @@ def leave(ctx: typer.Context, session: SessionOpt = None) -> None:
     inv = _inv(ctx)
     sid = inv.session_name(session)
     inv.focus.leave(sid)
+    _note_sessions(inv, remove=[sid])
     from focuscli.settings import remembered_session
 
     if remembered_session(inv.settings) == sid:

@@ -8,7 +8,8 @@ from typing import Annotated, Any
 
 import typer
 
-from focuscli.cli.common import JsonOpt, SessionOpt, _duration, _inv, app
+from focuscli.cli.common import JsonOpt, SessionOpt, _duration, _inv, _note_sessions, app
+from focuscli.completion import complete_until
 from focuscli.errors import BadArgument
 
 
@@ -44,6 +45,7 @@ def start(
     )
     inv.remember(name)
     if name in inv.focus.created:
+        _note_sessions(inv, add=[name])
         inv.say(f"created session {name} (you own it); invite others with: focus session invite")
     typer.echo(render.action_line(status))
 
@@ -166,7 +168,9 @@ def status(
 @app.command()
 def wait(
     ctx: typer.Context,
-    until: Annotated[str, typer.Option(help="end (of this phase), break or focus.")] = "end",
+    until: Annotated[
+        str, typer.Option(help="end (of this phase), break or focus.", autocompletion=complete_until)
+    ] = "end",
     timeout: Annotated[str | None, typer.Option(help="Give up after this long (exit 4).", show_default=False)] = None,
     session: SessionOpt = None,
 ) -> None:
