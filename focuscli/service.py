@@ -456,18 +456,21 @@ class Focus:
         tick_s: float = 0.25,
         watchdog_s: float = 45.0,
         heartbeat_s: float = HEARTBEAT_S,
+        revive: Callable[[], None] | None = None,
     ) -> Generator[WatchEvent, None, None]:
         """Follow ``session`` live: a `WatchEvent` for every change, phase end, member change
         and connection change, until the caller stops iterating (or the session goes away).
 
         Runs as this user over the database's change stream (rules apply), keeps a presence
-        heartbeat while live, and refreshes the server clock estimate now and then.
+        heartbeat while live, and refreshes the server clock estimate now and then. While
+        disconnected, ``revive()`` (if given) is called now and then: the CLI passes one that
+        starts the embedded server again.
         """
         if self._member_read(session, f"sessions/{session}/members/{self.user}") is None:
             raise self._not_member(session)
         from focuscli.watching import follow
 
-        return follow(self, session, tick_s=tick_s, watchdog_s=watchdog_s, heartbeat_s=heartbeat_s)
+        return follow(self, session, tick_s=tick_s, watchdog_s=watchdog_s, heartbeat_s=heartbeat_s, revive=revive)
 
     def wait(
         self, session: str, until: str, timeout_ms: int | None, *, poll_s: float = 0.5

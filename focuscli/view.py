@@ -185,7 +185,12 @@ def screen(snap: Snapshot) -> RenderableType:
     clock = format_duration(v.remaining_ms)
     scale = digit_scale(clock, snap.width, snap.height)
 
-    header = Text(state_text(v).upper() if v.status == "running" else state_text(v), style=f"bold {colour}")
+    live = snap.connection == "live"
+    if not live:  # what it was when last seen, never as if it were live
+        digits_style = f"{colour} dim"
+        header = Text(f"{state_text(v)} when last seen", style=f"{colour} dim")
+    else:
+        header = Text(state_text(v).upper() if v.status == "running" else state_text(v), style=f"bold {colour}")
     lines: list[RenderableType] = [Align.center(header), Text("")]
     if scale:
         lines.append(Align.center(Text("\n".join(big_digits(clock, scale)), style=digits_style)))

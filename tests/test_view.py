@@ -106,6 +106,14 @@ def test_connection_states() -> None:
     assert f"○ offline since {when}, reconnecting" in _lines(long_ago)
 
 
+def test_a_disconnected_watch_never_says_running_as_if_live() -> None:
+    for connection in ("reconnecting", "connecting"):
+        lines = _lines(_text(_snap(connection=connection, connection_since=995.0)))
+        assert not any("RUNNING" in line for line in lines), lines
+        assert "focus · round 2 · running when last seen" in lines
+    assert "FOCUS · ROUND 2 · RUNNING" in _lines(_text(_snap()))
+
+
 def test_last_action_ages_and_notice() -> None:
     lines = _lines(_text(_snap(server_now=100_000 + 125_000, notice="pause: the timer is already paused")))
     assert "started by ana · 2 min ago" in lines

@@ -16,7 +16,6 @@ from tests.conftest import focus_env
 from tests.terminal import Terminal
 
 
-
 def _event(status: str, phase: str = "focus") -> WatchEvent:
     view = timer.TimerView(status, phase, 1, 1000, 1000, 0, None, None, 1, None, None, None)
     return WatchEvent("state", Status("team", view, 0, 0), ["ana"], "live")

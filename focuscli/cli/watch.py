@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -41,7 +41,14 @@ def watch(
     """
     inv = _inv(ctx)
     sid = inv.session_name(session)
-    events = _Tracked(inv.focus.watch(sid, watchdog_s=watchdog))
+    revive: Callable[[], None] | None = None
+    if inv.settings.target.kind == "embedded":  # the server focus starts: start it again if it stops
+        from functools import partial
+
+        from focuscli import embedded
+
+        revive = partial(embedded.ensure_running, inv.settings, say=lambda text: None)
+    events = _Tracked(inv.focus.watch(sid, watchdog_s=watchdog, revive=revive))
     try:
         _show(inv, sid, events, as_json)
     except KeyboardInterrupt:  # Ctrl-C: a clean end too
@@ -81,11 +88,9 @@ def _mark_away(inv: Any, sid: str, events: _Tracked) -> None:
 
 
 def _show(inv: Any, sid: str, tracked: _Tracked, as_json: bool) -> None:
-    from focuscli import render
-
     # -- issue 5 items 6-7: hooks, bell/notify and the prompt snapshot, for every event in every
     # output mode; never blocks (focuscli/hooks.py).
-    from focuscli import hooks
+    from focuscli import hooks, render
 
     watch_hooks = hooks.for_watch(inv.settings, sid)
     events = watch_hooks.tap(iter(tracked))
