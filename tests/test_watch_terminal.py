@@ -57,17 +57,17 @@ def test_watch_in_a_terminal_shows_a_pause_survives_a_resize_and_quits_clean(
 
     term = Terminal(argv, env, columns=100, lines=30)
     try:
-        first = term.wait_for(lambda t: "FOCUS · ROUND 1 · RUNNING" in t and "● live" in t, "running view")
+        # Each wait names everything the frame must show at once: a frame read half-drawn
+        # must not pass.
+        keys = "space pause/resume · s skip · n start next · q quit"
+        term.wait_for(lambda t: all(x in t for x in ("FOCUS · ROUND 1 · RUNNING", "● live", "deep work", "██", keys)), "running view")
         assert snapshot.exists()
-        assert "deep work" in first and "██" in first and "space pause/resume · s skip · n start next · q quit" in first
 
         bob.act("team", lambda s, now: timer.pause(s, "bob", now))
-        paused = term.wait_for(lambda t: "focus · round 1 · paused" in t, "paused view", timeout=5.0)
-        assert "paused by bob" in paused
+        term.wait_for(lambda t: "focus · round 1 · paused" in t and "paused by bob" in t, "paused view", timeout=5.0)
 
         term.resize(44, 14)
-        small = term.wait_for(lambda t: "paused by bob" in t and "██" not in t, "resized view")
-        assert "focus · round 1 · paused" in small
+        small = term.wait_for(lambda t: "paused by bob" in t and "focus · round 1 · paused" in t and "██" not in t, "resized view")
         assert max(map(len, small.splitlines())) <= 44
 
         term.resize(100, 30)
