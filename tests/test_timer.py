@@ -73,6 +73,7 @@ def test_phases() -> None:
 
 S, MIN = 1000, 60_000
 H, DAY = 60 * MIN, 24 * 60 * MIN
+MANUAL = Cycle()
 AUTO = Cycle(auto_advance=True)
 
 
@@ -82,11 +83,11 @@ def _commit(state: TimerState, at: int) -> TimerState:
     return replace(state, **fields)
 
 
-def running(cycle: Cycle = Cycle(), at: int = T0, **kw: Any) -> TimerState:
+def running(cycle: Cycle = MANUAL, at: int = T0, **kw: Any) -> TimerState:
     return _commit(start(TimerState(cycle=cycle), "ann", at, **kw), at)
 
 
-def paused(cycle: Cycle = Cycle(), at: int = T0 + 10 * MIN) -> TimerState:
+def paused(cycle: Cycle = MANUAL, at: int = T0 + 10 * MIN) -> TimerState:
     return _commit(pause(running(cycle), "bob", at), at)
 
 
