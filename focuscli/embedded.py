@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import errno
 import fcntl
 import json
 import os
@@ -41,6 +42,7 @@ from focuscli.errors import BackendError, UsageError
 from focuscli.settings import EMBEDDED_HOST, EMBEDDED_NAMESPACE, EMBEDDED_PORT, Settings
 
 PROBE_TIMEOUT = 0.3  # seconds for one "is anybody there?" request
+PROBE_BYTES = 4096  # written (and removed) to check that a directory takes data
 START_TIMEOUT = 10.0  # seconds for a started server to answer
 STOP_TIMEOUT = 10.0  # seconds for a stopped server to exit
 RULES_FILE = "database.rules.json"
@@ -93,7 +95,49 @@ def ensure_running(settings: Settings, *, say: Callable[[str], None]) -> Setting
     if secret is not None and _probe(url, ns, secret) == "ours":
         _sync_rules(settings, url, ns, secret, say)
         return settings
-    _prepare_dirs(settings)
+    for directory, variable in ((settings.state_dir, "XDG_STATE_HOME"), (settings.data_dir, "XDG_DATA_HOME")):
+        try:
+            _check_writable(directory)
+        except OSError as err:
+            raise _unwritable(directory, variable, err) from None
+    try:
+        return _start(settings, ns, fixed, say)
+    except OSError as err:  # the disk filled up, or went read-only, in between
+        raise _unwritable(settings.data_dir, "XDG_DATA_HOME", err) from None
+
+
+def _check_writable(directory: Path) -> None:
+    """Create ``directory`` if needed and write (and remove) a small file in it: a read-only,
+    full or forbidden directory raises OSError here, before anything is started."""
+    directory.mkdir(parents=True, exist_ok=True)
+    probe = directory / f".probe-{os.getpid()}"
+    try:
+        fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            os.write(fd, b"\0" * PROBE_BYTES)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    finally:
+        probe.unlink(missing_ok=True)
+
+
+def _unwritable(directory: Path, variable: str, err: OSError) -> BackendError:
+    """One line for a directory the server cannot use: what is wrong with it, what to do."""
+    elsewhere = f"set {variable} to a directory you can write"
+    if err.errno == errno.EROFS:
+        problem, todo = f"{directory} is on a read-only file system", f"make it writable, or {elsewhere}"
+    elif err.errno in (errno.ENOSPC, errno.EDQUOT):
+        problem, todo = f"no space left on the disk of {directory}", "free some space there and run the command again"
+    elif err.errno in (errno.EACCES, errno.EPERM):
+        problem, todo = f"{directory} is not writable (permission denied)", f"fix its permissions, or {elsewhere}"
+    else:
+        reason = (err.strerror or str(err)).lower()
+        problem, todo = f"cannot write to {directory} ({reason})", f"check that disk, or {elsewhere}"
+    return BackendError(f"cannot start the local database server: {problem}; {todo}")
+
+
+def _start(settings: Settings, ns: str, fixed: bool, say: Callable[[str], None]) -> Settings:
     with _locked(settings.state_dir / "serve.lock"):
         for _ in range(PORT_TRIES):
             port = urlsplit(settings.target.url).port or EMBEDDED_PORT
@@ -156,18 +200,6 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind((EMBEDDED_HOST, 0))
         return int(sock.getsockname()[1])
-
-
-def _prepare_dirs(settings: Settings) -> None:
-    for directory in (settings.state_dir, settings.data_dir):
-        try:
-            directory.mkdir(parents=True, exist_ok=True)
-        except OSError as err:
-            reason = err.strerror.lower() if err.strerror else str(err)
-            raise UsageError(
-                f"cannot create {directory} for the local database server: {reason}; "
-                "set XDG_DATA_HOME / XDG_STATE_HOME to a writable place, or use --db"
-            ) from None
 
 
 def _secret(settings: Settings) -> str | None:

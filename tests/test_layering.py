@@ -17,8 +17,8 @@ STDLIB = set(sys.stdlib_module_names)
 RULES = sorted(p.relative_to(PACKAGE).as_posix() for p in (PACKAGE / "rules").glob("*.py"))
 AUTHEMU = sorted(p.relative_to(PACKAGE).as_posix() for p in (PACKAGE / "server" / "authemu").glob("*.py"))
 PURE_CORES = [
-    "timer.py", "plan.py", "prompt.py", "server/tree.py", "server/query.py", "server/pushid.py", "server/access.py", *RULES,
-    *AUTHEMU,
+    "timer.py", "plan.py", "prompt.py", "completion.py", "server/tree.py", "server/query.py", "server/pushid.py",
+    "server/access.py", *RULES, *AUTHEMU,
 ]  # fmt: skip
 ALLOWED: dict[str, set[str]] = {
     "server/http.py": {"aiohttp"},

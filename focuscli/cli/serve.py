@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from focuscli.cli.common import _inv, app
-from focuscli.errors import FocusError, UsageError
+from focuscli.errors import BadArgument, FocusError, UsageError
 
 
 @app.command()
@@ -91,7 +91,7 @@ def serve(
     from focuscli.server.origins import normalize_origin
 
     if memory and data_dir is not None:
-        raise UsageError("--data-dir and --memory exclude each other; pick one.")
+        raise BadArgument("--data-dir and --memory exclude each other; pick one.")
     source = None
     if rules is not None:
         try:

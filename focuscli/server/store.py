@@ -18,7 +18,7 @@ from typing import Any
 from focuscli.rules.document import RulesDocument
 from focuscli.server import tree
 from focuscli.server.access import Access, compile_access
-from focuscli.server.journal import Journal, JournalError
+from focuscli.server.journal import RETRY_S, Journal, JournalError, JournalStalled
 from focuscli.server.sse import CANCEL, Change, Listener, events_for
 from focuscli.server.tree import Node
 
@@ -84,6 +84,7 @@ class Store:
                 data_dir,
                 on_durable=self._durable_from_thread,
                 on_error=self._failed_from_thread,
+                on_recovered=self._recovered_from_thread,
                 apply=_apply_record,
                 snapshot_provider=self._snapshot,
             )
@@ -132,7 +133,18 @@ class Store:
         try:
             return self.journal.append(record)
         except JournalError as err:
-            raise StoreUnavailable(str(err)) from None
+            raise StoreUnavailable(self._unavailable(err)) from None
+
+    def _unavailable(self, err: BaseException) -> str:
+        """Why writes are refused, and what happens or what to do next (the 503's message)."""
+        if isinstance(err, JournalStalled):
+            return f"{err}; writes resume by themselves once there is space (reads still work)"
+        assert self.journal is not None
+        cause = err.__cause__ or err
+        return (
+            f"the data directory {self.journal.directory} failed ({cause}); restart focus serve to "
+            "recover (for the one focus starts: focus serve --stop, then any focus command)"
+        )
 
     def commit(self, ns: Namespace, change: Change, new_root: Node) -> asyncio.Future[None]:
         """Make ``new_root`` (``change`` applied to ``ns.root``) the head; resolves when durable."""
@@ -181,14 +193,25 @@ class Store:
         self.loop.call_soon_threadsafe(self._failed, err)
 
     def _failed(self, err: BaseException) -> None:
-        log.error("data directory failed, writes are no longer durable: %s", err)
+        if isinstance(err, JournalStalled):
+            log.warning("%s: writes are refused until it takes data again (checked every %s s)", err, RETRY_S)
+        else:
+            log.error("data directory failed, writes are no longer durable: %s", err)
+        message = self._unavailable(err) if self.journal is not None else f"the data directory failed: {err}"
         while self._pending:
             item = self._pending.pop(0)
             # Nothing that did not reach the disk may be read back: every namespace goes back
             # to the last tree published (= durable); later writes get 503 from the journal.
             item.namespace.root = item.namespace.published
             if not item.done.done():
-                item.done.set_exception(StoreUnavailable(f"the data directory failed: {err}"))
+                item.done.set_exception(StoreUnavailable(message))
+
+    def _recovered_from_thread(self) -> None:
+        self.loop.call_soon_threadsafe(self._recovered)
+
+    def _recovered(self) -> None:
+        if self.journal is not None:
+            log.warning("data directory %s can be written again; accepting writes", self.journal.directory)
 
     def _durable(self, seq: int) -> None:
         while self._pending and self._pending[0].seq <= seq:
