@@ -275,12 +275,6 @@ class Focus:
     def leave(self, session: str) -> None:
         if self._member_read(session, f"sessions/{session}/members/{self.uid}") is None:
             raise self._not_member(session)
-        meta = self.db.get(f"sessions/{session}/meta") or {}
-        if meta.get("owner") == self.uid and len(self.members(session)) > 1:
-            raise UsageError(
-                f"you own {session!r}: hand it over first (focus session transfer MEMBER) "
-                f"or delete it (focus session delete {session})"
-            )
         self.db.update(
             "",
             {f"sessions/{session}/members/{self.uid}": None, f"users/{self.uid}/sessions/{session}": None},

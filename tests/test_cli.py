@@ -155,7 +155,7 @@ def test_label_relabels_the_running_block_for_everyone(focus: Any, rest: Any) ->
     assert (done.code, done.out, done.err) == (0, 'team: relabelled focus: "write the report"\n', "")
     assert _state(rest)["label"] == "write the report"
     assert _log(rest)[-1] | {"at": 0, "op": ""} == {
-        "action": "label", "by": "ana", "at": 0, "rev": 2, "op": "", "label": "write the report",
+        "action": "label", "by": "ana", "name": "ana", "at": 0, "rev": 2, "op": "", "label": "write the report",
     }  # fmt: skip
     assert '"write the report"' in focus("status").out
     assert focus("label", "").out == "team: cleared the label of focus\n"
