@@ -90,7 +90,8 @@ class Store:
             for name, entry in state.items():
                 ns = self.lookup(name)
                 self._adopt(ns)
-                ns.root = ns.published = entry.get("data")
+                # Folded: data written before integral doubles were stored as integers.
+                ns.root = ns.published = tree.fold_numbers(entry.get("data"))
                 source = entry.get("rules")
                 if source is not None and default_rules is None:
                     doc = RulesDocument.parse(source)

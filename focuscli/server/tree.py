@@ -33,6 +33,8 @@ PRIORITY = ".priority"
 VALUE = ".value"
 SV = ".sv"
 _INF = float("inf")
+_DOUBLE_INT64_MIN = -(2.0**63)
+_DOUBLE_INT64_END = 2.0**63
 _FORBIDDEN = frozenset(".$#[]/") | frozenset(chr(c) for c in range(0x20)) | {"\x7f"}
 
 INVALID_JSON = "Invalid data; couldn't parse JSON object, array, or value."
@@ -265,9 +267,9 @@ def normalize(value: Any, path: Path = (), server_value: ServerValue | None = No
         except OverflowError:  # past the range of a double: not a number the database can hold
             raise TreeError(INVALID_JSON) from None
     if kind is float:
-        if value != value or value in (float("inf"), float("-inf")):
+        if value != value or value in (_INF, -_INF):
             raise TreeError(INVALID_JSON)
-        return value
+        return number(value)
     if kind is list:
         value = {str(i): v for i, v in enumerate(value)}
     elif kind is not dict:
@@ -302,6 +304,25 @@ def normalize(value: Any, path: Path = (), server_value: ServerValue | None = No
     if prio is not None:
         out[PRIORITY] = prio
     return out
+
+
+def number(value: float) -> int | float:
+    """A double as the database keeps it: integral values within int64 are integers (7.0 is 7,
+    -0.0 is 0), as Realtime Database serves them; the rest stay doubles."""
+    if value.is_integer() and _DOUBLE_INT64_MIN <= value < _DOUBLE_INT64_END:
+        return int(value)
+    return value
+
+
+def fold_numbers(node: Node) -> Node:
+    """``node`` with every integral double (values and priorities) as an integer: for data
+    stored before numbers were folded at normalisation."""
+    kind = type(node)
+    if kind is float:
+        return number(node)
+    if kind is dict:
+        return {key: fold_numbers(child) for key, child in node.items()}
+    return node
 
 
 def _priority(path: Path, raw: Any, server_value: ServerValue | None) -> Any:
@@ -357,7 +378,7 @@ def server_values(now_ms: int, root: Node) -> ServerValue:
                 total = _INF
             if total in (_INF, -_INF):
                 raise TreeError("Invalid data; the result of the increment is out of range.")
-            return total
+            return number(total) if type(total) is float else total
         raise TreeError(f"Invalid data; unknown server value {json.dumps(spec)}.")
 
     return resolve
