@@ -15,7 +15,8 @@ STDLIB = set(sys.stdlib_module_names)
 # module (relative to focuscli/) -> third-party or focuscli modules it may import
 RULES = sorted(p.relative_to(PACKAGE).as_posix() for p in (PACKAGE / "rules").glob("*.py"))
 PURE_CORES = [
-    "timer.py", "prompt.py", "server/tree.py", "server/query.py", "server/pushid.py", "server/access.py", *RULES,
+    "timer.py", "prompt.py", "server/tree.py", "server/query.py", "server/pushid.py", "server/access.py",
+    "server/bigjson.py", "server/limits.py", "server/offload.py", *RULES,
 ]  # fmt: skip
 ALLOWED: dict[str, set[str]] = {
     "server/http.py": {"aiohttp"},

@@ -7,18 +7,26 @@ import contextlib
 import logging
 import ssl
 import time
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.web_protocol import RequestPayloadError
 
 from focuscli.server.app import App
+from focuscli.server.limits import Limits
+from focuscli.server.offload import Lazy
 from focuscli.server.sse import KEEP_ALIVE, Listener
 from focuscli.server.store import Store
-from focuscli.server.wire import Request, Response, error_response
+from focuscli.server.wire import TOO_BIG, HttpError, Request, Response, error_response
 
 log = logging.getLogger("focuscli.server")
 
-MAX_BODY_BYTES = 256 * 1024 * 1024
-TOO_BIG = "Data to write exceeds the maximum size that can be modified with a single request."
+SLOW_BODY = (
+    "The request body arrived too slowly: send it within {timeout:g} s, and at least "
+    "{rate} KiB/s after that."
+)
+BAD_BODY = "The request body is malformed (its framing or encoding is broken)."
 # At shutdown: how long requests under way get to finish, how long streams get to send what
 # they hold, and then how long aiohttp's own shutdown waits for a request that started meanwhile.
 SHUTDOWN_TIMEOUT_S = 2.0
@@ -33,6 +41,7 @@ class HttpServer:
         self.app = app
         self.store = store
         self.keepalive = keepalive
+        self.limits: Limits = app.limits
         self._runner: web.ServerRunner | None = None
         self._ticker: asyncio.Task[None] | None = None
         self._streams: dict[Listener, web.BaseRequest] = {}  # open streams and their requests
@@ -45,7 +54,11 @@ class HttpServer:
         # Malformed requests (bad method, broken framing) already get aiohttp's 400; a traceback
         # per such request in the server's log helps nobody.
         logging.getLogger("aiohttp.server").setLevel(logging.CRITICAL)
-        server = web.Server(self._handle, access_log=None)
+        # aiohttp's keep-alive timeout also runs from the moment a connection opens, and closes
+        # a connection still waiting for a request's headers when it fires: the header timeout.
+        server = web.Server(
+            self._handle, access_log=None, keepalive_timeout=self.limits.request_timeout
+        )
         self._runner = web.ServerRunner(server, handle_signals=False, shutdown_timeout=AIOHTTP_SHUTDOWN_S)
         await self._runner.setup()
         site = web.TCPSite(
@@ -88,6 +101,7 @@ class HttpServer:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        self.app.worker.close()
 
     async def _keepalive_loop(self) -> None:
         tick = min(1.0, self.keepalive / 4)
@@ -119,16 +133,17 @@ class HttpServer:
 
     async def _serve(self, request: web.BaseRequest) -> web.StreamResponse:
         length = request.content_length
-        if length is not None and length > MAX_BODY_BYTES:
-            return _as_aiohttp(error_response(400, TOO_BIG))
-        body = await request.content.read()
-        if len(body) > MAX_BODY_BYTES:
-            return _as_aiohttp(error_response(400, TOO_BIG))
+        if length is not None and length > self.limits.max_body_bytes:
+            return _as_aiohttp(error_response(413, TOO_BIG))  # before a byte of it is read
         raw = request.raw_path
         path, _, query = raw.partition("?")
         headers = {k.lower(): v for k, v in request.headers.items()}
+
+        async def reader(when_big: Callable[[], Awaitable[None]]) -> bytes:
+            return await self._read_body(request, when_big)
+
         try:
-            result = await self.app.handle(Request(request.method, path, query, headers, body))
+            result = await self.app.handle(Request(request.method, path, query, headers, b"", reader))
         except Exception:
             log.exception("internal error on %s %s", request.method, path)
             return _as_aiohttp(error_response(500, "Internal server error"))
@@ -145,8 +160,8 @@ class HttpServer:
             while True:
                 if not listener.chunks and not listener.closed:
                     await listener.wakeup.wait()
-                data = listener.take()
-                if data:
+                for chunk in listener.take():
+                    data = await self.app.worker.run(chunk) if isinstance(chunk, Lazy) else chunk
                     await response.write(data)
                     listener.last_sent = time.monotonic()
                 if listener.closed:
@@ -158,6 +173,47 @@ class HttpServer:
             listener.close()
             self.store.unsubscribe(result.namespace, listener)
         return response
+
+
+    async def _read_body(
+        self, request: web.BaseRequest, when_big: Callable[[], Awaitable[None]]
+    ) -> bytes:
+        """The body, read as it streams: 413 past the size limit, 408 if it comes too slowly.
+
+        The body has ``request_timeout`` seconds, plus one second per ``min_body_rate`` bytes
+        received; waiting for the lane (``when_big``, awaited once the body proves bigger than
+        ``inline_bytes``) is not counted against it. (aiohttp's own ``read()`` enforces a size
+        limit but no time.)"""
+        limits = self.limits
+        loop = asyncio.get_running_loop()
+        if request.content_length is not None and request.content_length > limits.inline_bytes:
+            await when_big()
+            big = True
+        else:
+            big = False
+        start = loop.time()
+        body = bytearray()
+        content = request.content
+        while True:
+            deadline = start + limits.request_timeout + len(body) / limits.min_body_rate
+            try:
+                async with asyncio.timeout_at(deadline):
+                    chunk = await content.readany()
+            except TimeoutError:
+                message = SLOW_BODY.format(timeout=limits.request_timeout, rate=limits.min_body_rate // 1024)
+                raise HttpError(408, message) from None
+            except (RequestPayloadError, HttpProcessingError):  # broken chunked framing, ...
+                raise HttpError(400, BAD_BODY) from None
+            if not chunk:
+                return bytes(body)
+            body += chunk
+            if len(body) > limits.max_body_bytes:
+                raise HttpError(413, TOO_BIG)
+            if not big and len(body) > limits.inline_bytes:
+                big = True
+                waited = loop.time()
+                await when_big()
+                start += loop.time() - waited
 
 
 def _as_aiohttp(response: Response) -> web.Response:

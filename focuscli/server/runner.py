@@ -11,7 +11,7 @@ import ssl
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
@@ -20,6 +20,7 @@ from focuscli.server.app import App
 from focuscli.server.auth import load_or_create_secret
 from focuscli.server.http import HttpServer
 from focuscli.server.journal import JournalError
+from focuscli.server.limits import Limits
 from focuscli.server.store import Store
 
 
@@ -48,6 +49,7 @@ class ServerConfig:
     ssl_context: ssl.SSLContext | None = None  # serve HTTPS, as production does
     enforce_indexes: bool = False
     clock: Callable[[], float] = time.time
+    limits: Limits = field(default_factory=Limits)  # request sizes and timeouts
 
 
 class _Running:
@@ -73,7 +75,10 @@ class _Running:
         except OSError as err:
             reason = err.strerror.lower() if err.strerror else str(err)
             raise ServerStartError(f"cannot use data directory {err.filename}: {reason}") from None
-        self.app = App(self.store, admin_secret=admin_secret, enforce_indexes=config.enforce_indexes)
+        self.app = App(
+            self.store, admin_secret=admin_secret, enforce_indexes=config.enforce_indexes,
+            limits=config.limits,
+        )  # fmt: skip
         self.http = HttpServer(self.app, self.store, keepalive=config.keepalive)
 
     async def start(self) -> None:

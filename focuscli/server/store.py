@@ -11,20 +11,22 @@ import asyncio
 import logging
 import os
 import threading
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from focuscli.rules.document import RulesDocument
-from focuscli.server import tree
+from focuscli.server import bigjson, tree
 from focuscli.server.access import Access, compile_access
 from focuscli.server.journal import Journal, JournalError
-from focuscli.server.sse import CANCEL, Change, Listener, events_for
-from focuscli.server.tree import Node
+from focuscli.server.sse import CANCEL, Change, Chunk, Listener, events_for
+from focuscli.server.tree import Node, Path
 
 log = logging.getLogger("focuscli.server")
 
 DEFAULT_NAMESPACE = "fake-server"
+HISTORY = 4096  # commits per namespace remembered for changed_since
 
 
 @dataclass(eq=False)
@@ -38,6 +40,13 @@ class Namespace:
     published: Node = None  # the tree as of the last commit shown to streams
     listeners: set[Listener] = field(default_factory=set)
     rules_uploaded: bool = False
+    # Commits so far, and the paths the recent ones wrote ((): everything, as a rules change):
+    # a write judged off the loop against an older tree asks what changed since (changed_since).
+    version: int = 0
+    history: deque[tuple[int, tuple[Path, ...]]] = field(default_factory=lambda: deque(maxlen=HISTORY))
+    # Set while a big write is judged against the head with other writes held back (its last
+    # resort after its judgements kept being overtaken); they wait for it to resolve.
+    gate: asyncio.Future[None] | None = None
 
     def can_read(self, listener: Listener, root: Node, now_ms: int) -> bool:
         if listener.admin:
@@ -135,15 +144,23 @@ class Store:
         except JournalError as err:
             raise StoreUnavailable(str(err)) from None
 
-    def commit(self, ns: Namespace, change: Change, new_root: Node) -> asyncio.Future[None]:
-        """Make ``new_root`` (``change`` applied to ``ns.root``) the head; resolves when durable."""
+    def commit(
+        self, ns: Namespace, change: Change, new_root: Node, record: bytes | None = None
+    ) -> asyncio.Future[None]:
+        """Make ``new_root`` (``change`` applied to ``ns.root``) the head; resolves when durable.
+
+        ``record`` is the journal record already encoded (``journal_record``), for big writes."""
         self._adopt(ns)
         old_root = ns.root
         done: asyncio.Future[None] = self.loop.create_future()
         with self._lock:
             if self.journal is not None:
-                seq = self._append({"ns": ns.name, "e": [[tree.path_str(p), tree.get(new_root, p)] for p in change.paths()]})
+                if record is None:
+                    seq = self._append({"ns": ns.name, "e": [[tree.path_str(p), tree.get(new_root, p)] for p in change.paths()]})
+                else:
+                    seq = self._append_encoded(record)
             ns.root = new_root
+            _changed(ns, written_paths(change))
             if self.journal is None:
                 self._seq += 1
                 seq = self._seq
@@ -161,6 +178,7 @@ class Store:
             if self.journal is not None:
                 seq = self._append({"ns": ns.name, "rules": doc.source})
             ns.rules, ns.access, ns.rules_uploaded = doc, access, True
+            _changed(ns, ((),))
             if self.journal is None:
                 self._seq += 1
                 seq = self._seq
@@ -170,6 +188,40 @@ class Store:
         else:
             self._pending.append(pending)
         return done
+
+    def changed_since(self, ns: Namespace, version: int, paths: Iterable[Path]) -> bool:
+        """Did a commit after ``version`` write at, above or below any of ``paths``?
+        (True too when the history no longer reaches back that far.)"""
+        if ns.version == version:
+            return False
+        if not ns.history or ns.history[0][0] > version + 1:
+            return True
+        watched = list(paths)
+        for seq, written in reversed(ns.history):
+            if seq <= version:
+                break
+            for w in written:
+                for p in watched:
+                    n = min(len(w), len(p))
+                    if w[:n] == p[:n]:
+                        return True
+        return False
+
+    def journal_record(self, ns: Namespace, change: Change) -> bytes | None:
+        """``change``'s journal record, encoded step by step (on the worker thread, for a big
+        write); None without a journal."""
+        if self.journal is None:
+            return None
+        entries = [[tree.path_str(base_rel), node] for base_rel, node in
+                   ((change.base + rel, node) for rel, node in change.entries)]  # fmt: skip
+        return bigjson.encode({"ns": ns.name, "e": entries}, "surrogatepass", strict=True)
+
+    def _append_encoded(self, record: bytes) -> int:
+        assert self.journal is not None
+        try:
+            return self.journal.append_encoded(record)
+        except JournalError as err:
+            raise StoreUnavailable(str(err)) from None
 
     def barrier(self) -> asyncio.Future[None] | None:
         """A future for the newest commit not yet durable (None when everything is)."""
@@ -188,6 +240,7 @@ class Store:
             # Nothing that did not reach the disk may be read back: every namespace goes back
             # to the last tree published (= durable); later writes get 503 from the journal.
             item.namespace.root = item.namespace.published
+            _changed(item.namespace, ((),))
             if not item.done.done():
                 item.done.set_exception(StoreUnavailable(f"the data directory failed: {err}"))
 
@@ -207,7 +260,7 @@ class Store:
             item.done.set_result(None)
 
     def _fan_out(self, ns: Namespace, change: Change, old_root: Node, new_root: Node) -> None:
-        cache: dict[Any, bytes] = {}
+        cache: dict[Any, Chunk] = {}
         now = self.now_ms()
         for listener in list(ns.listeners):
             if listener.expired(now / 1000):
@@ -283,6 +336,18 @@ class Store:
             for listener in list(ns.listeners):
                 listener.close()
             ns.listeners.clear()
+
+
+def written_paths(change: Change) -> tuple[Path, ...]:
+    """Where ``change`` writes, for changed_since: its paths, or its base when they are many."""
+    if len(change.entries) > 16:
+        return (change.base,)
+    return tuple(change.paths())
+
+
+def _changed(ns: Namespace, paths: tuple[Path, ...]) -> None:
+    ns.version += 1
+    ns.history.append((ns.version, paths))
 
 
 def _apply_record(state: dict[str, dict[str, Any]], record: dict[str, Any]) -> None:

@@ -233,6 +233,81 @@ def set_at(node: Node, path: Path, value: Node) -> Node:
     return new
 
 
+def set_many(node: Node, base: Path, entries: Iterable[tuple[Path, Node]]) -> Node:
+    """``set_at`` for several relative paths below ``base`` (none a prefix of another) at once:
+    each node on the way is copied once, however many entries land in it (one ``set_at`` per
+    entry would copy a parent of n new children n times)."""
+    entries = list(entries)
+    if len(entries) == 1:
+        return set_at(node, base + entries[0][0], entries[0][1])
+    updates: dict[str, Any] = {}
+    for rel, value in entries:
+        level = updates
+        for key in rel[:-1]:
+            nested = level.get(key)
+            if type(nested) is not dict:
+                nested = level[key] = {}
+            level = nested
+        level[rel[-1]] = _Put(value)
+    return set_at(node, base, _merge(get(node, base), updates))
+
+
+class _Put:
+    """A value to put in ``set_many``'s nested updates (a dict there is a level of keys)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Node) -> None:
+        self.value = value
+
+
+def _merge(node: Node, updates: dict[str, Any]) -> Node:
+    if has_children(node):
+        new: dict[str, Node] | None = None
+        for key, update in updates.items():
+            child = node.get(key)
+            value = update.value if type(update) is _Put else _merge(child, update)
+            if value is child:
+                continue
+            if new is None:
+                new = dict(node)
+            if value is None:
+                new.pop(key, None)
+            else:
+                new[key] = value
+        if new is None:
+            return node
+        return new if has_children(new) else None
+    fresh: dict[str, Node] = {}
+    for key, update in updates.items():
+        value = update.value if type(update) is _Put else _merge(None, update)
+        if value is not None:
+            fresh[key] = value
+    if not fresh:
+        return node
+    prio = priority(node)
+    if prio is not None:
+        fresh[PRIORITY] = prio
+    return fresh
+
+
+def count_at_most(node: Node, limit: int) -> int:
+    """The number of nodes in ``node`` (inner nodes and leaves), counting no further than
+    ``limit + 1``: cheap to ask of a huge tree whether it is small."""
+    count = 0
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if item is None:
+            continue
+        count += 1
+        if count > limit:
+            return count
+        if type(item) is dict and VALUE not in item:
+            stack.extend(child for key, child in item.items() if key != PRIORITY)
+    return count
+
+
 def depth(node: Node) -> int:
     """Levels of children below ``node`` (0 for a leaf)."""
     if not has_children(node):

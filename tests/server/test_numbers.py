@@ -17,8 +17,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from focuscli.server import LocalServer
-from focuscli.server import tree
+from focuscli.server import LocalServer, tree
 from focuscli.server.journal import Journal
 
 pytestmark = pytest.mark.focus_serve
