@@ -201,8 +201,9 @@ class Write:
             for where in change.paths():
                 if not access.can_write(where, self.who.auth, root, new_root, now, reads):
                     raise HttpError(401, "Permission denied")
-        rendered = tuple(bigjson.encode(tree.render(node)) for _, node in change.entries)
-        change = dataclasses.replace(change, rendered=rendered)
+        if self.params.get("print") != "silent" or self.ns.listeners:  # else nobody needs them
+            rendered = tuple(bigjson.encode(tree.render(node)) for _, node in change.entries)
+            change = dataclasses.replace(change, rendered=rendered)
         tag = None
         if self.method == "PUT" and (self.if_match is not None or self.want_etag):
             tag = etag(change.entries[0][1])
@@ -229,10 +230,11 @@ class Write:
             headers["etag"] = etag(tree.get(new_root, self.path))  # POST: the parent's
         params = self.params
         change = judged.change
-        assert change.rendered is not None
         if self.method == "POST":
             return json_response(200, {"name": self.name}, params, headers)
         if self.method == "DELETE":
+            return json_response(200, None, params, headers)
+        if change.rendered is None:  # print=silent
             return json_response(200, None, params, headers)
         pretty_print = params.get("print") == "pretty"
         if self.method == "PATCH":

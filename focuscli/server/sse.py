@@ -184,7 +184,7 @@ def _plain_events(location: Path, change: Change, old_root: Node, new_root: Node
             return encoded_event("patch", base_rel, encoded_object(items))
         data = {rel[0]: tree.render(tree.get(new_root, change.base + rel)) for rel, _ in change.entries}
         return data_event("patch", base_rel, data)
-    parts: list[bytes] = []
+    parts: list[Chunk] = []
     whole_changed = False
     for index, abs_path in enumerate(change.paths()):
         rel = _relative(abs_path, location)
@@ -192,7 +192,7 @@ def _plain_events(location: Path, change: Change, old_root: Node, new_root: Node
             if rendered is not None:
                 parts.append(encoded_event("put", rel, rendered[index]))
             else:
-                parts.append(data_event("put", rel, tree.render(tree.get(new_root, abs_path))))
+                parts.append(put_event(rel, tree.get(new_root, abs_path)))
         elif _relative(location, abs_path) is not None:
             whole_changed = True
     if whole_changed:
@@ -200,7 +200,9 @@ def _plain_events(location: Path, change: Change, old_root: Node, new_root: Node
         if before is not after and before != after:
             # A write above the location replaced it wholesale: one put at "/" says it all.
             return put_event((), after)
-    return b"".join(parts)
+    if any(isinstance(part, Lazy) for part in parts):
+        return Lazy(lambda: b"".join(part() if isinstance(part, Lazy) else part for part in parts))
+    return b"".join(parts)  # type: ignore[arg-type]
 
 
 def _query_events(listener: Listener, change: Change, old_root: Node, new_root: Node) -> Chunk:

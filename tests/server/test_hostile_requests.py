@@ -479,3 +479,14 @@ def test_big_writes_are_durable(tmp_path: Path) -> None:
     with LocalServer(port=0, data_dir=tmp_path, limits=LIMITS) as running:
         assert call(running.url, "d", "GET", "/a.json").json() == value
         assert call(running.url, "d", "GET", "/b/k039999/v.json").json() == 39_999
+
+
+def test_a_silent_big_write_renders_nothing_it_need_not(base: str, ns: str) -> None:
+    resp = call(base, ns, "PUT", "/open/s.json", big_body(), params={"print": "silent"})
+    assert resp.status_code == 204
+    assert resp.content == b""
+    assert call(base, ns, "GET", "/open/s/k000009/v.json").json() == 9
+    # a stream opened afterwards still sees it all
+    late = Events(base, ns)
+    assert late.wait_for(1)[0][1]["data"]["open"]["s"]["k000009"] == {"t": "x", "v": 9}
+    late.close()
