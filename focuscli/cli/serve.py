@@ -46,6 +46,13 @@ def serve(
     keepalive: Annotated[
         float, typer.Option(help="Seconds of stream idleness before a keep-alive event.", min=0.05)
     ] = 30.0,
+    request_timeout: Annotated[
+        float,
+        typer.Option(
+            help="Seconds a client gets to send a request's headers, and its body (plus 1 s per 64 KiB).",
+            min=0.1,
+        ),
+    ] = 60.0,
     stop: Annotated[
         bool, typer.Option("--stop", help="Stop the background server that focus started, and exit.")
     ] = False,
@@ -65,6 +72,7 @@ def serve(
     from focuscli.rules import compile_rules
     from focuscli.rules.document import RulesDocument, RulesError
     from focuscli.server import ServerConfig, ServerStartError, run
+    from focuscli.server.limits import Limits
 
     if memory and data_dir is not None:
         raise UsageError("--data-dir and --memory exclude each other; pick one.")
@@ -87,6 +95,7 @@ def serve(
         keepalive=keepalive,
         admin_secret_file=admin_secret_file,
         enforce_indexes=strict_indexes,
+        limits=Limits(request_timeout=request_timeout),
     )
 
     def ready(url: str, secret: Path | None) -> None:
