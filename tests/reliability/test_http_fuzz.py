@@ -55,7 +55,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from tests.reliability.conftest import rss_kib
+from tests.reliability.conftest import FOCUS_RULES_FILE, rss_kib
 
 pytestmark = pytest.mark.focus_serve
 
@@ -1096,3 +1096,33 @@ def test_http_fuzz_hostile(spawn_server: Any, figures: Any, tmp_path: Path) -> N
         f"0 5xx; prober answered {len(prober.answers)} GETs meanwhile, 0 failed; server RSS rise while "
         f"a huge refused body streamed in: max {max(peaks):.1f} MiB (bound {HUGE_RSS_BOUND_MIB} MiB)"
     )
+
+
+def test_the_600_mib_anonymous_upload(spawn_server: Any, figures: Any) -> None:
+    """The finding as it was made: a 600 MiB chunked PUT from an anonymous client under focus's
+    own rules grew the server to 1.6 GiB before it answered 400. Now: 401 before the body is
+    read, and the server's RSS does not move while the 600 MiB stream in."""
+    server = spawn_server("--port", "0", "--memory", "--rules", str(FOCUS_RULES_FILE))
+    port = int(server.url.rsplit(":", 1)[1])
+    h = Hostile("huge-refused", "anon", b"/users/alice/sessions.json", 600 * MB, "chunked")
+    before = rss_kib(server.proc.pid)
+    peak = [before]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(0.01):
+            with contextlib.suppress(AssertionError, OSError):
+                peak[0] = max(peak[0], rss_kib(server.proc.pid))
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        status, _ = attack(port, h)
+    finally:
+        done.set()
+        sampler.join(5)
+    assert status == 401
+    growth = (peak[0] - before) / 1024
+    assert growth <= HUGE_RSS_BOUND_MIB, f"RSS +{growth:.0f} MiB"
+    assert server.terminate()[0] == 0
+    figures(f"600 MiB anonymous chunked PUT: 401; server RSS {before / 1024:.1f} MiB, +{growth:.1f} MiB at most")
