@@ -243,7 +243,7 @@ class App:
             raise HttpError(401, "Permission denied")
         if method != "DELETE":
             request = await self._body(request, ticket)
-        big = len(request.body) > self.limits.inline_bytes or (
+        big = self._heavy(request.body) or (
             if_match is not None and is_big(tree.get(ns.root, path), self.limits.inline_nodes)
         )
         if big:
@@ -255,6 +255,17 @@ class App:
         while ns.gate is not None:  # a big write is being judged with writes held back
             await asyncio.shield(ns.gate)
         return await self._write_small(method, ns, path, params, request, who, if_match)
+
+    def _heavy(self, body: bytes) -> bool:
+        """Would parsing ``body`` and judging it hold up the loop? Small bodies never; up to a
+        few MB, those with many values (a long string alone is quick to parse and encode; the
+        count of commas and colons bounds the values from above, cheaply)."""
+        limits = self.limits
+        if len(body) <= limits.inline_bytes:
+            return False
+        if len(body) > limits.inline_max_bytes:
+            return True
+        return body.count(b",") + body.count(b":") > limits.inline_nodes
 
     async def _write_small(
         self,

@@ -21,7 +21,10 @@ class Limits:
     # A non-admin write unfolds into at most this many JSON values (2 per key-value pair, ...):
     # about 40 MB of typical data, a few hundred MB of server memory. Admins are not bounded.
     max_write_values: int = 2_000_000
-    # Bodies up to this size are handled on the event loop as they come (a fraction of a
-    # millisecond); bigger ones, and reads of big subtrees, in the worker thread.
+    # Bodies up to ``inline_bytes`` are handled on the event loop as they come (a fraction of a
+    # millisecond), and so are bodies up to ``inline_max_bytes`` with at most ``inline_nodes``
+    # values (a long string); the rest, and reads of subtrees of more than ``inline_nodes``
+    # nodes, in the worker thread. Bodies past ``inline_bytes`` queue for it one at a time.
     inline_bytes: int = 16 * 1024
+    inline_max_bytes: int = 4 * MIB
     inline_nodes: int = 2_000
