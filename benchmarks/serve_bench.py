@@ -265,19 +265,21 @@ class Server:
 
 
 class RawHttp:
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, authorization: str | None = OWNER) -> None:
         self.sock = socket.create_connection((HOST, port), timeout=SOCKET_TIMEOUT)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.buf = b""
         self.host = f"{HOST}:{port}".encode()
+        # None: no Authorization header (a member whose ID token is in the URL's auth=)
+        self.authorization = b"" if authorization is None else b"Authorization: %s\r\n" % authorization.encode()
 
     def close(self) -> None:
         with contextlib.suppress(OSError):
             self.sock.close()
 
     def request(self, method: str, target: str, body: bytes = b"") -> tuple[int, bytes]:
-        head = b"%s %s HTTP/1.1\r\nHost: %s\r\nAuthorization: %s\r\n" % (
-            method.encode(), target.encode(), self.host, OWNER.encode()
+        head = b"%s %s HTTP/1.1\r\nHost: %s\r\n%s" % (
+            method.encode(), target.encode(), self.host, self.authorization
         )
         head += b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body)
         self.sock.sendall(head + body)

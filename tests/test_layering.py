@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -14,12 +15,14 @@ STDLIB = set(sys.stdlib_module_names)
 
 # module (relative to focuscli/) -> third-party or focuscli modules it may import
 RULES = sorted(p.relative_to(PACKAGE).as_posix() for p in (PACKAGE / "rules").glob("*.py"))
+AUTHEMU = sorted(p.relative_to(PACKAGE).as_posix() for p in (PACKAGE / "server" / "authemu").glob("*.py"))
 PURE_CORES = [
-    "timer.py", "prompt.py", "server/tree.py", "server/query.py", "server/pushid.py", "server/access.py",
-    "server/bigjson.py", "server/limits.py", "server/offload.py", *RULES,
+    "timer.py", "plan.py", "prompt.py", "server/tree.py", "server/query.py", "server/pushid.py", "server/access.py",
+    "server/bigjson.py", "server/limits.py", "server/offload.py", *RULES, *AUTHEMU,
 ]  # fmt: skip
 ALLOWED: dict[str, set[str]] = {
     "server/http.py": {"aiohttp"},
+    "server/signing.py": {"jwt", "cryptography"},  # RS256 for secure mode's ID tokens
     "cli/__init__.py": {"typer"},
     "cli/common.py": {"typer"},
     "cli/timer.py": {"typer"},
@@ -33,7 +36,7 @@ ALLOWED: dict[str, set[str]] = {
     "view.py": {"rich"},
     "terminal.py": {"rich"},
 }
-FRAMEWORKS = {"typer", "rich", "firebase_admin", "aiohttp", "click", "requests"}
+FRAMEWORKS = {"typer", "rich", "firebase_admin", "aiohttp", "click", "requests", "jwt", "cryptography"}
 
 
 def _imports(path: Path) -> set[str]:
@@ -93,6 +96,16 @@ def test_the_server_never_imports_the_client(module: str) -> None:
             assert name.startswith(("focuscli.server", "focuscli.rules")), f"{module} imports {name}"
 
 
+@pytest.mark.parametrize("module", AUTHEMU)
+def test_the_auth_emulator_core_stands_beside_the_database(module: str) -> None:
+    """authemu/ imports only itself: not the store, the tree, the rules or any transport."""
+    for name in _imports(PACKAGE / module):
+        if name.startswith("focuscli"):
+            assert name.startswith("focuscli.server.authemu") or name in ("focuscli", "focuscli.server"), (
+                f"{module} imports {name}"
+            )
+
+
 @pytest.mark.parametrize("module", RULES)
 def test_the_rules_language_needs_only_the_data_tree(module: str) -> None:
     for name in _imports(PACKAGE / module):
@@ -115,6 +128,31 @@ def test_pure_cores_import_without_the_transport() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+WEB = PACKAGE / "web"
+WEB_MODULES = sorted(p.name for p in WEB.glob("*.js"))
+JS_IMPORT = re.compile(r"""^\s*(?:import|export)\b[^;]*?\bfrom\s*["']([^"']+)["']|\bimport\s*\(""", re.M)
+
+
+def test_nothing_in_python_imports_the_page() -> None:
+    """focuscli/web holds the page's files (package data), no Python module."""
+    assert not list(WEB.rglob("*.py"))
+    for module in MODULES:
+        assert not any(n.startswith("focuscli.web") for n in _imports(PACKAGE / module)), module
+
+
+@pytest.mark.parametrize("module", WEB_MODULES)
+def test_page_modules_are_pure(module: str) -> None:
+    """The page's own modules import only each other (no npm package, no SDK, no dynamic
+    import) and touch no browser global, so node runs them as they ship."""
+    text = (WEB / module).read_text()
+    for match in JS_IMPORT.finditer(text):
+        target = match.group(1)
+        assert target is not None and re.fullmatch(r"\./[a-z_]+\.js", target), f"{module}: {match.group(0)}"
+        assert (WEB / target[2:]).exists(), f"{module} imports a missing {target}"
+    globals_used = re.findall(r"\b(document|window|navigator|localStorage|sessionStorage|fetch|location)\b", text)
+    assert not globals_used, f"{module} uses {sorted(set(globals_used))}"
 
 
 def test_focus_help_does_not_load_the_server_or_sdk() -> None:

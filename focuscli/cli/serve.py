@@ -26,7 +26,7 @@ def doctor(ctx: typer.Context) -> None:
 @app.command()
 def serve(
     ctx: typer.Context,
-    host: Annotated[str, typer.Option(help="Address to listen on. Non-loopback needs the admin secret.")] = "127.0.0.1",
+    host: Annotated[str, typer.Option(help="Address to listen on. Any non-loopback address means --secure.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on; 0 picks a free one.", min=0, max=65535)] = 9000,
     rules: Annotated[
         Path | None, typer.Option(help="Security rules file loaded into every namespace at start.")
@@ -38,7 +38,7 @@ def serve(
     memory: Annotated[bool, typer.Option("--memory", help="Keep nothing on disk.")] = False,
     admin_secret_file: Annotated[
         Path | None,
-        typer.Option(help="Admin secret file used when bound to a non-loopback address (created if missing)."),
+        typer.Option(help="Admin secret file of secure mode (created, mode 0600, if missing; default: in the data directory)."),
     ] = None,
     strict_indexes: Annotated[
         bool, typer.Option("--strict-indexes", help="Refuse queries without a matching .indexOn, as production does.")
@@ -53,16 +53,38 @@ def serve(
             min=0.1,
         ),
     ] = 60.0,
+    secure: Annotated[
+        bool,
+        typer.Option("--secure", help="Signed ID tokens only; only the admin secret is admin (always on off loopback)."),
+    ] = False,
+    project: Annotated[
+        str, typer.Option(help="Project id of the Auth emulator: ID tokens' audience and issuer.")
+    ] = "demo-focus",
+    allow_host: Annotated[
+        list[str] | None,
+        typer.Option("--allow-host", help="Another Host name this server answers to (repeatable).", show_default=False),
+    ] = None,
+    allow_origin: Annotated[
+        list[str] | None,
+        typer.Option("--allow-origin", help="A web origin (https://app.example) a secure server answers (repeatable).", show_default=False),
+    ] = None,
+    token_lifetime: Annotated[
+        int, typer.Option("--token-lifetime", help="ID token lifetime in seconds (for testing expiry).", min=1, max=3600)
+    ] = 3600,
     stop: Annotated[
         bool, typer.Option("--stop", help="Stop the background server that focus started, and exit.")
     ] = False,
 ) -> None:
-    """Run a local Realtime Database server that speaks the Firebase emulator's protocol.
+    """Run a local Realtime Database server and Firebase Auth emulator on one port.
 
-    The firebase-admin SDK, the Firebase CLI's tools and curl use it like the official emulator.
+    The firebase-admin SDK, the Firebase CLI's tools and curl use it like the official emulators
+    (emulator mode, on loopback). --secure (always on a non-loopback address) signs ID tokens,
+    checks them on every request and stream, and makes only the admin secret admin.
     Stops cleanly on Ctrl-C or SIGTERM.
 
     Example: focus serve --port 0 --memory --rules firebase/database.rules.json
+
+    Example: focus serve --secure --host 0.0.0.0 --allow-host focus.example.lan
     """
     if stop:
         from focuscli import embedded
@@ -72,7 +94,9 @@ def serve(
     from focuscli.rules import compile_rules
     from focuscli.rules.document import RulesDocument, RulesError
     from focuscli.server import ServerConfig, ServerStartError, run
+    from focuscli.server.authemu.routes import PROJECT_ID
     from focuscli.server.limits import Limits
+    from focuscli.server.origins import normalize_origin
 
     if memory and data_dir is not None:
         raise UsageError("--data-dir and --memory exclude each other; pick one.")
@@ -86,6 +110,11 @@ def serve(
             compile_rules(RulesDocument.parse(source))
         except RulesError as err:
             raise UsageError(f"{rules}:{err}", detail=_caret(source, err.line, err.column)) from None
+    for origin in allow_origin or ():
+        if normalize_origin(origin) is None:
+            raise UsageError(f"--allow-origin {origin!r}: give scheme://host[:port], e.g. https://app.example.com")
+    if not PROJECT_ID.fullmatch(project):
+        raise UsageError(f"--project {project!r}: use letters, digits, '-' and '_' (e.g. demo-focus)")
     directory = None if memory else (data_dir or _inv(ctx).settings.data_dir / "database")
     config = ServerConfig(
         host=host,
@@ -96,17 +125,24 @@ def serve(
         admin_secret_file=admin_secret_file,
         enforce_indexes=strict_indexes,
         limits=Limits(request_timeout=request_timeout),
+        secure=secure,
+        project_id=project,
+        token_lifetime=token_lifetime,
+        allow_hosts=tuple(allow_host or ()),
+        allow_origins=tuple(allow_origin or ()),
     )
 
     def ready(url: str, secret: Path | None) -> None:
         hostport = url.removeprefix("http://")
         where = "in memory" if directory is None else f"data in {directory}"
-        typer.echo(f"focus serve: listening on {url} ({where}); FIREBASE_DATABASE_EMULATOR_HOST={hostport}")
-        if secret is not None:
-            typer.echo(
-                f"focus serve: admin secret in {secret} (non-loopback address: 'owner' is not accepted)",
-                err=True,
-            )
+        if config.is_secure:
+            held = f"admin secret in {secret}" if secret is not None else "admin token given"
+            mode = f"secure mode: signed ID tokens only, {held}; {where}"
+            hosts = ""  # firebase-admin's emulator mode sends `Bearer owner`: refused here
+        else:
+            mode = f"emulator mode; {where}"
+            hosts = f"FIREBASE_AUTH_EMULATOR_HOST={hostport}; "
+        typer.echo(f"focus serve: listening on {url} ({mode}); {hosts}FIREBASE_DATABASE_EMULATOR_HOST={hostport}")
 
     try:
         run(config, ready)

@@ -42,5 +42,7 @@ async def settings(
 def inspect(store: Store, rest: list[str]) -> Response:
     """``/.inspect/databases.json``: every namespace this server knows."""
     if rest == ["databases"]:
-        return json_response(200, [{"name": n} for n in sorted(store.namespaces)], {}, {})
+        # Reserved namespaces (".auth": the accounts) are not databases.
+        names = sorted(n for n in store.namespaces if not n.startswith("."))
+        return json_response(200, [{"name": n} for n in names], {}, {})
     raise HttpError(404, "Not found")

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from urllib.parse import unquote
 
 from focuscli.server import admin, bigjson, bigrequests, offload, tree
-from focuscli.server.auth import AuthError, Identity, resolve_identity
+from focuscli.server.auth import AuthError, Identities, Identity
 from focuscli.server.limits import Limits
 from focuscli.server.offload import Worker, is_big
 from focuscli.server.pushid import PushIds
@@ -34,6 +34,10 @@ WRITE_SIZE_LIMITS = frozenset({"tiny", "small", "medium", "large", "unlimited"})
 _TIMEOUT = re.compile(r"^(\d+)(ms|s|min)$")
 _NAMESPACE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
 IF_MATCH_NOT_SUPPORTED = "The 'if-match' header is not supported with GET, PATCH or POST requests"
+JSONP_NEEDS_MEMBER = (
+    "callback= (JSONP) is not available to the admin secret on a secure server: a page that "
+    "includes the script would read the data as admin. Use a member's token or a plain request."
+)
 
 
 @dataclass
@@ -49,11 +53,11 @@ class App:
     """Routes requests to the store; every failure becomes ``{"error": …}`` with its status."""
 
     def __init__(
-        self, store: Store, *, admin_secret: str | None, enforce_indexes: bool = False,
+        self, store: Store, *, identities: Identities, enforce_indexes: bool = False,
         limits: Limits | None = None,
     ) -> None:  # fmt: skip
         self.store = store
-        self.admin_secret = admin_secret
+        self.identities = identities  # credentials -> Identity, shared with every front door
         self.enforce_indexes = enforce_indexes
         self.push_ids = PushIds()
         self.limits = limits or Limits()
@@ -117,13 +121,17 @@ class App:
         if not _NAMESPACE.fullmatch(name):
             raise HttpError(400, f"Invalid namespace {name!r}: use letters, digits, '-' and '_'.")
         clean = [s for s in decoded if s]
-        identity = resolve_identity(request.headers, params, admin_secret=self.admin_secret)
+        identity = self.identities.resolve(request.headers, params)
         check_callback(params)  # before anything is written (a rules upload too)
+        if "callback" in params and identity.admin_credential and self.identities.secure:
+            raise HttpError(403, JSONP_NEEDS_MEMBER)
         if clean and clean[0] == ".settings":
             if identity.admin:  # (anyone else is refused before a body is read)
                 request = await self._body(request, ticket)
             return await admin.settings(self.store, method, clean[1:], params, request, identity, name)
         if clean and clean[0] == ".inspect":
+            if self.identities.secure and not identity.admin:
+                raise HttpError(403, "Permission denied")
             return admin.inspect(self.store, clean[1:])
         try:
             path = tree.parse_path(clean)

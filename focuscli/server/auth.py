@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import contextlib
 import hmac
 import json
@@ -11,9 +9,11 @@ import os
 import secrets
 import tempfile
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any, NoReturn
+
+from focuscli.server.authemu.tokens import TokenCodec, TokenExpired, TokenInvalid, decode_unverified
 
 OWNER = "owner"
 """The emulator's admin token (loopback mode only)."""
@@ -21,6 +21,7 @@ OWNER = "owner"
 UNPARSABLE = "Could not parse auth token."
 EXPIRED = "Auth token is expired."
 BAD_OVERRIDE = "Invalid auth_variable_override: must be a JSON object or null."
+OVERRIDE_NEEDS_ADMIN = "auth_variable_override is accepted only with the admin secret."
 OVERRIDE_PARAM = "auth_variable_override"
 
 
@@ -30,10 +31,13 @@ class Identity:
 
     admin: bool  # bypasses rules
     auth: dict[str, Any] | None  # the rules `auth` variable, or None (unauthenticated)
+    # The credential was the admin token, even when auth_variable_override made the request run
+    # as someone else (JSONP is refused to such requests in secure mode).
+    admin_credential: bool = field(default=False, compare=False)
 
 
 ANONYMOUS = Identity(admin=False, auth=None)
-ADMIN = Identity(admin=True, auth=None)
+ADMIN = Identity(admin=True, auth=None, admin_credential=True)
 
 
 class AuthError(Exception):
@@ -45,47 +49,72 @@ class AuthError(Exception):
         self.message = message
 
 
-def resolve_identity(
-    headers: Mapping[str, str],
-    params: Mapping[str, str],
-    *,
-    admin_secret: str | None,
-    now: float | None = None,
-) -> Identity:
-    """The Identity behind a request (`headers` keys lower-case, `params` percent-decoded).
+class Identities:
+    """The one place a credential becomes an Identity, for every front door (REST, streams, the
+    realtime protocol's `auth` message).
 
-    Carriers, first match wins: `authorization: Bearer <t>`, then `access_token=<t>`, then
-    `auth=<t>`. The admin token is `owner` when `admin_secret` is None (loopback mode) and only
-    `admin_secret` otherwise. Any other token is read as an unsigned emulator-style JWT.
-    `now` (seconds since the epoch) exists for tests. Raises AuthError (401, or 400 for a bad
-    `auth_variable_override`).
+    Emulator mode (``codec`` None): the admin token is ``owner`` unless ``admin_secret`` is set,
+    and an ID token is read unsigned (the signature is not checked; `exp` is). Secure mode
+    (``codec`` given): only ``admin_secret`` is admin, an ID token must pass the codec's full
+    verification for ``project_id``, and ``auth_variable_override`` needs the admin secret.
     """
-    token = _credential(headers, params)
-    if token is None:
-        return ANONYMOUS
-    return identity_for_token(
-        token, admin_secret=admin_secret, override=params.get(OVERRIDE_PARAM), now=now
-    )
 
+    def __init__(
+        self,
+        *,
+        admin_secret: str | None,
+        codec: TokenCodec | None = None,
+        project_id: str = "",
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if codec is not None and admin_secret is None:
+            raise ValueError("secure mode needs an admin secret")
+        self.admin_secret = admin_secret
+        self.codec = codec
+        self.project_id = project_id
+        self.clock = clock
 
-def identity_for_token(
-    token: str,
-    *,
-    admin_secret: str | None,
-    override: str | None = None,
-    now: float | None = None,
-) -> Identity:
-    """The Identity behind one bare credential, whatever carried it (a REST parameter or
-    header, a realtime-protocol `auth` message): the admin token (with an optional
-    `auth_variable_override` JSON text), or an ID token. Raises AuthError like resolve_identity.
-    """
-    if _is_admin_token(token, admin_secret):
-        if override is None:
-            return ADMIN
-        return Identity(admin=False, auth=_parse_override(override))
-    # auth_variable_override from a non-admin caller (user token, or none at all above) is
-    # ignored: only an admin may choose whom to act as (rtdb-rest.md §12.14, INF).
-    return Identity(admin=False, auth=_auth_from_jwt(token, time.time() if now is None else now))
+    @property
+    def secure(self) -> bool:
+        return self.codec is not None
+
+    def resolve(
+        self, headers: Mapping[str, str], params: Mapping[str, str], *, now: float | None = None
+    ) -> Identity:
+        """The Identity behind a request (`headers` keys lower-case, `params` percent-decoded).
+
+        Carriers, first match wins: `authorization: Bearer <t>`, then `access_token=<t>`, then
+        `auth=<t>`. Raises AuthError (401, or 400 for a bad `auth_variable_override`).
+        """
+        token = _credential(headers, params)
+        override = params.get(OVERRIDE_PARAM)
+        if token is None:
+            if override is not None and self.secure:
+                raise AuthError(401, OVERRIDE_NEEDS_ADMIN)
+            return ANONYMOUS
+        return self.for_token(token, override=override, now=now)
+
+    def for_token(self, token: str, *, override: str | None = None, now: float | None = None) -> Identity:
+        """The Identity behind one bare credential, whatever carried it: the admin token (with
+        an optional `auth_variable_override` JSON text), or an ID token. Raises AuthError."""
+        if _is_admin_token(token, self.admin_secret):
+            if override is None:
+                return ADMIN
+            return Identity(admin=False, auth=_parse_override(override), admin_credential=True)
+        if override is not None and self.secure:
+            raise AuthError(401, OVERRIDE_NEEDS_ADMIN)
+        # In emulator mode auth_variable_override from a non-admin caller is ignored: only an
+        # admin may choose whom to act as (rtdb-rest.md §12.14, INF).
+        now = self.clock() if now is None else now
+        if self.codec is None:
+            return Identity(admin=False, auth=_auth_from_jwt(token, now))
+        try:
+            claims = self.codec.read(token, project_id=self.project_id, now=now)
+        except TokenExpired:
+            raise AuthError(401, EXPIRED) from None
+        except TokenInvalid:
+            _unparsable()
+        return Identity(admin=False, auth=_auth_from_claims(str(claims["sub"]), claims))
 
 
 def _credential(headers: Mapping[str, str], params: Mapping[str, str]) -> str | None:
@@ -105,6 +134,7 @@ def _credential(headers: Mapping[str, str], params: Mapping[str, str]) -> str | 
 
 
 def _is_admin_token(token: str, admin_secret: str | None) -> bool:
+    """`owner` when there is no admin secret (emulator mode on loopback), else only the secret."""
     expected = OWNER if admin_secret is None else admin_secret
     return hmac.compare_digest(token.encode("utf-8", "surrogatepass"), expected.encode("utf-8"))
 
@@ -125,11 +155,10 @@ def _reject_constant(name: str) -> NoReturn:
 
 def _auth_from_jwt(token: str, now: float) -> dict[str, Any]:
     """The rules `auth` of an unsigned (emulator) ID token; the signature is not checked."""
-    parts = token.split(".")
-    if len(parts) != 3:
+    try:
+        claims = decode_unverified(token)[1]  # (the header must at least be a JSON object)
+    except TokenInvalid:
         _unparsable()
-    _b64_json_object(parts[0])  # the header must at least be a JSON object
-    claims = _b64_json_object(parts[1])
     uid = claims.get("sub") or claims.get("user_id")
     if not isinstance(uid, str) or not uid:
         _unparsable()
@@ -139,23 +168,15 @@ def _auth_from_jwt(token: str, now: float) -> dict[str, Any]:
             _unparsable()
         if now >= exp:
             raise AuthError(401, EXPIRED)
+    return _auth_from_claims(uid, claims)
+
+
+def _auth_from_claims(uid: str, claims: dict[str, Any]) -> dict[str, Any]:
     auth: dict[str, Any] = {"uid": uid, "token": claims}
     firebase = claims.get("firebase")
     if isinstance(firebase, dict) and isinstance(firebase.get("sign_in_provider"), str):
         auth["provider"] = firebase["sign_in_provider"]
     return auth
-
-
-def _b64_json_object(segment: str) -> dict[str, Any]:
-    try:
-        raw = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
-        value = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
-    # UnicodeDecodeError and JSONDecodeError are ValueErrors; RecursionError: nested too deep.
-    except (ValueError, binascii.Error, RecursionError):
-        _unparsable()
-    if not isinstance(value, dict):
-        _unparsable()
-    return value
 
 
 def _unparsable() -> NoReturn:
@@ -169,25 +190,31 @@ def load_or_create_secret(path: os.PathLike[str] | str) -> str:
         return _read_secret(path)
     except FileNotFoundError:
         pass
+    create_private_file(path, (secrets.token_urlsafe(32) + "\n").encode())
+    return _read_secret(path)
+
+
+def create_private_file(path: str, data: bytes) -> None:
+    """Write ``data`` to a new file at ``path`` (mode 0600, directory 0700 if created), whole or
+    not at all; if another process creates ``path`` first, its file stays and ours is dropped."""
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, mode=0o700, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".secret-", dir=directory)  # mkstemp creates it as 0600
+    fd, tmp = tempfile.mkstemp(prefix=".private-", dir=directory)  # mkstemp creates it as 0600
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(secrets.token_urlsafe(32) + "\n")
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
         try:
             os.link(tmp, path)  # publishes the complete file, never replacing a concurrent one
         except FileExistsError:
-            pass  # another process won the race: use its secret
+            pass  # another process won the race: use its file
         except OSError:  # no hard links on this filesystem
             if not os.path.exists(path):
                 os.replace(tmp, path)
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
-    return _read_secret(path)
 
 
 def _read_secret(path: str) -> str:

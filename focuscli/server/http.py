@@ -14,8 +14,10 @@ from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_protocol import RequestPayloadError
 
 from focuscli.server.app import App
+from focuscli.server.authservice import AuthService, owns
 from focuscli.server.limits import Limits
 from focuscli.server.offload import Lazy
+from focuscli.server.origins import HostPolicy, OriginPolicy, host_name
 from focuscli.server.sse import KEEP_ALIVE, Listener
 from focuscli.server.store import Store
 from focuscli.server.wire import TOO_BIG, HttpError, Request, Response, error_response
@@ -27,6 +29,15 @@ SLOW_BODY = (
     "{rate} KiB/s after that."
 )
 BAD_BODY = "The request body is malformed (its framing or encoding is broken)."
+AUTH_MAX_BODY_BYTES = 1024 * 1024  # Auth emulator requests are small JSON objects
+MISDIRECTED = (
+    "Host {name} is not a name of this server, so the request was refused (DNS rebinding "
+    "protection); if it is one, start focus serve with --allow-host {name}."
+)
+FOREIGN_ORIGIN = (
+    "Origin {origin} may not use this server (secure mode); to allow a web app there, start "
+    "focus serve with --allow-origin {origin}."
+)
 # At shutdown: how long requests under way get to finish, how long streams get to send what
 # they hold, and then how long aiohttp's own shutdown waits for a request that started meanwhile.
 SHUTDOWN_TIMEOUT_S = 2.0
@@ -37,11 +48,25 @@ AIOHTTP_SHUTDOWN_S = 0.25
 class HttpServer:
     """Serves one App on one listening socket; streams are plain chunked responses."""
 
-    def __init__(self, app: App, store: Store, *, keepalive: float) -> None:
+    def __init__(
+        self,
+        app: App,
+        store: Store,
+        *,
+        keepalive: float,
+        auth: AuthService | None = None,
+        hosts: HostPolicy | None = None,
+        origins: OriginPolicy | None = None,
+        scheme: str = "http",
+    ) -> None:
         self.app = app
         self.store = store
         self.keepalive = keepalive
         self.limits: Limits = app.limits
+        self.auth = auth  # the Auth emulator, on the same port (its paths: authservice.owns)
+        self.hosts = hosts
+        self.origins = origins
+        self.scheme = scheme
         self._runner: web.ServerRunner | None = None
         self._ticker: asyncio.Task[None] | None = None
         self._streams: dict[Listener, web.BaseRequest] = {}  # open streams and their requests
@@ -132,6 +157,12 @@ class HttpServer:
         return response
 
     async def _serve(self, request: web.BaseRequest) -> web.StreamResponse:
+        refused = self._refused(request)
+        if refused is not None:
+            return _as_aiohttp(refused)
+        path = request.raw_path.partition("?")[0]
+        if self.auth is not None and owns(path):
+            return await self._serve_auth(request, self.auth)
         length = request.content_length
         if length is not None and length > self.limits.max_body_bytes:
             return _as_aiohttp(error_response(413, TOO_BIG))  # before a byte of it is read
@@ -176,7 +207,8 @@ class HttpServer:
 
 
     async def _read_body(
-        self, request: web.BaseRequest, when_big: Callable[[], Awaitable[None]]
+        self, request: web.BaseRequest, when_big: Callable[[], Awaitable[None]],
+        max_bytes: int | None = None,
     ) -> bytes:
         """The body, read as it streams: 413 past the size limit, 408 if it comes too slowly.
 
@@ -185,6 +217,9 @@ class HttpServer:
         ``inline_bytes``) is not counted against it. (aiohttp's own ``read()`` enforces a size
         limit but no time.)"""
         limits = self.limits
+        limit = limits.max_body_bytes if max_bytes is None else max_bytes
+        if request.content_length is not None and request.content_length > limit:
+            raise HttpError(413, TOO_BIG)
         loop = asyncio.get_running_loop()
         if request.content_length is not None and request.content_length > limits.inline_bytes:
             await when_big()
@@ -207,13 +242,46 @@ class HttpServer:
             if not chunk:
                 return bytes(body)
             body += chunk
-            if len(body) > limits.max_body_bytes:
+            if len(body) > limit:
                 raise HttpError(413, TOO_BIG)
             if not big and len(body) > limits.inline_bytes:
                 big = True
                 waited = loop.time()
                 await when_big()
                 start += loop.time() - waited
+
+    def _refused(self, request: web.BaseRequest) -> Response | None:
+        """Requests for another host name (DNS rebinding) or, in secure mode, from a foreign
+        browser origin are answered before anything else is read."""
+        host = request.headers.get("Host")
+        if self.hosts is not None and not self.hosts.allows(host):
+            name = host_name(host or "") or repr(host)
+            return error_response(421, MISDIRECTED.format(name=name))
+        origin = request.headers.get("Origin")
+        if self.origins is not None and not self.origins.allows(origin, host, self.scheme):
+            return error_response(403, FOREIGN_ORIGIN.format(origin=origin))
+        return None
+
+    async def _serve_auth(self, request: web.BaseRequest, auth: AuthService) -> web.StreamResponse:
+        try:
+            body = await self._read_body(request, _no_lane, max_bytes=AUTH_MAX_BODY_BYTES)
+        except HttpError as err:
+            if err.status == 413:
+                return _as_aiohttp(error_response(413, "An Auth request body may not exceed 1 MiB."))
+            return _as_aiohttp(error_response(err.status, err.message))
+        path, _, query = request.raw_path.partition("?")
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        base_url = f"{self.scheme}://{request.headers.get('Host') or f'{self.host}:{self.port}'}"
+        try:
+            result = await auth.handle(Request(request.method, path, query, headers, body), base_url)
+        except Exception:
+            log.exception("internal error on %s %s", request.method, path)
+            return _as_aiohttp(error_response(500, "Internal server error"))
+        return _as_aiohttp(result)
+
+
+async def _no_lane() -> None:
+    """Auth requests are small: they never queue for the worker."""
 
 
 def _as_aiohttp(response: Response) -> web.Response:

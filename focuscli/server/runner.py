@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
 import os
 import signal
@@ -17,24 +16,25 @@ from types import TracebackType
 
 from focuscli.rules.document import RulesDocument
 from focuscli.server.app import App
-from focuscli.server.auth import load_or_create_secret
+from focuscli.server.auth import Identities, load_or_create_secret
+from focuscli.server.authemu.context import Settings
+from focuscli.server.authemu.routes import AuthEmulator
+from focuscli.server.authemu.tokens import ID_TOKEN_LIFETIME, TokenCodec, UnsignedCodec
+from focuscli.server.authservice import AuthService
 from focuscli.server.http import HttpServer
 from focuscli.server.journal import JournalError
 from focuscli.server.limits import Limits
+from focuscli.server.origins import HostPolicy, OriginPolicy, is_loopback
+
+__all__ = ["DEFAULT_PROJECT", "LocalServer", "ServerConfig", "ServerStartError", "is_loopback", "run"]
+from focuscli.server.signing import KEY_FILE, KeyFileError, RS256Codec, SigningKey
 from focuscli.server.store import Store
+
+DEFAULT_PROJECT = "demo-focus"
 
 
 class ServerStartError(Exception):
     """The server could not start (address in use, data directory unusable or damaged)."""
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 @dataclass
@@ -50,6 +50,16 @@ class ServerConfig:
     enforce_indexes: bool = False
     clock: Callable[[], float] = time.time
     limits: Limits = field(default_factory=Limits)  # request sizes and timeouts
+    # Secure mode (also forced on any non-loopback address): signed ID tokens, admin secret only.
+    secure: bool = False
+    project_id: str = DEFAULT_PROJECT  # the Auth emulator's default project; tokens' aud/iss
+    token_lifetime: int = ID_TOKEN_LIFETIME  # seconds; short values are for tests
+    allow_hosts: tuple[str, ...] = ()  # more Host names than the bound address and loopback
+    allow_origins: tuple[str, ...] = ()  # browser origins a secure server answers
+
+    @property
+    def is_secure(self) -> bool:
+        return self.secure or not is_loopback(self.host)
 
 
 class _Running:
@@ -58,10 +68,14 @@ class _Running:
     def __init__(self, config: ServerConfig) -> None:
         self.config = config
         self.secret_path: Path | None = None
+        secure = config.is_secure
         admin_secret = config.admin_token
-        if admin_secret is None and not is_loopback(config.host):
+        if admin_secret is None and secure:
             self.secret_path = Path(config.admin_secret_file or _default_secret_path(config))
             admin_secret = load_or_create_secret(self.secret_path)
+        codec: TokenCodec = UnsignedCodec()
+        if secure:
+            codec = RS256Codec(_signing_key(config))
         rules = RulesDocument.parse(config.rules_source) if config.rules_source else None
         try:
             self.store = Store(
@@ -75,27 +89,43 @@ class _Running:
         except OSError as err:
             reason = err.strerror.lower() if err.strerror else str(err)
             raise ServerStartError(f"cannot use data directory {err.filename}: {reason}") from None
+        identities = Identities(admin_secret=admin_secret, codec=codec if secure else None,
+                                project_id=config.project_id, clock=config.clock)
+        emulator = AuthEmulator(
+            default_project=config.project_id,
+            settings=Settings(codec=codec, secure=secure, lifetime=config.token_lifetime),
+            admin_secret=admin_secret,
+        )
+        self.auth = AuthService(self.store, emulator, log_codes=not secure)
         self.app = App(
-            self.store, admin_secret=admin_secret, enforce_indexes=config.enforce_indexes,
+            self.store, identities=identities, enforce_indexes=config.enforce_indexes,
             limits=config.limits,
         )  # fmt: skip
-        self.http = HttpServer(self.app, self.store, keepalive=config.keepalive)
+        self.http = HttpServer(
+            self.app, self.store, keepalive=config.keepalive, auth=self.auth,
+            hosts=HostPolicy(config.host, config.allow_hosts),
+            origins=OriginPolicy(secure=secure, allowed=config.allow_origins),
+            scheme="https" if config.ssl_context is not None else "http",
+        )
 
     async def start(self) -> None:
         try:
             await self.http.start(self.config.host, self.config.port, self.config.ssl_context)
         except OSError as err:
+            self.auth.close()
             self.store.close()
             reason = os.strerror(err.errno).lower() if err.errno else str(err)
             raise ServerStartError(
                 f"cannot serve on {self.config.host}:{self.config.port}: {reason}"
             ) from None
         except BaseException:
+            self.auth.close()
             self.store.close()
             raise
 
     async def stop(self) -> None:
         await self.http.stop()
+        self.auth.close()
         self.store.close()
 
     @property
@@ -104,6 +134,16 @@ class _Running:
         shown = f"[{host}]" if ":" in host else host
         scheme = "https" if self.config.ssl_context is not None else "http"
         return f"{scheme}://{shown}:{self.http.port}"
+
+
+def _signing_key(config: ServerConfig) -> SigningKey:
+    """Secure mode's key: kept in the data directory, or for this process only with --memory."""
+    if config.data_dir is None:
+        return SigningKey.ephemeral()
+    try:
+        return SigningKey.load_or_create(Path(config.data_dir) / KEY_FILE)
+    except (KeyFileError, OSError) as err:
+        raise ServerStartError(f"cannot use the token signing key: {err}") from None
 
 
 def _default_secret_path(config: ServerConfig) -> Path:

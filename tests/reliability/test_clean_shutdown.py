@@ -231,7 +231,7 @@ def _slow_write(url: str, path: str, value: Any) -> LateRequest:
     """A PUT whose headers arrive before the SIGTERM and whose body during the shutdown."""
     body = json.dumps(value).encode()
     head = (
-        f"PUT {path}.json?ns={NS} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer owner\r\n"
+        f"PUT {path}.json?ns={NS} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer owner\r\n"
         f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
     )
     return LateRequest(url, head.encode(), body)
@@ -239,7 +239,7 @@ def _slow_write(url: str, path: str, value: Any) -> LateRequest:
 
 def _late_stream(url: str, path: str) -> LateRequest:
     """A stream asked for on a connection opened before the SIGTERM, during the shutdown."""
-    get = f"GET {path}.json?ns={NS} HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n"
+    get = f"GET {path}.json?ns={NS} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n"
     return LateRequest(url, b"", get.encode())
 
 

@@ -1,4 +1,5 @@
-"""Unit tests for focuscli.server.auth: credential carriers, admin modes, JWTs, overrides."""
+"""Unit tests for focuscli.server.auth in emulator mode: credential carriers, admin modes,
+unsigned JWTs, overrides (secure mode: tests/server/test_identities_secure.py)."""
 
 from __future__ import annotations
 
@@ -16,9 +17,9 @@ from focuscli.server.auth import (
     EXPIRED,
     UNPARSABLE,
     AuthError,
+    Identities,
     Identity,
     load_or_create_secret,
-    resolve_identity,
 )
 
 NOW = 1_700_000_000.0
@@ -56,7 +57,7 @@ def resolve(
     params: dict[str, str] | None = None,
     secret: str | None = None,
 ) -> Identity:
-    return resolve_identity(headers or {}, params or {}, admin_secret=secret, now=NOW)
+    return Identities(admin_secret=secret).resolve(headers or {}, params or {}, now=NOW)
 
 
 def auth_error(**kw: Any) -> AuthError:
@@ -186,7 +187,7 @@ def test_expired_token() -> None:
 def test_real_clock_is_used_by_default() -> None:
     token = jwt({"sub": "a", "exp": 1})  # 1970
     with pytest.raises(AuthError, match="expired"):
-        resolve_identity({}, {"auth": token}, admin_secret=None)
+        Identities(admin_secret=None).resolve({}, {"auth": token})
 
 
 NAN_PAYLOAD = b'{"sub": "a", "x": NaN}'

@@ -118,7 +118,7 @@ def closed_within(sock: socket.socket, seconds: float) -> bool:
 
 def test_a_declared_oversize_body_is_413_before_it_is_sent(base: str, ns: str) -> None:
     with socket.create_connection(("127.0.0.1", port_of(base))) as sock:
-        sock.sendall(b"PUT /open.json?ns=%s HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer owner\r\n"
+        sock.sendall(b"PUT /open.json?ns=%s HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer owner\r\n"
                      b"Content-Length: %d\r\n\r\n" % (ns.encode(), 4 * MIB + 1))  # fmt: skip
         status, headers, body = raw_answer(sock)
     assert status == 413
@@ -146,14 +146,14 @@ def test_a_caller_no_rule_lets_write_is_refused_before_the_body(base: str, ns: s
     """An anonymous PUT declaring 3 MiB, and one chunked, get their 401 with nothing sent."""
     for framing in (b"Content-Length: %d" % (3 * MIB), b"Transfer-Encoding: chunked"):
         with socket.create_connection(("127.0.0.1", port_of(base))) as sock:
-            sock.sendall(b"PUT /users/alice/x.json?ns=%s HTTP/1.1\r\nHost: x\r\n%s\r\n\r\n"
+            sock.sendall(b"PUT /users/alice/x.json?ns=%s HTTP/1.1\r\nHost: 127.0.0.1\r\n%s\r\n\r\n"
                          % (ns.encode(), framing))  # fmt: skip
             status, _, body = raw_answer(sock)
         assert status == 401
         assert json.loads(body) == {"error": "Permission denied"}
     # and a member writing in someone else's place, the same
     with socket.create_connection(("127.0.0.1", port_of(base))) as sock:
-        sock.sendall(b"PATCH /users/bob.json?ns=%s&auth=%s HTTP/1.1\r\nHost: x\r\n"
+        sock.sendall(b"PATCH /users/bob.json?ns=%s&auth=%s HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                      b"Content-Length: 1000000\r\n\r\n" % (ns.encode(), ALICE.encode()))  # fmt: skip
         assert raw_answer(sock)[0] == 401
 
@@ -176,7 +176,7 @@ def test_deep_nesting_in_a_big_body_is_400(base: str, ns: str) -> None:
 
 def test_broken_chunked_framing_is_400(base: str, ns: str) -> None:
     with socket.create_connection(("127.0.0.1", port_of(base))) as sock:
-        sock.sendall(b"PUT /open.json?ns=%s HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer owner\r\n"
+        sock.sendall(b"PUT /open.json?ns=%s HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer owner\r\n"
                      b"Transfer-Encoding: chunked\r\n\r\n4\r\n1234\r\nzz\r\n" % ns.encode())  # fmt: skip
         sock.settimeout(10)
         data = b""
@@ -192,14 +192,14 @@ def test_broken_chunked_framing_is_400(base: str, ns: str) -> None:
 
 def test_headers_that_never_finish_are_cut(base: str) -> None:
     with socket.create_connection(("127.0.0.1", port_of(base))) as sock:
-        sock.sendall(b"GET /open.json HTTP/1.1\r\nHost: x\r\n")
+        sock.sendall(b"GET /open.json HTTP/1.1\r\nHost: 127.0.0.1\r\n")
         assert closed_within(sock, 10)
     with socket.create_connection(("127.0.0.1", port_of(base))) as sock:
         assert closed_within(sock, 10)  # nothing at all
 
 
 def test_headers_that_trickle_are_cut(base: str) -> None:
-    line = b"GET /open.json HTTP/1.1\r\nHost: x\r\n" + b"X-Pad: " + b"a" * 200 + b"\r\n\r\n"
+    line = b"GET /open.json HTTP/1.1\r\nHost: 127.0.0.1\r\n" + b"X-Pad: " + b"a" * 200 + b"\r\n\r\n"
     with socket.create_connection(("127.0.0.1", port_of(base))) as sock:
         sent = 0
         deadline = time.monotonic() + 10
@@ -214,7 +214,7 @@ def test_headers_that_trickle_are_cut(base: str) -> None:
 
 def test_a_body_that_stops_is_408(base: str, ns: str) -> None:
     with socket.create_connection(("127.0.0.1", port_of(base))) as sock:
-        sock.sendall(b"PUT /open/slow.json?ns=%s HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer owner"
+        sock.sendall(b"PUT /open/slow.json?ns=%s HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer owner"
                      b"\r\nContent-Length: 1000\r\n\r\n[1,2,3" % ns.encode())  # fmt: skip
         status, _, body = raw_answer(sock)
     assert status == 408
@@ -224,7 +224,7 @@ def test_a_body_that_stops_is_408(base: str, ns: str) -> None:
 
 def test_a_body_that_trickles_is_408(base: str, ns: str) -> None:
     with socket.create_connection(("127.0.0.1", port_of(base))) as sock:
-        sock.sendall(b"PUT /open/slow.json?ns=%s HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer owner"
+        sock.sendall(b"PUT /open/slow.json?ns=%s HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer owner"
                      b"\r\nContent-Length: 100000\r\n\r\n" % ns.encode())  # fmt: skip
         deadline = time.monotonic() + 10
         sock.setblocking(False)

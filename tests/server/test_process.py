@@ -22,8 +22,8 @@ def test_ready_line_then_data_survives_a_sigterm_restart(spawn_server: Any, tmp_
     data = tmp_path / "db"
     first = spawn_server("--port", "0", "--data-dir", str(data))
     assert re.fullmatch(
-        r"focus serve: listening on http://127\.0\.0\.1:(\d+) \(data in .+\); "
-        r"FIREBASE_DATABASE_EMULATOR_HOST=127\.0\.0\.1:\1",
+        r"focus serve: listening on http://127\.0\.0\.1:(\d+) \(emulator mode; data in .+\); "
+        r"FIREBASE_AUTH_EMULATOR_HOST=127\.0\.0\.1:\1; FIREBASE_DATABASE_EMULATOR_HOST=127\.0\.0\.1:\1",
         first.ready_line,
     )
     resp = requests.put(f"{first.url}/a/b.json?ns=p", json={"n": 1}, headers=OWNER, timeout=5)
@@ -39,7 +39,7 @@ def test_ready_line_then_data_survives_a_sigterm_restart(spawn_server: Any, tmp_
 
 def test_memory_keeps_nothing(spawn_server: Any) -> None:
     first = spawn_server("--port", "0", "--memory")
-    assert "(in memory)" in first.ready_line
+    assert "(emulator mode; in memory)" in first.ready_line
     requests.put(f"{first.url}/a.json", json=1, headers=OWNER, timeout=5)
     first.terminate()
     second = spawn_server("--port", "0", "--memory")

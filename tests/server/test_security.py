@@ -1,4 +1,4 @@
-"""Off loopback the emulator's open door closes: only the generated admin secret is admin."""
+"""Off loopback the emulator's open door closes (secure mode): only the generated admin secret is admin."""
 
 from __future__ import annotations
 
@@ -38,7 +38,9 @@ def test_non_loopback_bind_refuses_owner_and_accepts_the_secret(spawn_server: An
 
     code, _, err = server.terminate()
     assert code == 0
-    assert err == f"focus serve: admin secret in {secret_file} (non-loopback address: 'owner' is not accepted)\n"
+    assert f"(secure mode: signed ID tokens only, admin secret in {secret_file}; in memory); " in server.ready_line
+    assert "FIREBASE_AUTH_EMULATOR_HOST" not in server.ready_line  # firebase-admin's `owner` is refused
+    assert err == ""
 
 
 def test_the_secret_survives_restarts(spawn_server: Any, tmp_path: Path) -> None:
