@@ -219,6 +219,13 @@ class LocalServer:
             ready.set()
             loop.run_forever()
             loop.run_until_complete(running.stop())
+            # Connections still lingering (reading away the body of a request answered early)
+            # end here, as asyncio.run would end them, rather than being destroyed pending.
+            leftovers = [task for task in asyncio.all_tasks(loop) if not task.done()]
+            for task in leftovers:
+                task.cancel()
+            if leftovers:
+                loop.run_until_complete(asyncio.gather(*leftovers, return_exceptions=True))
             loop.close()
 
         self._thread = threading.Thread(target=target, name="focus-serve", daemon=True)

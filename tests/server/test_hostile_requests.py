@@ -33,7 +33,7 @@ pytestmark = pytest.mark.focus_serve
 
 ALICE = token('{"sub":"alice"}')
 OWNER = {"Authorization": "Bearer owner"}
-LIMITS = Limits(request_timeout=0.5, min_body_rate=64 * 1024, max_body_bytes=4 * MIB,
+LIMITS = Limits(request_timeout=1.0, min_body_rate=64 * 1024, max_body_bytes=4 * MIB,
                 max_write_values=50_000, inline_bytes=16 * 1024)  # fmt: skip
 RULES = json.dumps({"rules": {
     "open": {".read": True, ".write": True},
@@ -72,7 +72,7 @@ def port_of(url: str) -> int:
 def call(base: str, ns: str, method: str, path: str, body: bytes | None = None,
          headers: dict[str, str] | None = None, auth: str | None = "owner",
          params: dict[str, str] | None = None) -> requests.Response:  # fmt: skip
-    """One request on a fresh connection (the server closes idle ones after 0.5 s here)."""
+    """One request on a fresh connection (the server closes idle ones after 1 s here)."""
     hdrs = dict(headers or {})
     query = {"ns": ns, **(params or {})}
     if auth == "owner":
