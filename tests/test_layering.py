@@ -14,11 +14,15 @@ STDLIB = set(sys.stdlib_module_names)
 
 # module (relative to focuscli/) -> third-party or focuscli modules it may import
 RULES = sorted(p.relative_to(PACKAGE).as_posix() for p in (PACKAGE / "rules").glob("*.py"))
+# The realtime protocol core: no aiohttp, no asyncio, only the stdlib and the other cores.
+REALTIME = sorted(p.relative_to(PACKAGE).as_posix() for p in (PACKAGE / "server" / "realtime").glob("*.py"))
 PURE_CORES = [
-    "timer.py", "prompt.py", "server/tree.py", "server/query.py", "server/pushid.py", "server/access.py", *RULES,
+    "timer.py", "prompt.py", "server/tree.py", "server/query.py", "server/pushid.py", "server/access.py",
+    "server/sdkhash.py", "server/change.py", *RULES, *REALTIME,
 ]  # fmt: skip
 ALLOWED: dict[str, set[str]] = {
     "server/http.py": {"aiohttp"},
+    "server/ws.py": {"aiohttp"},
     "cli/__init__.py": {"typer"},
     "cli/common.py": {"typer"},
     "cli/timer.py": {"typer"},
@@ -97,6 +101,12 @@ def test_the_rules_language_needs_only_the_data_tree(module: str) -> None:
     for name in _imports(PACKAGE / module):
         if name.startswith("focuscli") and not name.startswith("focuscli.rules"):
             assert _module_file(name) in (None, "server/tree.py"), f"{module} imports {name}"
+
+
+@pytest.mark.parametrize("module", REALTIME)
+def test_the_realtime_core_does_no_io(module: str) -> None:
+    tops = {name.split(".")[0] for name in _imports(PACKAGE / module)}
+    assert not tops & {"asyncio", "socket", "selectors", "threading"}, f"{module} imports {sorted(tops)}"
 
 
 def test_nothing_imports_the_cli() -> None:

@@ -9,9 +9,10 @@ from urllib.parse import unquote
 
 from focuscli.server import admin, tree
 from focuscli.server.auth import AuthError, Identity, resolve_identity
+from focuscli.server.change import Change
 from focuscli.server.pushid import PushIds
 from focuscli.server.query import Query, QueryError, parse_query, run_query
-from focuscli.server.sse import Change, Listener
+from focuscli.server.sse import Listener
 from focuscli.server.store import DEFAULT_NAMESPACE, Namespace, Store, StoreUnavailable
 from focuscli.server.tree import Node, Path, TreeError
 from focuscli.server.wire import (
