@@ -92,6 +92,7 @@ class Connection:
         self.closed = False
         self.finished = asyncio.Event()
         self.frames_in = self.frames_out = 0
+        self.last_session = ""  # the `ls` it presented: the session it continues
         self.last_in = self.last_out = time.monotonic()
 
     # -- store follower ---------------------------------------------------------------------
@@ -263,6 +264,7 @@ class RealtimeServer:
         host = request.headers.get("Host") or f"{request.url.host}:{request.url.port}"
         session = Session(_session_id(), host, ns, self.authenticate)
         conn = Connection(self, ws, session, ns)
+        conn.last_session = params.get("ls", "")
         self.connections.add(conn)
         self._sessions[session.id] = conn
         self.store.follow(ns, conn)

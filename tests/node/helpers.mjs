@@ -1,5 +1,5 @@
 // Shared plumbing for the SDK suite: apps on the real SDKs pointed at focus serve, the control
-// endpoint of tests/node/harness.py, REST and SSE clients, and waits that never hang.
+// endpoint of tests/node_harness.py, REST and SSE clients, and waits that never hang.
 import { randomBytes } from 'node:crypto';
 import { deleteApp, initializeApp } from 'firebase/app';
 import { connectDatabaseEmulator, getDatabase, onValue, ref } from 'firebase/database';
@@ -115,14 +115,12 @@ export function follow(query, { exportVal = false } = {}) {
 
 /** Wait for `.info/connected` to be `state`. */
 export function connected(db, state = true, ms = 10000) {
+  let off = null;
   return within(new Promise((resolve) => {
-    const off = onValue(ref(db, '.info/connected'), (snap) => {
-      if (snap.val() === state) {
-        off();
-        resolve();
-      }
+    off = onValue(ref(db, '.info/connected'), (snap) => {
+      if (snap.val() === state) resolve();
     });
-  }), `.info/connected = ${state}`, ms);
+  }), `.info/connected = ${state}`, ms).finally(() => off && off());
 }
 
 /** The harness's control endpoint. */
@@ -142,7 +140,7 @@ export async function rest(method, ns, path, body, { url = MAIN, query = '', own
   const res = await fetch(`${url}${path}.json?ns=${ns}${query}`, {
     method,
     headers: owner ? { authorization: 'Bearer owner' } : {},
-    body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+    body: body === undefined ? undefined : JSON.stringify(body),
   });
   const text = await res.text();
   return { status: res.status, body: text ? JSON.parse(text) : null };
@@ -181,6 +179,7 @@ export function sse(ns, path, { url = MAIN } = {}) {
       }
     }
   })().catch(() => {});
+  opened.push(async () => controller.abort());
   return {
     events,
     close: () => controller.abort(),

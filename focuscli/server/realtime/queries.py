@@ -69,8 +69,9 @@ class WireQuery:
         order = {KEY_INDEX: "$key", VALUE_INDEX: "$value", PRIORITY_INDEX: "$priority"}
         params = {"orderBy": json.dumps(order.get(self.index, self.index))}
         start, end = self.start, self.end
-        if start is not None and end is not None and start == end and start.inclusive:
-            params["equalTo"] = json.dumps(start.value)
+        if (start is not None and end is not None and start.inclusive and end.inclusive
+                and _same(start.value, end.value) and self.raw.get("sn") == self.raw.get("en")):
+            params["equalTo"] = json.dumps(start.value)  # equalTo(v[, key]) is sent as both bounds
         else:
             if start is not None:
                 params["startAt" if start.inclusive else "startAfter"] = json.dumps(start.value)
@@ -107,6 +108,10 @@ class WireQuery:
         if not posts:
             return None
         return {key: node[key] for _, key in posts}
+
+
+def _same(a: Any, b: Any) -> bool:
+    return type(a) is type(b) and a == b
 
 
 def _key_rank(key: str) -> tuple[Any, ...]:

@@ -8,7 +8,8 @@ Control API (JSON over HTTP on 127.0.0.1, for tests only):
   its own (server ``main`` is shared by every test and has no data directory)
 * ``POST /servers/<id>/restart``, ``POST /servers/<id>/stop`` -> ``{"url"}``
 * ``POST /servers/<id>/clock`` ``{"offsetMs": n}``
-* ``GET /servers/<id>/sockets?ns=N`` -> ``[{"session", "framesIn", "framesOut", "stale"}]``
+* ``GET /servers/<id>/sockets?ns=N`` -> ``[{"session", "lastSession", "framesIn", "framesOut",
+  "stale"}]`` (``lastSession``: the ``ls`` it presented; ``stale``: datastale answers)
 * ``POST /servers/<id>/close?ns=N``: close the namespace's sockets from the server side
 * ``POST /servers/<id>/revoke?ns=N``: push `ac` (expired_token) on them
 """
@@ -162,8 +163,8 @@ def route(servers: Servers, method: str, parts: list[str], query: dict[str, str]
         return {}
     if verb == "sockets" and method == "GET":
         return servers.on_loop(name, lambda conns: [
-            {"session": c.session.id, "framesIn": c.frames_in, "framesOut": c.frames_out,
-             "stale": c.session.stale_answers}
+            {"session": c.session.id, "lastSession": c.last_session, "framesIn": c.frames_in,
+             "framesOut": c.frames_out, "stale": c.session.stale_answers}
             for c in conns if _in(ns)(c)
         ])  # fmt: skip
     if verb == "close" and method == "POST":
