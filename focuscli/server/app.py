@@ -82,6 +82,8 @@ class App:
             return self._preflight(request)
         params = parse_params(request.query_string)
         segments = request.raw_path.split("/")
+        if request.raw_path == "/.inspect/coverage":  # the HTML rules coverage report
+            segments[-1] = "coverage.html.json"
         last = segments[-1]
         if last == ".upload" and method == "POST":
             # The emulator UI's import: a multipart file written at the path, like a PUT.
@@ -105,7 +107,7 @@ class App:
         if clean and clean[0] == ".settings":
             return await admin.settings(self.store, method, clean[1:], params, request, identity, name)
         if clean and clean[0] == ".inspect":
-            return admin.inspect(self.store, clean[1:])
+            return admin.inspect(self.store, clean[1:], name, identity, self.admin_secret is None)
         try:
             path = tree.parse_path(clean)
         except TreeError as err:
@@ -214,7 +216,8 @@ class App:
         resolve = tree.server_values(now, root)
         name: str | None = None
         request_path = path
-        if method == "DELETE":
+        if method == "DELETE" or (method == "PATCH" and parse_body(request.body) is None):
+            # PATCH with the body null deletes, as production does: firebase-tools' database:remove
             change = Change("put", path, (((), None),))
         elif method == "PATCH":
             change = self._patch_change(path, request, resolve)
@@ -253,7 +256,7 @@ class App:
             headers["etag"] = tree.etag(tree.get(new_root, request_path))
         if method == "POST":
             return json_response(200, {"name": name}, params, headers)
-        if method == "DELETE":
+        if method == "DELETE" or change.kind == "put" and method == "PATCH":
             return json_response(200, None, params, headers)
         if method == "PATCH":
             echo = {

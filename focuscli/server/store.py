@@ -53,6 +53,7 @@ class Namespace:
     listeners: set[Subscriber] = field(default_factory=set)
     rules_uploaded: bool = False
     held: dict[str, Any] = field(default_factory=dict)
+    settings: dict[str, Any] = field(default_factory=dict)  # /.settings/<name>.json values
 
     def can_read(self, listener: Listener, root: Node, now_ms: int) -> bool:
         if listener.admin:
@@ -108,6 +109,7 @@ class Store:
                 self._adopt(ns)
                 ns.root = ns.published = entry.get("data")
                 ns.held = dict(entry.get("held") or {})
+                ns.settings = dict(entry.get("settings") or {})
                 source = entry.get("rules")
                 if source is not None and default_rules is None:
                     doc = RulesDocument.parse(source)
@@ -133,7 +135,7 @@ class Store:
         """Unregister a namespace that holds nothing (as after a restart, where it is gone too)."""
         if ns.listeners or ns.root is not None or ns.published is not None or ns.rules_uploaded:
             return
-        if ns.held:
+        if ns.held or ns.settings:
             return
         if any(item.namespace is ns for item in self._pending):
             return
@@ -184,44 +186,51 @@ class Store:
         return done
 
     def set_rules(self, ns: Namespace, doc: RulesDocument, access: Access) -> asyncio.Future[None]:
-        self._adopt(ns)
-        done: asyncio.Future[None] = self.loop.create_future()
-        with self._lock:
-            if self.journal is not None:
-                seq = self._append({"ns": ns.name, "rules": doc.source})
+        def apply() -> None:
             ns.rules, ns.access, ns.rules_uploaded = doc, access, True
-            if self.journal is None:
-                self._seq += 1
-                seq = self._seq
-        pending = _Pending(seq, ns, None, ns.root, ns.root, done, rules_changed=True)
-        if self.journal is None:
-            self._publish(pending)
-        else:
-            self._pending.append(pending)
-        return done
+
+        return self._journaled(ns, {"ns": ns.name, "rules": doc.source}, apply, rules_changed=True)
 
     def hold(self, ns: Namespace, session: str, record: Any) -> asyncio.Future[None]:
         """Keep a realtime session's onDisconnect writes (``record``; None: none any more) with
         the data, so a crash does not lose them; resolves when durable."""
-        self._adopt(ns)
-        done: asyncio.Future[None] = self.loop.create_future()
-        with self._lock:
-            if self.journal is not None:
-                seq = self._append({"ns": ns.name, "held": [session, record]})
+
+        def apply() -> None:
             if record is None:
                 ns.held.pop(session, None)
             else:
                 ns.held[session] = record
+
+        done = self._journaled(ns, {"ns": ns.name, "held": [session, record]}, apply)
+        if record is None:
+            self._forget_if_empty(ns)
+        return done
+
+    def set_setting(self, ns: Namespace, name: str, value: Any) -> asyncio.Future[None]:
+        """Keep one of the namespace's tooling settings (``defaultWriteSizeLimit``…) durably."""
+
+        def apply() -> None:
+            ns.settings[name] = value
+
+        return self._journaled(ns, {"ns": ns.name, "setting": [name, value]}, apply)
+
+    def _journaled(self, ns: Namespace, record: dict[str, Any], apply: Callable[[], None], *,
+                   rules_changed: bool = False) -> asyncio.Future[None]:  # fmt: skip
+        """A change that is not data (rules, held writes, settings), in the commits' order."""
+        self._adopt(ns)
+        done: asyncio.Future[None] = self.loop.create_future()
+        with self._lock:
+            if self.journal is not None:
+                seq = self._append(record)
+            apply()
             if self.journal is None:
                 self._seq += 1
                 seq = self._seq
-        pending = _Pending(seq, ns, None, ns.root, ns.root, done)
+        pending = _Pending(seq, ns, None, ns.root, ns.root, done, rules_changed=rules_changed)
         if self.journal is None:
             self._publish(pending)
         else:
             self._pending.append(pending)
-        if record is None:
-            self._forget_if_empty(ns)
         return done
 
     def barrier(self) -> asyncio.Future[None] | None:
@@ -295,9 +304,10 @@ class Store:
                     "data": ns.root,
                     "rules": ns.rules.source if ns.rules_uploaded and ns.rules else None,
                     **({"held": dict(ns.held)} if ns.held else {}),
+                    **({"settings": dict(ns.settings)} if ns.settings else {}),
                 }
                 for name, ns in self.namespaces.items()
-                if ns.root is not None or ns.rules_uploaded or ns.held
+                if ns.root is not None or ns.rules_uploaded or ns.held or ns.settings
             }
         return seq, state
 
@@ -335,5 +345,8 @@ def _apply_record(state: dict[str, dict[str, Any]], record: dict[str, Any]) -> N
             held.pop(session, None)
         else:
             held[session] = writes
+    if "setting" in record:
+        name, value = record["setting"]
+        entry.setdefault("settings", {})[name] = value
     if "released" in record:
         entry.get("held", {}).pop(record["released"], None)
