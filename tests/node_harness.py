@@ -177,13 +177,12 @@ def route(servers: Servers, method: str, parts: list[str], query: dict[str, str]
 
 
 if __name__ == "__main__":  # for running the Node suite by hand: prints the URLs, serves until ^C
+    import contextlib
     import sys
     import tempfile
 
     with tempfile.TemporaryDirectory() as tmp, Control(Path(tmp)) as control:
         print(json.dumps({"control": control.url, "url": control.servers.get("main")[0].url}))
         sys.stdout.flush()
-        try:
+        with contextlib.suppress(KeyboardInterrupt):
             threading.Event().wait()
-        except KeyboardInterrupt:
-            pass

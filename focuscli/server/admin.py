@@ -9,7 +9,15 @@ from focuscli.server import coverage
 from focuscli.server.access import compile_access
 from focuscli.server.auth import Identity
 from focuscli.server.store import Store
-from focuscli.server.wire import JSON_TYPE, HttpError, Request, Response, json_response, parse_body, text
+from focuscli.server.wire import (
+    JSON_TYPE,
+    HttpError,
+    Request,
+    Response,
+    json_response,
+    parse_body,
+    text,
+)
 
 WRITE_SIZE_LIMITS = ("small", "medium", "large", "unlimited")  # tiny is not allowed as a default
 # Tooling settings (firebase-tools' database:settings:*): name -> (default, check, error text).

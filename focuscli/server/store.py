@@ -18,8 +18,8 @@ from typing import Any, Protocol
 from focuscli.rules.document import RulesDocument
 from focuscli.server import tree
 from focuscli.server.access import Access, compile_access
-from focuscli.server.journal import Journal, JournalError
 from focuscli.server.change import Change
+from focuscli.server.journal import Journal, JournalError
 from focuscli.server.sse import Listener
 from focuscli.server.tree import Node
 

@@ -24,7 +24,16 @@ from aiohttp import WSMsgType, web
 
 from focuscli.server.auth import EXPIRED, AuthError, identity_for_token
 from focuscli.server.change import Change
-from focuscli.server.realtime.actions import Action, Barrier, Close, CloseCode, Commit, Hold, Log, Send
+from focuscli.server.realtime.actions import (
+    Action,
+    Barrier,
+    Close,
+    CloseCode,
+    Commit,
+    Hold,
+    Log,
+    Send,
+)
 from focuscli.server.realtime.ondisconnect import OnDisconnect
 from focuscli.server.realtime.session import Authenticate, Refused, Session, Who, run_held
 from focuscli.server.store import DEFAULT_NAMESPACE, Namespace, Store, StoreUnavailable

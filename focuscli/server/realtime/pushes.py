@@ -18,6 +18,9 @@ from focuscli.server.realtime import messages
 from focuscli.server.realtime.queries import WireQuery
 from focuscli.server.tree import Node, Path
 
+# Cache keys of one commit's fan-out (shared with SSE streams, whose keys are paths).
+_PLAIN, _WINDOW = object(), object()
+
 
 def wire_path(path: Path) -> str:
     """A path as production writes it in pushes: no leading slash, the root is empty."""
@@ -63,18 +66,17 @@ class Listen:
         many listens follow is rendered once.
         """
         if self.tag is None:
-            key = ("plain", self.path)
-            hit = cache.get(key)
-            if hit is None:
-                hit = cache[key] = _plain(self.path, change, old_root, new_root)
-            return hit  # type: ignore[no-any-return]
+            plain: list[str] | None = cache.get((_PLAIN, self.path))
+            if plain is None:
+                plain = cache[(_PLAIN, self.path)] = _plain(self.path, change, old_root, new_root)
+            return plain
         if not _touches(self.path, change):
             return []
         assert self.query is not None
-        key = ("window", self.path, self.query.key)
-        if key not in cache:
-            cache[key] = self.result(new_root)
-        before, after = self.last, cache[key]
+        window = (_WINDOW, self.path, self.query.key)
+        if window not in cache:
+            cache[window] = self.result(new_root)
+        before, after = self.last, cache[window]
         if before is after or before == after:
             return []
         self.last = after

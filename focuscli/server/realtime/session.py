@@ -20,7 +20,16 @@ from focuscli.server import sdkhash, tree
 from focuscli.server.access import Access
 from focuscli.server.change import Change
 from focuscli.server.realtime import messages, queries
-from focuscli.server.realtime.actions import Action, Barrier, Close, CloseCode, Commit, Hold, Log, Send
+from focuscli.server.realtime.actions import (
+    Action,
+    Barrier,
+    Close,
+    CloseCode,
+    Commit,
+    Hold,
+    Log,
+    Send,
+)
 from focuscli.server.realtime.ondisconnect import OnDisconnect, placeholder
 from focuscli.server.realtime.pushes import Listen, wire_path
 from focuscli.server.tree import Node, Path

@@ -7,7 +7,13 @@ import json
 import pytest
 
 from focuscli.server.realtime import messages
-from focuscli.server.realtime.messages import Envelope, KeepAlive, Oversized, ProtocolError, Reassembler
+from focuscli.server.realtime.messages import (
+    Envelope,
+    KeepAlive,
+    Oversized,
+    ProtocolError,
+    Reassembler,
+)
 
 
 def feed_all(texts: list[str], max_bytes: int = messages.MAX_MESSAGE_BYTES) -> list[object]:
