@@ -52,7 +52,8 @@ def serve(
 ) -> None:
     """Run a local Realtime Database server that speaks the Firebase emulator's protocol.
 
-    The firebase-admin SDK, the Firebase CLI's tools and curl use it like the official emulator.
+    The Firebase SDKs (JavaScript over its WebSocket, firebase-admin), the Firebase CLI's tools
+    and curl use it like the official emulator.
     Stops cleanly on Ctrl-C or SIGTERM.
 
     Example: focus serve --port 0 --memory --rules firebase/database.rules.json

@@ -101,3 +101,14 @@ def test_an_upload_starts_the_counts_afresh_and_no_rules_means_an_empty_report(r
     rest.set_rules(RULES)
     report = requests.get(url, params={"ns": rest.ns}, timeout=10).json()
     assert all(r["evaluations"] == 0 for r in report["rules"])
+
+
+@pytest.mark.focus_serve
+def test_settings_survive_a_restart(tmp_path: Any) -> None:
+    from focuscli.server import LocalServer
+
+    with LocalServer(port=0, data_dir=tmp_path) as server:
+        rest = Rest(server.url, "kept")
+        assert rest.put("/.settings/defaultWriteSizeLimit.json", "unlimited").status_code == 200
+        server.restart()
+        assert rest.value("/.settings/defaultWriteSizeLimit.json") == "unlimited"

@@ -189,3 +189,37 @@ def test_ondisconnect_writes_outlive_a_crash_and_run_at_the_next_start(spawn_ser
     code, _, err = second.terminate()
     assert code == 0
     assert "ran the onDisconnect writes of 1 connection(s) the last run left behind" in err
+
+
+def test_a_silent_peer_is_cut_off_after_the_keep_alive_it_owed(server_url: str, ns: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from focuscli.server import ws
+
+    monkeypatch.setattr(ws, "QUIET_LIMIT_S", 0.5)  # the SDK says `0` after 45 s; 60 s in production
+
+    async def scenario() -> tuple[aiohttp.WSMsgType, int | None]:
+        async with connect(server_url, ns) as socket:
+            closed = await asyncio.wait_for(socket.ws.receive(), 10)
+            return closed.type, closed.data
+
+    assert asyncio.run(scenario()) == (aiohttp.WSMsgType.CLOSE, 1001)
+
+
+@pytest.mark.focus_serve
+def test_a_clean_stop_runs_the_ondisconnect_writes_of_every_socket(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from focuscli.server import LocalServer
+
+    caplog.set_level(logging.WARNING, "focuscli.server")
+    server = LocalServer(port=0, data_dir=tmp_path).start()
+    try:
+        async def register() -> None:
+            async with connect(server.url, "stop") as socket:
+                assert (await socket.answer(await socket.request("o", {"p": "/who/me", "d": "gone"})))["s"] == "ok"
+                await socket.answer(await socket.request("p", {"p": "/who/me", "d": "here"}))
+                await asyncio.to_thread(server.stop)  # the socket is still open: the server closes it
+
+        asyncio.run(register())
+        server.start()
+        assert requests.get(f"{server.url}/who/me.json?ns=stop", timeout=10).json() == "gone"
+        assert not [r for r in caplog.records if "left behind" in r.getMessage()]  # ran at the stop
+    finally:
+        server.stop()
