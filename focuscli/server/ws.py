@@ -34,8 +34,8 @@ from focuscli.server.realtime.actions import (
     Log,
     Send,
 )
-from focuscli.server.realtime.ondisconnect import OnDisconnect
-from focuscli.server.realtime.session import Authenticate, Refused, Session, Who, run_held
+from focuscli.server.realtime.ondisconnect import OnDisconnect, run_held
+from focuscli.server.realtime.session import Authenticate, Refused, Session, Who
 from focuscli.server.store import DEFAULT_NAMESPACE, Namespace, Store, StoreUnavailable
 from focuscli.server.tree import Node
 

@@ -3,5 +3,5 @@
 ``messages`` turns WebSocket texts into envelopes and back (keep-alives, frame counts,
 reassembly); ``session`` is one connection's protocol state, fed one text at a time and
 answering with ``actions`` for the transport to carry out; ``queries``, ``ondisconnect`` and
-``pushes`` are the pieces it is made of. Stdlib only, no asyncio: every case is a table test.
+``pushes``, ``arguments`` are the pieces it is made of. Stdlib only, no asyncio: every case is a table test.
 """

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from focuscli.server import tree
+from focuscli.server.access import Access
 from focuscli.server.change import Change
 from focuscli.server.tree import Node, Path
 
@@ -63,15 +64,28 @@ class OnDisconnect:
     def from_record(cls, record: list[list[Any]]) -> OnDisconnect:
         return cls({tree.split_path(text): node for text, node in record})
 
-    def change(self, now_ms: int, root: Node) -> tuple[Change, Node] | None:
-        """All entries as one multi-path write against ``root``, server values resolved now;
-        None when nothing is held. Raises TreeError if a value no longer resolves (an
-        increment overflowing, say)."""
-        if not self.entries:
-            return None
-        resolve = tree.server_values(now_ms, root)
-        entries = tuple(
-            (path, tree.normalize(node, path, resolve)) for path, node in sorted(self.entries.items())
-        )
-        change = Change("patch", (), entries)
-        return change, change.apply(root)
+
+def run_held(held: OnDisconnect, admin: bool, auth: dict[str, Any] | None, root: Node,
+             access: Access, now: float) -> tuple[Change, Node] | None:  # fmt: skip
+    """Held onDisconnect writes as one write, each re-checked by the rules (those refused are
+    dropped, as are values that no longer resolve); None when none is left."""
+    now_ms = int(now * 1000)
+    resolve = tree.server_values(now_ms, root)
+    entries: list[tuple[Path, Node]] = []
+    for path, node in sorted(held.entries.items()):
+        try:
+            entries.append((path, tree.normalize(node, path, resolve)))
+        except tree.TreeError:
+            continue
+    while entries:
+        change = Change("patch", (), tuple(entries))
+        new_root = change.apply(root)
+        if admin:
+            return change, new_root
+        refused = {p for p, _ in entries if not access.can_write(p, auth, root, new_root, now_ms)}
+        if not refused:
+            return change, new_root
+        entries = [(p, n) for p, n in entries if p not in refused]
+    return None
+
+

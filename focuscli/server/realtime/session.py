@@ -19,7 +19,7 @@ from typing import Any, Protocol
 from focuscli.server import sdkhash, tree
 from focuscli.server.access import Access
 from focuscli.server.change import Change
-from focuscli.server.realtime import messages, queries
+from focuscli.server.realtime import arguments, messages
 from focuscli.server.realtime.actions import (
     Action,
     Barrier,
@@ -30,7 +30,7 @@ from focuscli.server.realtime.actions import (
     Log,
     Send,
 )
-from focuscli.server.realtime.ondisconnect import OnDisconnect, placeholder
+from focuscli.server.realtime.ondisconnect import OnDisconnect, placeholder, run_held
 from focuscli.server.realtime.pushes import Listen, wire_path
 from focuscli.server.tree import Node, Path
 
@@ -71,10 +71,6 @@ class Refused(Exception):
 
 Authenticate = Callable[[str, str | None, float], Who]
 """(credential, auth override as JSON text or None, now) -> Who; raises Refused."""
-
-
-class _Invalid(Exception):
-    """A request that cannot be carried out as sent: answered ``invalid_request``."""
 
 
 class Session:
@@ -188,7 +184,7 @@ class Session:
             return self._answer(number, "invalid_request", "The request body must be an object.")
         try:
             return handler(self, number, args, now)
-        except _Invalid as err:
+        except arguments.Invalid as err:
             return self._answer(number, "invalid_request", str(err))
 
     def _answer(self, number: int, status: str, data: Any) -> list[Action]:
@@ -260,11 +256,11 @@ class Session:
     # -- reads ------------------------------------------------------------------------------
 
     def _listen(self, number: int, args: dict[str, Any], now: float) -> list[Action]:
-        path = _path(args.get("p"))
-        query = _query(args.get("q"))
+        path = arguments.path(args.get("p"))
+        query = arguments.query(args.get("q"))
         tag = args.get("t")
         if tag is not None and (type(tag) is not int or query is None):
-            raise _Invalid("A listen's tag must be an integer and come with a query.")
+            raise arguments.Invalid("A listen's tag must be an integer and come with a query.")
         params = query.rule_params() if query is not None else None
         root = self.db.published
         if not self._may_read(path, params, root, int(now * 1000)):
@@ -279,14 +275,14 @@ class Session:
         return _sends(listen.initial(root)) + self._answer(number, "ok", done)
 
     def _unlisten(self, number: int, args: dict[str, Any], now: float) -> list[Action]:
-        path = _path(args.get("p"))
-        query = _query(args.get("q"))
+        path = arguments.path(args.get("p"))
+        query = arguments.query(args.get("q"))
         self.listens.pop((path, None if query is None else query.key), None)
         return self._answer(number, "ok", "")
 
     def _get(self, number: int, args: dict[str, Any], now: float) -> list[Action]:
-        path = _path(args.get("p"))
-        query = _query(args.get("q"))
+        path = arguments.path(args.get("p"))
+        query = arguments.query(args.get("q"))
         params = query.rule_params() if query is not None else None
         root = self.db.published
         if not self._may_read(path, params, root, int(now * 1000)):
@@ -299,22 +295,22 @@ class Session:
     # -- writes -----------------------------------------------------------------------------
 
     def _set(self, number: int, args: dict[str, Any], now: float) -> list[Action]:
-        path, priority_only = _write_path(args.get("p"))
+        path, priority_only = arguments.write_path(args.get("p"))
         if "d" not in args:
-            raise _Invalid("A set needs 'd'.")
+            raise arguments.Invalid("A set needs 'd'.")
         now_ms, root = int(now * 1000), self.db.root
         resolve = tree.server_values(now_ms, root)
         if priority_only:
-            node = _with_priority(tree.get(root, path), args["d"], path, resolve)
+            node = arguments.with_priority(tree.get(root, path), args["d"], path, resolve)
         else:
-            node = _normalize(args["d"], path, resolve)
+            node = arguments.normalize(args["d"], path, resolve)
         return self._write(number, args, Change("put", path, (((), node),)), now)
 
     def _merge(self, number: int, args: dict[str, Any], now: float) -> list[Action]:
-        base = _path(args.get("p"))
+        base = arguments.path(args.get("p"))
         resolve = tree.server_values(int(now * 1000), self.db.root)
-        entries = tuple((rel, _normalize(value, base + rel, resolve))
-                        for rel, value in _merge_entries(args.get("d")))  # fmt: skip
+        entries = tuple((rel, arguments.normalize(value, base + rel, resolve))
+                        for rel, value in arguments.merge_entries(args.get("d")))  # fmt: skip
         return self._write(number, args, Change("patch", base, entries), now)
 
     def _write(self, number: int, args: dict[str, Any], change: Change, now: float) -> list[Action]:
@@ -322,7 +318,7 @@ class Session:
         if "h" in args:
             expected = args["h"]
             if type(expected) is not str:
-                raise _Invalid("A transaction's hash must be a string.")
+                raise arguments.Invalid("A transaction's hash must be a string.")
             if not sdkhash.matches(tree.get(root, change.base), expected):
                 return self._stale(number, change.base, now_ms)
         new_root = change.apply(root)
@@ -354,20 +350,20 @@ class Session:
     # -- onDisconnect -----------------------------------------------------------------------
 
     def _on_disconnect_set(self, number: int, args: dict[str, Any], now: float) -> list[Action]:
-        path = _path(args.get("p"))
+        path = arguments.path(args.get("p"))
         if "d" not in args:
-            raise _Invalid("An onDisconnect set needs 'd'.")
+            raise arguments.Invalid("An onDisconnect set needs 'd'.")
         resolve = tree.server_values(int(now * 1000), self.db.root)
-        change = Change("put", path, (((), _normalize(args["d"], path, resolve)),))
-        held = [(path, _normalize(args["d"], path, placeholder))]
+        change = Change("put", path, (((), arguments.normalize(args["d"], path, resolve)),))
+        held = [(path, arguments.normalize(args["d"], path, placeholder))]
         return self._register(number, change, held, now)
 
     def _on_disconnect_merge(self, number: int, args: dict[str, Any], now: float) -> list[Action]:
-        base = _path(args.get("p"))
+        base = arguments.path(args.get("p"))
         resolve = tree.server_values(int(now * 1000), self.db.root)
-        pairs = _merge_entries(args.get("d"))
-        change = Change("patch", base, tuple((rel, _normalize(v, base + rel, resolve)) for rel, v in pairs))
-        held = [(base + rel, _normalize(v, base + rel, placeholder)) for rel, v in pairs]
+        pairs = arguments.merge_entries(args.get("d"))
+        change = Change("patch", base, tuple((rel, arguments.normalize(v, base + rel, resolve)) for rel, v in pairs))
+        held = [(base + rel, arguments.normalize(v, base + rel, placeholder)) for rel, v in pairs]
         return self._register(number, change, held, now)
 
     def _register(self, number: int, change: Change, held: list[tuple[Path, Node]],
@@ -381,7 +377,7 @@ class Session:
         return [Hold(self._wait(self._then_answer(number)), self._held_record())]
 
     def _on_disconnect_cancel(self, number: int, args: dict[str, Any], now: float) -> list[Action]:
-        self.on_disconnect.forget(_path(args.get("p")))
+        self.on_disconnect.forget(arguments.path(args.get("p")))
         return [Hold(self._wait(self._then_answer(number)), self._held_record())]
 
     def _held_record(self) -> dict[str, Any] | None:
@@ -410,33 +406,6 @@ _HANDLERS: dict[str, Callable[[Session, int, dict[str, Any], float], list[Action
 }
 
 
-def run_held(held: OnDisconnect, admin: bool, auth: dict[str, Any] | None, root: Node,
-             access: Access, now: float) -> tuple[Change, Node] | None:  # fmt: skip
-    """Held onDisconnect writes as one write, each re-checked by the rules (those refused are
-    dropped, as are values that no longer resolve); None when none is left."""
-    now_ms = int(now * 1000)
-    resolve = tree.server_values(now_ms, root)
-    entries: list[tuple[Path, Node]] = []
-    for path, node in sorted(held.entries.items()):
-        try:
-            entries.append((path, tree.normalize(node, path, resolve)))
-        except tree.TreeError:
-            continue
-    while entries:
-        change = Change("patch", (), tuple(entries))
-        new_root = change.apply(root)
-        if admin:
-            return change, new_root
-        refused = {p for p, _ in entries if not access.can_write(p, auth, root, new_root, now_ms)}
-        if not refused:
-            return change, new_root
-        entries = [(p, n) for p, n in entries if p not in refused]
-    return None
-
-
-# -- request parts -------------------------------------------------------------------------
-
-
 def _sends(texts: list[str]) -> list[Action]:
     return [Send(text) for text in texts]
 
@@ -446,71 +415,3 @@ def _unique(texts: list[str]) -> list[str]:
     if len(texts) < 2:
         return texts
     return list(dict.fromkeys(texts))
-
-
-def _path(raw: Any) -> Path:
-    if type(raw) is not str:
-        raise _Invalid("A request needs a path 'p'.")
-    try:
-        return tree.parse_path(raw.split("/"))
-    except tree.TreeError as err:
-        raise _Invalid(str(err)) from None
-
-
-def _write_path(raw: Any) -> tuple[Path, bool]:
-    """The path a set writes, and whether it only sets a priority (``…/.priority``)."""
-    if type(raw) is str:
-        segments = [s for s in raw.split("/") if s]
-        if segments and segments[-1] == tree.PRIORITY:
-            return _path("/".join(segments[:-1])), True
-    return _path(raw), False
-
-
-def _query(raw: Any) -> queries.WireQuery | None:
-    if raw is None:
-        return None
-    try:
-        return queries.parse(raw)
-    except queries.WireQueryError as err:
-        raise _Invalid(f"Invalid query: {err}.") from None
-
-
-def _normalize(value: Any, path: Path, resolve: tree.ServerValue) -> Node:
-    try:
-        return tree.normalize(value, path, resolve)
-    except tree.TreeError as err:
-        raise _Invalid(str(err)) from None
-    except RecursionError:
-        raise _Invalid("Invalid data; the data is nested deeper than 32 levels.") from None
-
-
-def _merge_entries(raw: Any) -> list[tuple[Path, Any]]:
-    """The (relative path, raw value) pairs of a merge; no path may hold another."""
-    if type(raw) is not dict:
-        raise _Invalid("An update needs an object 'd'.")
-    pairs: list[tuple[Path, Any]] = []
-    for key, value in raw.items():
-        rel = _path(key)
-        if not rel:
-            raise _Invalid("An update's keys must name a child.")
-        pairs.append((rel, value))
-    ordered = sorted(rel for rel, _ in pairs)
-    for before, after in zip(ordered, ordered[1:], strict=False):
-        if after[: len(before)] == before:
-            raise _Invalid(f"Invalid data; path {tree.path_str(before)} is an ancestor of "
-                           f"{tree.path_str(after)} in the same update.")  # fmt: skip
-    return pairs
-
-
-def _with_priority(node: Node, raw: Any, path: Path, resolve: tree.ServerValue) -> Node:
-    """``node`` with the priority ``raw`` (null removes it); absent data stays absent."""
-    prio = tree.priority(_normalize({tree.VALUE: True, tree.PRIORITY: raw}, path, resolve))
-    if node is None:
-        return None
-    if not tree.has_children(node):
-        leaf = tree.leaf_value(node)
-        return leaf if prio is None else {tree.VALUE: leaf, tree.PRIORITY: prio}
-    new = {key: child for key, child in node.items() if key != tree.PRIORITY}
-    if prio is not None:
-        new[tree.PRIORITY] = prio
-    return new

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from focuscli.server import tree
-from focuscli.server.realtime.ondisconnect import OnDisconnect, placeholder
+from focuscli.server.access import OPEN_ACCESS
+from focuscli.server.realtime.ondisconnect import OnDisconnect, placeholder, run_held
 
 
 def held(od: OnDisconnect) -> dict[str, object]:
@@ -46,7 +47,7 @@ def test_server_values_resolve_when_the_writes_run() -> None:
     od = OnDisconnect()
     path = ("seen",)
     od.remember(path, tree.normalize({"at": {".sv": "timestamp"}, "n": {".sv": {"increment": 2}}}, path, placeholder))
-    change, new_root = od.change(1234, {"seen": {"n": 40}})  # type: ignore[misc]
+    change, new_root = run_held(od, False, None, {"seen": {"n": 40}}, OPEN_ACCESS, 1.234)  # type: ignore[misc]
     assert new_root == {"seen": {"at": 1234, "n": 42}}
     assert change.paths() == [("seen",)]
 
