@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from focuscli import timer
+from focuscli import plan, timer
 from focuscli.backend import Database, PermissionDenied, Unreachable
 from focuscli.errors import BackendError, FocusError, NotNow, UsageError, WaitStopped, WaitTimedOut
 from focuscli.timer import SERVER_NOW, TimerState, TimerView
@@ -327,16 +327,10 @@ class Focus:
                 new = action(state, now)
             except timer.TimerError as err:
                 raise NotNow(str(err)) from None
-            entry: dict[str, Any] = {"action": new.action, "by": self.user, "at": SERVER_NOW, "rev": new.rev, "op": op}
-            if new.action in ("start", "skip"):
-                entry["phase"] = new.phase
-                entry["ms"] = new.duration_ms
-                if new.label:
-                    entry["label"] = new.label
-            entry.update(note or {})
+            entry = plan.log_entry(new, self.user, op, note)
             tried[new.rev] = new
             try:
-                self.db.update(f"sessions/{session}", {"state": new.to_wire(), f"log/{new.rev}": entry})
+                self.db.update(f"sessions/{session}", plan.update(new, entry))
             except PermissionDenied as err:
                 failure: BackendError = err
                 first, cap = RETRY_BACKOFF_S

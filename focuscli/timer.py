@@ -86,6 +86,18 @@ def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def _whole(value: Any) -> Any:
+    """A JSON value with every whole float read as an int: JSON does not tell 1500.0 from 1500,
+    nor do the rules (``% 1 === 0``) or JavaScript, so neither does the timer."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, Mapping):
+        return {k: _whole(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_whole(v) for v in value]
+    return value
+
+
 def _check(ok: bool, what: str, value: object) -> None:
     if not ok:
         raise ValueError(f"{what}, got {value!r}")
@@ -133,6 +145,7 @@ class Cycle:
     @classmethod
     def from_wire(cls, data: object) -> Cycle:
         """The cycle in an RTDB value; missing keys take defaults, bad ones raise ValueError."""
+        data = _whole(data)
         if not isinstance(data, Mapping):
             raise ValueError(f"invalid cycle: expected an object, got {data!r}")
         return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
@@ -190,9 +203,11 @@ class TimerState:
     def from_wire(cls, data: Mapping[str, Any] | None) -> TimerState:
         """The state in an RTDB value (None: the initial idle state); malformed: ValueError.
 
-        Unknown keys are ignored; `{".sv": "timestamp"}` and SERVER_NOW read as SERVER_NOW."""
+        Unknown keys are ignored; `{".sv": "timestamp"}` and SERVER_NOW read as SERVER_NOW; a
+        whole number written with a fraction (1500.0) is that integer."""
         if data is None:
             return cls()
+        data = _whole(data)
         if not isinstance(data, Mapping):
             raise ValueError(f"invalid timer state: expected an object, got {data!r}")
         missing = [k for k in ("rev", "status", "phase", "round", "duration_ms") if k not in data]

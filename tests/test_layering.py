@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -17,7 +18,7 @@ RULES = sorted(p.relative_to(PACKAGE).as_posix() for p in (PACKAGE / "rules").gl
 # The realtime protocol core: no aiohttp, no asyncio, only the stdlib and the other cores.
 REALTIME = sorted(p.relative_to(PACKAGE).as_posix() for p in (PACKAGE / "server" / "realtime").glob("*.py"))
 PURE_CORES = [
-    "timer.py", "prompt.py", "server/tree.py", "server/query.py", "server/pushid.py", "server/access.py",
+    "timer.py", "plan.py", "prompt.py", "server/tree.py", "server/query.py", "server/pushid.py", "server/access.py",
     "server/sdkhash.py", "server/change.py", "server/coverage.py", *RULES, *REALTIME,
 ]  # fmt: skip
 ALLOWED: dict[str, set[str]] = {
@@ -124,6 +125,31 @@ def test_pure_cores_import_without_the_transport() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+WEB = PACKAGE / "web"
+WEB_MODULES = sorted(p.name for p in WEB.glob("*.js"))
+JS_IMPORT = re.compile(r"""^\s*(?:import|export)\b[^;]*?\bfrom\s*["']([^"']+)["']|\bimport\s*\(""", re.M)
+
+
+def test_nothing_in_python_imports_the_page() -> None:
+    """focuscli/web holds the page's files (package data), no Python module."""
+    assert not list(WEB.rglob("*.py"))
+    for module in MODULES:
+        assert not any(n.startswith("focuscli.web") for n in _imports(PACKAGE / module)), module
+
+
+@pytest.mark.parametrize("module", WEB_MODULES)
+def test_page_modules_are_pure(module: str) -> None:
+    """The page's own modules import only each other (no npm package, no SDK, no dynamic
+    import) and touch no browser global, so node runs them as they ship."""
+    text = (WEB / module).read_text()
+    for match in JS_IMPORT.finditer(text):
+        target = match.group(1)
+        assert target is not None and re.fullmatch(r"\./[a-z_]+\.js", target), f"{module}: {match.group(0)}"
+        assert (WEB / target[2:]).exists(), f"{module} imports a missing {target}"
+    globals_used = re.findall(r"\b(document|window|navigator|localStorage|sessionStorage|fetch|location)\b", text)
+    assert not globals_used, f"{module} uses {sorted(set(globals_used))}"
 
 
 def test_focus_help_does_not_load_the_server_or_sdk() -> None:
