@@ -294,6 +294,9 @@ class RealtimeServer:
             elif message.type == WSMsgType.BINARY:
                 log.warning("closing a realtime connection: it sent a binary frame")
                 conn.perform([Close(CloseCode.PROTOCOL_ERROR, "binary frames are not part of the protocol")])
+            elif message.type == WSMsgType.ERROR:  # aiohttp closed it: a frame over the size cap…
+                log.warning("closing a realtime connection: %s", conn.ws.exception() or "a broken frame")
+                break
             if conn.closed and not conn.outbox:
                 break
 

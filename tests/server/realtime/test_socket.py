@@ -7,6 +7,7 @@ import asyncio
 import json
 import logging
 import signal
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -229,3 +230,23 @@ def test_a_clean_stop_runs_the_ondisconnect_writes_of_every_socket(tmp_path: Pat
         assert not [r for r in caplog.records if "left behind" in r.getMessage()]  # ran at the stop
     finally:
         server.stop()
+
+
+def test_a_frame_over_64_kib_closes_the_socket_with_one_log_line(server_url: str, ns: str, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, "focuscli.server")
+
+    async def scenario() -> int | None:
+        async with connect(server_url, ns) as socket:
+            await socket.ws.send_str("x" * 70_000)  # the SDKs never send a frame over 48 KiB
+            closed = await asyncio.wait_for(socket.ws.receive(), 10)
+            return closed.data  # type: ignore[no-any-return]
+
+    assert asyncio.run(scenario()) == 1009
+
+    def lines() -> list[str]:
+        return [r.getMessage() for r in caplog.records if r.getMessage().startswith("closing a realtime")]
+
+    deadline = time.monotonic() + 5
+    while not lines() and time.monotonic() < deadline:  # the server logs once its handler ends
+        time.sleep(0.02)
+    assert len(lines()) == 1 and "message size" in lines()[0].lower(), lines()
