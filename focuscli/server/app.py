@@ -13,7 +13,13 @@ from focuscli.server.change import Change
 from focuscli.server.pushid import PushIds
 from focuscli.server.query import Query, QueryError, parse_query, run_query
 from focuscli.server.sse import Listener
-from focuscli.server.store import DEFAULT_NAMESPACE, Namespace, Store, StoreUnavailable
+from focuscli.server.store import (
+    DEFAULT_NAMESPACE,
+    Namespace,
+    Store,
+    StoreUnavailable,
+    namespace_error,
+)
 from focuscli.server.tree import Node, Path, TreeError
 from focuscli.server.wire import (
     SSE_TYPE,
@@ -31,7 +37,6 @@ from focuscli.server.wire import (
 
 WRITE_SIZE_LIMITS = frozenset({"tiny", "small", "medium", "large", "unlimited"})
 _TIMEOUT = re.compile(r"^(\d+)(ms|s|min)$")
-_NAMESPACE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
 IF_MATCH_NOT_SUPPORTED = "The 'if-match' header is not supported with GET, PATCH or POST requests"
 
 
@@ -99,8 +104,9 @@ class App:
         except UnicodeDecodeError:
             raise HttpError(400, tree.INVALID_PATH) from None
         name = params.get("ns", DEFAULT_NAMESPACE)
-        if not _NAMESPACE.fullmatch(name):
-            raise HttpError(400, f"Invalid namespace {name!r}: use letters, digits, '-' and '_'.")
+        refused = namespace_error(name)
+        if refused:
+            raise HttpError(400, refused)
         clean = [s for s in decoded if s]
         identity = resolve_identity(request.headers, params, admin_secret=self.admin_secret)
         check_callback(params)  # before anything is written (a rules upload too)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,6 +27,14 @@ from focuscli.server.tree import Node
 log = logging.getLogger("focuscli.server")
 
 DEFAULT_NAMESPACE = "fake-server"
+_NAMESPACE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
+
+
+def namespace_error(name: str) -> str | None:
+    """Why ``name`` cannot name a namespace, or None when it can (every door asks the same)."""
+    if _NAMESPACE.fullmatch(name):
+        return None
+    return f"Invalid namespace {name!r}: use letters, digits, '-' and '_'."
 
 
 class Subscriber(Protocol):

@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import logging
 import math
-import re
 import secrets
 import string
 import time
@@ -36,7 +35,13 @@ from focuscli.server.realtime.actions import (
 )
 from focuscli.server.realtime.ondisconnect import OnDisconnect, run_held
 from focuscli.server.realtime.session import Authenticate, Refused, Session, Who
-from focuscli.server.store import DEFAULT_NAMESPACE, Namespace, Store, StoreUnavailable
+from focuscli.server.store import (
+    DEFAULT_NAMESPACE,
+    Namespace,
+    Store,
+    StoreUnavailable,
+    namespace_error,
+)
 from focuscli.server.tree import Node
 
 log = logging.getLogger("focuscli.server")
@@ -45,7 +50,6 @@ MAX_FRAME_BYTES = 64 * 1024  # the SDKs cut messages at 16,384 UTF-16 units (<= 
 MAX_OUTBOX_CHARS = 64 * 1024 * 1024  # a peer this far behind is gone or stuck: cut it off
 QUIET_LIMIT_S = 60.0  # a client says `0` after 45 s without traffic; 15 s later it is gone
 CLOSE_WAIT_S = 2.0
-_NAMESPACE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
 _SESSION_CHARS = string.ascii_letters + string.digits
 _CLOSE = object()  # the outbox's last item: close the socket
 
@@ -253,8 +257,9 @@ class RealtimeServer:
     async def handle(self, request: web.BaseRequest, params: dict[str, str]) -> web.StreamResponse:
         """Serve one ``/.ws`` request: the upgrade, then the connection until it ends."""
         name = params.get("ns") or DEFAULT_NAMESPACE
-        if not _NAMESPACE.fullmatch(name):
-            return _error(400, f"Invalid namespace {name!r}: use letters, digits, '-' and '_'.")
+        refused = namespace_error(name)
+        if refused:
+            return _error(400, refused)
         if params.get("v", "5") != "5":
             return _error(400, "Unsupported realtime protocol version: focus serve speaks v=5.")
         ws = web.WebSocketResponse(max_msg_size=MAX_FRAME_BYTES, compress=False, autoping=True)
