@@ -70,9 +70,10 @@ def serve(
 ) -> None:
     """Run a local Realtime Database server and Firebase Auth emulator on one port.
 
-    The firebase-admin SDK, the Firebase CLI's tools and curl use it like the official emulators
-    (emulator mode, on loopback). --secure (always on a non-loopback address) signs ID tokens,
-    checks them on every request and stream, and makes only the admin secret admin.
+    The Firebase SDKs (JavaScript over its WebSocket, firebase-admin), the Firebase CLI's tools
+    and curl use it like the official emulators (emulator mode, on loopback). --secure (always on
+    a non-loopback address) signs ID tokens, checks them on every request, stream and socket, and
+    makes only the admin secret admin.
     Stops cleanly on Ctrl-C or SIGTERM.
 
     Example: focus serve --port 0 --memory --rules firebase/database.rules.json

@@ -5,11 +5,15 @@ from __future__ import annotations
 import asyncio
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from focuscli.server import tree
+from focuscli.server.change import Change
 from focuscli.server.query import Query, run_query
 from focuscli.server.tree import Node, Path
+
+if TYPE_CHECKING:
+    from focuscli.server.store import Namespace
 
 MAX_BUFFERED_BYTES = 64 * 1024 * 1024
 
@@ -33,27 +37,6 @@ KEEP_ALIVE = frame("keep-alive", b"null")
 CANCEL = frame("cancel", b"null")
 # Not JSON: firebase-admin compares this exact text and reconnects with a fresh credential.
 AUTH_REVOKED = frame("auth_revoked", b"credential is no longer valid")
-
-
-@dataclass(frozen=True)
-class Change:
-    """One committed write: the request's base path, its kind and its (relative path, node) entries.
-
-    ``kind`` is ``"put"`` (PUT/POST/DELETE: one entry at ``()``) or ``"patch"`` (PATCH: one entry
-    per member, keys may hold several segments).
-    """
-
-    kind: str
-    base: Path
-    entries: tuple[tuple[Path, Node], ...]
-
-    def apply(self, root: Node) -> Node:
-        for rel, node in self.entries:
-            root = tree.set_at(root, self.base + rel, node)
-        return root
-
-    def paths(self) -> list[Path]:
-        return [self.base + rel for rel, _ in self.entries]
 
 
 @dataclass(eq=False)
@@ -104,6 +87,25 @@ class Listener:
         self.buffered = 0
         self.wakeup.clear()
         return data
+
+    def published(self, ns: Namespace, change: Change | None, old_root: Node, new_root: Node,
+                  now_ms: int, cache: dict[Any, Any]) -> bool:  # fmt: skip
+        """One commit shown to streams (``change`` None: the rules changed); False once this
+        stream has ended (token expired, no longer readable, consumer too far behind)."""
+        if self.expired(now_ms / 1000):
+            self.revoke()
+            return False
+        # Rules may depend on data anywhere in the tree, so every non-admin stream is
+        # re-checked on every commit, not only those the commit sends events to.
+        if not ns.can_read(self, new_root, now_ms):
+            self.push(CANCEL)
+            self.close()
+            return False
+        if change is not None:
+            chunk = events_for(self, change, old_root, new_root, cache)
+            if chunk:
+                self.push(chunk)
+        return not self.closed
 
     def initial(self, root: Node) -> bytes:
         """The first event: a put at "/" of the listened value (query applied)."""
