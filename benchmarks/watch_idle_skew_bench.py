@@ -6,9 +6,9 @@ subprocess; a running session ``team`` arranged through the library (focuscli.se
 an owner who starts a one-hour timer and members that join.
 
 1. Skew spread. Each round starts three fresh ``python -m focuscli status --json --session team``
-   processes at once: under ``faketime -f +10s``, under ``faketime -f -10s`` and unshifted
-   (FAKETIME_DONT_FAKE_MONOTONIC=1; each with its own, fresh XDG directories so that each client
-   measures its own clock offset). Every printed line is aligned to the round's reference time
+   processes at once: with the wall clock +10 s, -10 s (libfaketime from pip, preloaded; see
+   tests/faketime.py; monotonic clock unshifted) and unshifted (each with its own, fresh XDG
+   directories so that each client measures its own clock offset). Every printed line is aligned to the round's reference time
    (the first line's local receive time) with the local, unshifted receive time:
    ``remaining_ms + (t_recv - t_ref)`` in ms. Spread per round = max - min of the aligned values;
    printed: p50 / max over the rounds (goal <= 50 ms) and each client's ``clock_skew_ms``.
@@ -61,6 +61,8 @@ from harness import Child as _Child  # noqa: E402
 
 sys.path.insert(0, str(REPO))
 
+from tests import faketime  # noqa: E402  (libfaketime from pip, preloaded)
+
 HOST = "127.0.0.1"
 NS = "bench"
 SESSION = "team"
@@ -70,7 +72,6 @@ SHIFTS = {"plus10": "+10s", "minus10": "-10s", "zero": None}
 SPREAD_GOAL_MS = 50.0
 CPU_GOAL_PCT = 2.0
 RSS_GOAL_MIB = 60.0
-FAKETIME = shutil.which("faketime") or "/usr/bin/faketime"
 TMUX = shutil.which("tmux") or "/usr/bin/tmux"
 
 
@@ -222,10 +223,10 @@ def skew_rounds(work: Path, url: str, rounds: int, out: dict[str, Any]) -> None:
         try:
             for name, shift in SHIFTS.items():
                 home = work / "skew" / f"r{r:02d}-{name}"  # fresh: the offset is measured anew
-                env = _client_env(url, name, home, FAKETIME_DONT_FAKE_MONOTONIC="1")
+                env = _client_env(url, name, home)
                 argv = [sys.executable, "-m", "focuscli", "status", "--json", "--session", SESSION]
                 if shift is not None:
-                    argv = [FAKETIME, "-f", shift, *argv]
+                    env = faketime.environ(shift, env)
                 clients[name] = Child(f"status {name} (round {r + 1})", argv, env, home / "stderr")
             got: dict[str, tuple[float, dict[str, Any]]] = {}
             for name, child in clients.items():

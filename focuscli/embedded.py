@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import errno
 import fcntl
 import json
 import os
@@ -34,6 +35,7 @@ from focuscli.errors import BackendError
 from focuscli.settings import Settings
 
 PROBE_TIMEOUT = 0.3  # seconds for one "is anybody there?" request
+PROBE_BYTES = 4096  # written (and removed) to check that a directory takes data
 START_TIMEOUT = 10.0  # seconds for a started server to answer
 STOP_TIMEOUT = 10.0  # seconds for a stopped server to exit
 RULES_FILE = "database.rules.json"
@@ -73,8 +75,49 @@ def ensure_running(settings: Settings, *, say: Callable[[str], None]) -> None:
     if _probe(url, ns) == "ours":
         _sync_rules(settings, url, ns, say)
         return
-    settings.state_dir.mkdir(parents=True, exist_ok=True)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    for directory, variable in ((settings.state_dir, "XDG_STATE_HOME"), (settings.data_dir, "XDG_DATA_HOME")):
+        try:
+            _check_writable(directory)
+        except OSError as err:
+            raise _unwritable(directory, variable, err) from None
+    try:
+        _start(settings, url, ns, say)
+    except OSError as err:  # the disk filled up, or went read-only, in between
+        raise _unwritable(settings.data_dir, "XDG_DATA_HOME", err) from None
+
+
+def _check_writable(directory: Path) -> None:
+    """Create ``directory`` if needed and write (and remove) a small file in it: a read-only,
+    full or forbidden directory raises OSError here, before anything is started."""
+    directory.mkdir(parents=True, exist_ok=True)
+    probe = directory / f".probe-{os.getpid()}"
+    try:
+        fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            os.write(fd, b"\0" * PROBE_BYTES)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    finally:
+        probe.unlink(missing_ok=True)
+
+
+def _unwritable(directory: Path, variable: str, err: OSError) -> BackendError:
+    """One line for a directory the server cannot use: what is wrong with it, what to do."""
+    elsewhere = f"set {variable} to a directory you can write"
+    if err.errno == errno.EROFS:
+        problem, todo = f"{directory} is on a read-only file system", f"make it writable, or {elsewhere}"
+    elif err.errno in (errno.ENOSPC, errno.EDQUOT):
+        problem, todo = f"no space left on the disk of {directory}", "free some space there and run the command again"
+    elif err.errno in (errno.EACCES, errno.EPERM):
+        problem, todo = f"{directory} is not writable (permission denied)", f"fix its permissions, or {elsewhere}"
+    else:
+        reason = (err.strerror or str(err)).lower()
+        problem, todo = f"cannot write to {directory} ({reason})", f"check that disk, or {elsewhere}"
+    return BackendError(f"cannot start the local database server: {problem}; {todo}")
+
+
+def _start(settings: Settings, url: str, ns: str, say: Callable[[str], None]) -> None:
     with _locked(settings.state_dir / "serve.lock"):
         found = _probe(url, ns)  # someone may have started it while we waited for the lock
         if found == "foreign":

@@ -2,6 +2,7 @@
 
     FocusError            runtime failure, exit 1
     ├── UsageError        bad input from the user (flags, files, names), exit 2
+    │   └── BadArgument   a bad flag or argument as typed: the line ends "see focus CMD --help"
     ├── NotNow            an action that makes no sense in the timer's state, exit 3
     ├── WaitTimedOut      `focus wait` gave up at its --timeout, exit 4
     ├── WaitStopped       `focus wait`: the timer was stopped (or is idle), exit 5
@@ -36,6 +37,11 @@ class FocusError(Exception):
 
 class UsageError(FocusError):
     exit_code = ExitCode.USAGE
+
+
+class BadArgument(UsageError):
+    """A flag or argument of the command line that is wrong as typed (the CLI adds where the
+    command's help is, as for click's own usage errors)."""
 
 
 class BackendError(FocusError):

@@ -238,8 +238,10 @@ class WatchHooks:
     def _write_snapshot(self, data: dict[str, Any], event: WatchEvent) -> None:
         if self.snapshot is None:
             return
-        status = {k: v for k, v in data.items() if k not in ("event", "members", "connection", "detail")}
+        status = event.status.to_json()
         with self._lock:
+            if self._stop.is_set():
+                return  # closed (the watch is ending): its snapshot is gone for good
             self._last = (status, list(event.members), event.connection)
             self._flush()
         if self._refresher is None:

@@ -10,20 +10,37 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from focuscli import prompt
-from focuscli.errors import UsageError
+from focuscli.errors import BadArgument
 from focuscli.service import Status, WatchEvent
-from focuscli.timer import format_duration
+from focuscli.timer import Cycle, format_duration
 
 PHASE_NAMES = {"focus": "focus", "short_break": "short break", "long_break": "long break"}
 FORMAT_TOKENS = prompt.FORMAT_TOKENS
 LOG_FIELDS = ("rev", "at", "action", "by", "phase", "ms", "label")
 
 
-def clock_time(server_ms: int | None, offset_ms: int = 0) -> str:
-    """A server timestamp as local wall-clock time (HH:MM:SS)."""
+def clock_time(server_ms: int | None, offset_ms: int = 0, *, dated: bool | None = None) -> str:
+    """A server timestamp as local wall-clock time: HH:MM:SS today, else YYYY-MM-DD HH:MM:SS
+    (``dated`` forces one or the other)."""
     if server_ms is None:
         return "-"
-    return time.strftime("%H:%M:%S", time.localtime((server_ms - offset_ms) / 1000))
+    local = time.localtime((server_ms - offset_ms) / 1000)
+    if dated is None:
+        dated = not _today(server_ms, offset_ms)
+    return time.strftime("%Y-%m-%d %H:%M:%S" if dated else "%H:%M:%S", local)
+
+
+def _today(server_ms: int, offset_ms: int = 0) -> bool:
+    """Whether a server timestamp falls on today's date in the user's time zone."""
+    then, now = time.localtime((server_ms - offset_ms) / 1000), time.localtime()
+    return (then.tm_year, then.tm_yday) == (now.tm_year, now.tm_yday)
+
+
+def iso_time(server_ms: int) -> str:
+    """A server timestamp as ISO 8601 in the user's time zone, to the ms (CSV)."""
+    from datetime import datetime
+
+    return datetime.fromtimestamp(server_ms / 1000).astimezone().isoformat(timespec="milliseconds")
 
 
 def status_line(status: Status) -> str:
@@ -58,8 +75,18 @@ def action_line(status: Status) -> str:
         "skip": f"skipped to {phase} ({format_duration(v.duration_ms)})",
         "extend": f"extended {phase} to {format_duration(v.duration_ms)}, {format_duration(v.remaining_ms)} left",
         "settings": "updated the cycle settings",
+        "label": f"relabelled {phase}: {json.dumps(v.label, ensure_ascii=False)}" if v.label else f"cleared the label of {phase}",
     }
     return f"{status.session}: {verbs.get(v.action or '', v.action or 'done')}"
+
+
+def cycle_line(session: str, cycle: Cycle) -> str:
+    """`focus session show`: the session's Pomodoro cycle on one line."""
+    return (
+        f"{session}: focus {format_duration(cycle.focus_ms)} · short break {format_duration(cycle.short_break_ms)}"
+        f" · long break {format_duration(cycle.long_break_ms)} after every {cycle.long_every} focus"
+        f" round{'s' if cycle.long_every != 1 else ''} · auto-advance {'on' if cycle.auto_advance else 'off'}"
+    )
 
 
 def formatted(status: Status, fmt: str, members: Iterable[str] = ()) -> str:
@@ -69,10 +96,12 @@ def formatted(status: Status, fmt: str, members: Iterable[str] = ()) -> str:
     try:
         return prompt.format_status(fmt, prompt.token_values(status.to_json(), members))
     except prompt.FormatError as err:
-        raise UsageError(str(err)) from None
+        raise BadArgument(str(err)) from None
 
 
 def log_lines(entries: list[dict[str, Any]], offset_ms: int) -> list[str]:
+    """`focus log`: one line per entry; every time dated when any entry is not from today."""
+    dated = any(isinstance(e.get("at"), int) and not _today(e["at"], offset_ms) for e in entries)
     lines = []
     for e in entries:
         extra = []
@@ -83,7 +112,8 @@ def log_lines(entries: list[dict[str, Any]], offset_ms: int) -> list[str]:
         if e.get("label"):
             extra.append(json.dumps(e["label"], ensure_ascii=False))
         tail = (" " + " ".join(extra)) if extra else ""
-        lines.append(f"{clock_time(e.get('at'), offset_ms)}  #{e.get('rev')}  {e.get('action')} by {e.get('by')}{tail}")
+        when = clock_time(e.get("at"), offset_ms, dated=dated)
+        lines.append(f"{when}  #{e.get('rev')}  {e.get('action')} by {e.get('by')}{tail}")
     return lines
 
 
@@ -92,26 +122,33 @@ def log_json(entries: list[dict[str, Any]]) -> list[str]:
 
 
 def log_csv(entries: list[dict[str, Any]]) -> str:
+    """`focus log --csv`: the JSON fields plus ``at_iso`` (``at`` in ISO 8601, local time zone)."""
+    fields = ("rev", "at", "at_iso", *LOG_FIELDS[2:])
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=LOG_FIELDS, extrasaction="ignore", lineterminator="\n")
+    writer = csv.DictWriter(out, fieldnames=fields, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     for e in entries:
-        writer.writerow({k: e.get(k, "") for k in LOG_FIELDS})
+        at = e.get("at")
+        row = {k: e.get(k, "") for k in LOG_FIELDS}
+        row["at_iso"] = iso_time(at) if isinstance(at, int) and not isinstance(at, bool) else ""
+        writer.writerow(row)
     return out.getvalue()
 
 
 def members_lines(presence: Mapping[str, Mapping[str, Any]], offset_ms: int) -> list[str]:
     """``focus who``: one line per member of a `service.presence` result, by user name:
     ``ana  here``, ``bob  away (seen 10:02:03)`` or ``cara  away (never watched)``."""
+    width = max((len(uid) for uid in presence), default=0)
     lines = []
     for uid, rec in sorted(presence.items()):
         if rec.get("here"):
             where = "here"
         elif isinstance(rec.get("seen_at"), int):
-            where = f"away (seen {clock_time(rec['seen_at'], offset_ms)})"
+            last = max(rec["seen_at"], rec.get("away_at") or 0)  # the heartbeat, or the quit after it
+            where = f"away (seen {clock_time(last, offset_ms)})"
         else:
             where = "away (never watched)"
-        lines.append(f"{uid}  {where}")
+        lines.append(f"{uid.ljust(width)}  {where}")
     return lines
 
 
@@ -130,7 +167,8 @@ def watch_line(event: WatchEvent) -> str:
     if event.kind == "connection":
         text = event.connection + (f" ({event.detail})" if event.detail else "")
     elif event.kind in ("member_joined", "member_left"):
-        text = ", ".join(event.members)
+        who = event.joined if event.kind == "member_joined" else event.left
+        text = f"{', '.join(who)} · members: {', '.join(event.members) or '-'}"
     else:
         text = status_line(event.status).replace("\n", " · ")
     return f"{when}  {WATCH_WORDS.get(event.kind, '')}{text}"

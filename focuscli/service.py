@@ -15,7 +15,7 @@ from typing import Any
 from focuscli import plan, timer
 from focuscli.backend import Database, PermissionDenied, Unreachable
 from focuscli.errors import BackendError, FocusError, NotNow, UsageError, WaitStopped, WaitTimedOut
-from focuscli.timer import SERVER_NOW, TimerState, TimerView
+from focuscli.timer import SERVER_NOW, Phase, TimerState, TimerView
 
 # Compare-and-set attempts per action. Each refusal by a moved rev is a lost race; a busy session
 # (the reliability storm: 20 members acting non-stop) sees 10 in a row now and then, so the budget
@@ -42,16 +42,38 @@ class WatchEvent:
     members: list[str]
     connection: str  # connecting | live | reconnecting
     detail: str = ""
+    ended: Phase | None = None  # phase_end: the (phase, round) that ended
+    following: Phase | None = None  # phase_end: the one after it (running now with auto-advance)
+    joined: tuple[str, ...] = ()  # member_joined: who
+    left: tuple[str, ...] = ()  # member_left: who
 
     def to_json(self) -> dict[str, Any]:
         """A `focus watch --json` line: the event plus every `focus status --json` field."""
+        extra: dict[str, Any] = {}
+        if self.kind == "phase_end":
+            extra.update(phase_end_fields(self.ended, self.following))
+        elif self.kind == "member_joined":
+            extra["joined"] = list(self.joined)
+        elif self.kind == "member_left":
+            extra["left"] = list(self.left)
         return {
             "event": self.kind,
             **self.status.to_json(),
             "members": self.members,
             "connection": self.connection,
             **({"detail": self.detail} if self.detail else {}),
+            **extra,
         }
+
+
+def phase_end_fields(ended: Phase | None, following: Phase | None) -> dict[str, Any]:
+    """The fields a phase_end event adds: ``ended_phase``/``ended_round``, ``next_phase``/``next_round``."""
+    return {
+        "ended_phase": ended[0] if ended else None,
+        "ended_round": ended[1] if ended else None,
+        "next_phase": following[0] if following else None,
+        "next_round": following[1] if following else None,
+    }
 
 
 @dataclass(frozen=True)
@@ -145,7 +167,7 @@ class Focus:
     def create(self, session: str) -> str:
         """Create ``session`` with this user as owner; returns the invite code."""
         if self.exists(session):
-            raise UsageError(f"session {session!r} already exists; join it with: focus join {session} --code CODE")
+            raise self._exists(session)
         code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(10))
         try:
             self.db.update(
@@ -162,10 +184,26 @@ class Focus:
             # urllib3 re-sends refused: meta is written once). The new random invite code tells.
             if not self._created_with(session, code):
                 if isinstance(err, PermissionDenied) and self.exists(session):
-                    raise UsageError(f"session {session!r} already exists; join it with: focus join {session} --code CODE") from None
+                    raise self._exists(session) from None
                 raise err
         self.created.append(session)
         return code
+
+    def _exists(self, session: str) -> UsageError:
+        """The error for creating a session that exists: what to do depends on who you are."""
+        meta = self.db.get(f"sessions/{session}/meta") or {}
+        try:
+            member = self.db.get(f"sessions/{session}/members/{self.user}") is not None
+        except PermissionDenied:
+            member = False
+        use = f"use it with: focus start --session {session}"
+        if meta.get("owner") == self.user:
+            if member:
+                return UsageError(f"you already own session {session!r}; {use}")
+            return UsageError(f"you own session {session!r} but left it; rejoin with: focus join {session}")
+        if member:
+            return UsageError(f"session {session!r} already exists and you are in it; {use}")
+        return UsageError(f"session {session!r} already exists; join it with: focus join {session} --code CODE")
 
     def _created_with(self, session: str, code: str) -> bool:
         """Whether ``session`` exists with invite ``code`` (so this user's create committed)."""
@@ -227,6 +265,16 @@ class Focus:
         """
         try:
             self.db.update(f"sessions/{session}/members/{self.user}", {"seen_at": SERVER_NOW})
+        except PermissionDenied:
+            raise self._not_member(session) from None
+
+    def away(self, session: str) -> None:
+        """Mark this user away at once: ``members/<user>/away_at`` = the server's now.
+
+        A watch that ends cleanly calls it, so that the others do not see a member who quit as
+        here for PRESENCE_FRESH_MS more; their next heartbeat (a later seen_at) undoes it."""
+        try:
+            self.db.set(f"sessions/{session}/members/{self.user}/away_at", SERVER_NOW)
         except PermissionDenied:
             raise self._not_member(session) from None
 
@@ -402,31 +450,53 @@ class Focus:
         tick_s: float = 0.25,
         watchdog_s: float = 45.0,
         heartbeat_s: float = HEARTBEAT_S,
+        revive: Callable[[], None] | None = None,
     ) -> Generator[WatchEvent, None, None]:
         """Follow ``session`` live: a `WatchEvent` for every change, phase end, member change
         and connection change, until the caller stops iterating (or the session goes away).
 
         Runs as this user over the database's change stream (rules apply), keeps a presence
-        heartbeat while live, and refreshes the server clock estimate now and then.
+        heartbeat while live, and refreshes the server clock estimate now and then. While
+        disconnected, ``revive()`` (if given) is called now and then: the CLI passes one that
+        starts the embedded server again.
         """
         if self._member_read(session, f"sessions/{session}/members/{self.user}") is None:
             raise self._not_member(session)
         from focuscli.watching import follow
 
-        return follow(self, session, tick_s=tick_s, watchdog_s=watchdog_s, heartbeat_s=heartbeat_s)
+        return follow(self, session, tick_s=tick_s, watchdog_s=watchdog_s, heartbeat_s=heartbeat_s, revive=revive)
 
-    def wait(self, session: str, until: str, timeout_ms: int | None, *, poll_s: float = 0.5) -> Status:
-        """Block until ``until`` (end|break|focus) is reached in server time."""
+    def wait(
+        self, session: str, until: str, timeout_ms: int | None, *, poll_s: float = 0.5
+    ) -> tuple[Status, tuple[Phase, Phase] | None]:
+        """Block until ``until`` (end|break|focus) is reached in server time; returns the status
+        then and, for "end", the phase that ended and the one after it.
+
+        "end" is the end of the phase current when the wait began (extensions move it): time
+        running it out, with or without auto-advance, or an action moving to another phase.
+        "break" is reached when no focus block runs: a break runs, or a focus phase is done and
+        nobody has started the break yet (it is due). A stopped timer raises WaitStopped.
+        """
         started = self.clock()
+        waited_on: Phase | None = None  # "end": the (phase, round) whose end is awaited
         while True:
             state = self.state(session)
             now = self.server_now()
             status = Status(session, timer.view(state, now), self.clock_offset(), now)
-            if status.view.status == "idle":
+            v = status.view
+            if v.status == "idle":
                 raise WaitStopped(f"the timer of {session!r} is stopped; nothing to wait for")
+            if until == "end":
+                current = (v.phase, v.round)
+                if waited_on is not None and current != waited_on:  # over: by time or an action
+                    following = state.cycle.after(*current) if v.status == "done" else current
+                    return status, (waited_on, following)
+                if v.status == "done":
+                    return status, (current, state.cycle.after(*current))
+                waited_on = current
             target = timer.next_moment(state, until, now)
-            if target is not None and target <= status.server_now:
-                return status
+            if until != "end" and target is not None and target <= status.server_now:
+                return status, None
             waited_ms = (self.clock() - started) * 1000
             if timeout_ms is not None and waited_ms >= timeout_ms:
                 raise WaitTimedOut(f"gave up waiting for {until} after {timer.format_duration(timeout_ms)}")
@@ -440,16 +510,21 @@ class Focus:
 
 def presence(members: Mapping[str, Any], server_now: int) -> dict[str, dict[str, Any]]:
     """Each member's record plus ``seen_at`` (server ms of the last heartbeat, or None if they
-    never watched) and ``here``: a heartbeat within PRESENCE_FRESH_MS of ``server_now``."""
+    never watched), ``away_at`` (when their last watch ended cleanly, or None) and ``here``: a
+    heartbeat within PRESENCE_FRESH_MS of ``server_now`` and no clean end of a watch since."""
     out: dict[str, dict[str, Any]] = {}
     for uid, rec in sorted(members.items()):
         record = dict(rec) if isinstance(rec, dict) else {}
-        seen = record.get("seen_at")
-        seen_at = seen if isinstance(seen, int) and not isinstance(seen, bool) else None
-        record["seen_at"] = seen_at
-        record["here"] = seen_at is not None and server_now - seen_at <= PRESENCE_FRESH_MS
+        seen_at, away_at = _timestamp(record.get("seen_at")), _timestamp(record.get("away_at"))
+        record["seen_at"], record["away_at"] = seen_at, away_at
+        fresh = seen_at is not None and server_now - seen_at <= PRESENCE_FRESH_MS
+        record["here"] = fresh and (away_at is None or away_at < seen_at)  # type: ignore[operator]
         out[uid] = record
     return out
+
+
+def _timestamp(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def new_with_times(state: TimerState, now: int) -> TimerState:

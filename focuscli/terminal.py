@@ -25,7 +25,7 @@ from rich.live import Live
 from rich.text import Text
 
 from focuscli.service import WatchEvent
-from focuscli.view import Member, Snapshot, advance, screen, to_the_second
+from focuscli.view import PHASE_NAMES, Member, Snapshot, advance, screen, to_the_second
 
 NOTICE_S = 4.0  # how long an action's error (or "pausing…") stays on screen
 PRESENCE_EVERY_S = 10.0
@@ -43,7 +43,7 @@ def run_live(
 ) -> None:
     """Show the session full-screen until q (returns) or an error / Ctrl-C (raises).
 
-    ``act(name)`` runs one of "pause", "resume", "skip" (errors are shown, not raised);
+    ``act(name)`` runs one of "pause", "resume", "skip", "start" (errors are shown, not raised);
     ``presence()`` answers `Focus.presence` (polled now and then and on member changes).
     """
     console = console or Console()
@@ -86,9 +86,11 @@ def run_live(
                     elif kind == "notice":
                         notice, notice_until = value, time.monotonic() + NOTICE_S
                     elif kind == "key":
-                        name = _key_action(value, latest)
+                        name, hint = _key_action(value, latest)
                         if name == "quit":
                             return
+                        if hint:
+                            notice, notice_until = hint, time.monotonic() + NOTICE_S
                         if name:
                             notice, notice_until = f"{name}…", time.monotonic() + NOTICE_S
                             threading.Thread(target=_act, args=(act, name, items), daemon=True).start()
@@ -148,14 +150,28 @@ def _size(console: Console) -> tuple[int, int]:
     return width, height
 
 
-def _key_action(key: str, latest: WatchEvent | None) -> str:
+def _key_action(key: str, latest: WatchEvent | None) -> tuple[str, str]:
+    """(action, notice) for a key: the action to run ("quit", "pause", "resume", "skip",
+    "start" or ""), or a notice saying which key does what now."""
     if key in ("q", "Q"):
-        return "quit"
-    if key == " ":
-        return "resume" if latest is not None and latest.status.view.status == "paused" else "pause"
+        return "quit", ""
+    if key not in (" ", "s", "S", "n", "N") or latest is None:
+        return "", ""
+    view = latest.status.view
+    phase = PHASE_NAMES.get(view.phase, view.phase)
+    if key in ("n", "N"):
+        if view.status == "idle":
+            return "start", ""
+        if view.status == "done":
+            return "skip", ""
+        return "", "n starts the next phase once this one is over or stopped; s skips to it now"
+    if view.status == "idle":
+        return "", f"the timer is stopped; n starts {phase}"
     if key in ("s", "S"):
-        return "skip"
-    return ""
+        return "skip", ""
+    if view.status == "done":
+        return "", "the phase is over; n starts the next one"
+    return ("resume" if view.status == "paused" else "pause"), ""
 
 
 def _act(act: Callable[[str], object], name: str, items: queue.Queue[Item]) -> None:

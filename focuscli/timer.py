@@ -342,6 +342,7 @@ def view(state: TimerState, now_ms: int) -> TimerView:
 # extend     not idle: re-anchor on the current phase k (offset_ms minus the lengths of the k
 #            phases before it, started_at/paused_at unchanged), then duration_ms += ms. A phase
 #            already over is re-anchored so that exactly `ms` remain from commit time.
+# relabel    not idle: the new label (or none); nothing else changes.
 # configure  any status: store the cycle; running/paused re-anchor like extend (no time added),
 #            so elapsed phases keep their lengths; idle shows the new length of its phase.
 
@@ -365,8 +366,10 @@ def start(state: TimerState, by: str, now_ms: int, *, duration_ms: int | None = 
     if phase not in PHASES:
         raise ValueError(f"phase must be one of {', '.join(PHASES)}, got {phase!r}")
     v = view(state, now_ms)
-    if v.status in ("running", "paused"):
+    if v.status == "running":
         raise TimerError(_ALREADY_RUNNING)
+    if v.status == "paused":
+        raise TimerError("the timer is paused; resume it, or use focus skip or stop")
     rnd = v.round
     if phase == "focus" and (v.phase != "focus" or v.status == "done"):
         rnd += 1
@@ -450,6 +453,18 @@ def extend(state: TimerState, by: str, now_ms: int, ms: int) -> TimerState:
     return _commit(state, by, "extend", **fields)
 
 
+MAX_LABEL: Final = 200  # UTF-16 code units, as the rules count them
+
+
+def relabel(state: TimerState, by: str, now_ms: int, label: str) -> TimerState:
+    """Give the current block a new label ("" clears it); time is untouched."""
+    if len(label.encode("utf-16-le")) // 2 > MAX_LABEL:
+        raise ValueError(f"label is longer than {MAX_LABEL} characters")
+    if state.status == "idle":
+        raise TimerError("the timer is stopped; give the next block its label with focus start --label")
+    return _commit(state, by, "label", label=label or None)
+
+
 def configure(state: TimerState, by: str, now_ms: int, cycle: Cycle) -> TimerState:
     """Store a new cycle; elapsed phases keep their lengths, later ones take the new ones."""
     if not isinstance(cycle, Cycle):
@@ -459,6 +474,27 @@ def configure(state: TimerState, by: str, now_ms: int, cycle: Cycle) -> TimerSta
     # A done phase is clamped only when the new cycle advances, so overrun does not cascade.
     fields = _reanchor(state, now_ms, clamp=cycle.auto_advance)
     return _commit(state, by, "settings", cycle=cycle, **fields)
+
+
+Phase = tuple[str, int]  # (phase, round)
+
+
+def phase_change(state: TimerState, now_ms: int) -> tuple[Phase, Phase] | None:
+    """(ended, next) when time alone has ended a phase by `now_ms`, else None.
+
+    A done phase (no auto-advance): it, and the phase a skip would start. With auto-advance,
+    a running phase that began by itself: the phase just before it, and it. A phase begun by an
+    action (start, skip), a paused or an idle timer: None."""
+    if state.status != "running":
+        return None
+    v = view(state, now_ms)
+    if v.status == "done":
+        return (v.phase, v.round), state.cycle.after(v.phase, v.round)
+    pos = _locate(state, now_ms)
+    if pos.start == 0:
+        return None
+    before = _locate(state, pos.base + pos.start - 1)  # 1 ms before the current phase began
+    return (before.phase, before.round), (pos.phase, pos.round)
 
 
 def next_moment(state: TimerState, until: str, now_ms: int) -> int | None:

@@ -22,9 +22,10 @@ PHASE_NAMES = {"focus": "focus", "short_break": "short break", "long_break": "lo
 PHASE_COLOURS = {"focus": "red3", "short_break": "green3", "long_break": "dodger_blue1"}
 VERBS = {
     "start": "started", "pause": "paused", "resume": "resumed", "stop": "stopped",
-    "skip": "skipped", "extend": "extended", "settings": "changed the cycle settings of",
+    "skip": "skipped", "extend": "extended", "settings": "cycle settings changed",
+    "label": "relabelled",
 }  # fmt: skip
-KEYS_HELP = "space pause/resume · s skip · q quit"
+KEYS_HELP = "space pause/resume · s skip · n start next · q quit"
 OFFLINE_AFTER_S = 10.0  # reconnecting longer than this shows as "offline since HH:MM:SS"
 
 # 5-row glyphs, 3 "pixels" wide (":" is 1); each pixel is drawn 2*scale columns by scale rows.
@@ -184,7 +185,12 @@ def screen(snap: Snapshot) -> RenderableType:
     clock = format_duration(v.remaining_ms)
     scale = digit_scale(clock, snap.width, snap.height)
 
-    header = Text(state_text(v).upper() if v.status == "running" else state_text(v), style=f"bold {colour}")
+    live = snap.connection == "live"
+    if not live:  # what it was when last seen, never as if it were live
+        digits_style = f"{colour} dim"
+        header = Text(f"{state_text(v)} when last seen", style=f"{colour} dim")
+    else:
+        header = Text(state_text(v).upper() if v.status == "running" else state_text(v), style=f"bold {colour}")
     lines: list[RenderableType] = [Align.center(header), Text("")]
     if scale:
         lines.append(Align.center(Text("\n".join(big_digits(clock, scale)), style=digits_style)))

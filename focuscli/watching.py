@@ -4,18 +4,29 @@ heartbeats and server-clock refreshes along the way."""
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Generator
+from collections.abc import Callable, Generator
+from typing import Any
 
-from focuscli.errors import BackendError
+from focuscli.errors import BackendError, FocusError
 from focuscli.mirror import Moment, SessionMirror, changes, moment
 from focuscli.service import CLOCK_MAX_AGE_S, Focus, Status, WatchEvent
+from focuscli.timer import phase_change
+
+REVIVE_EVERY_S = 2.0  # while disconnected: how often `revive` may try to bring the server back
 
 
 def follow(
-    focus: Focus, session: str, *, tick_s: float, watchdog_s: float, heartbeat_s: float
+    focus: Focus,
+    session: str,
+    *,
+    tick_s: float,
+    watchdog_s: float,
+    heartbeat_s: float,
+    revive: Callable[[], None] | None = None,
 ) -> Generator[WatchEvent, None, None]:
     """The events of `Focus.watch` (see there)."""
     mirror = SessionMirror()
+    next_revive = 0.0
     connection, detail = "connecting", ""
     last: Moment | None = None
     next_heartbeat = 0.0
@@ -33,6 +44,10 @@ def follow(
                     connection, detail = "live", ""
                 elif event.kind == "disconnected":
                     connection, detail = "reconnecting", event.detail
+                    if revive is not None and focus.clock() >= next_revive:
+                        next_revive = focus.clock() + REVIVE_EVERY_S
+                        with contextlib.suppress(FocusError):  # the stream goes on retrying
+                            revive()
                 elif event.kind == "put":
                     mirror.put(event.path, event.data)
                 elif event.kind == "patch":
@@ -52,8 +67,18 @@ def follow(
             kinds = changes(last, current)
             if kinds:
                 status = Status(session, current.view, focus.clock_offset(), now)
+                before = last.members if last is not None else current.members
                 for kind in kinds:
-                    yield WatchEvent(kind, status, sorted(current.members), connection, detail)
+                    extra: dict[str, Any] = {}
+                    if kind == "phase_end":
+                        change = phase_change(mirror.state(), now)
+                        if change is not None:
+                            extra = {"ended": change[0], "following": change[1]}
+                    elif kind == "member_joined":
+                        extra = {"joined": tuple(sorted(current.members - before))}
+                    elif kind == "member_left":
+                        extra = {"left": tuple(sorted(before - current.members))}
+                    yield WatchEvent(kind, status, sorted(current.members), connection, detail, **extra)
             last = current
             if connection == "live" and focus.clock() >= next_heartbeat:
                 next_heartbeat = focus.clock() + heartbeat_s

@@ -93,7 +93,7 @@ def test_history_has_every_accepted_action_once_in_order(focus: Any, rest: Any) 
     as_json = [json.loads(line) for line in focus("log", "--json").out.splitlines()]
     assert [e["action"] for e in as_json] == ["start", "extend", "skip", "stop"]
     csv_lines = focus("log", "--csv").out.splitlines()
-    assert csv_lines[0] == "rev,at,action,by,phase,ms,label"
+    assert csv_lines[0] == "rev,at,at_iso,action,by,phase,ms,label"
     assert len(csv_lines) == 5
     assert focus("log", "--limit", "2", "--json").out.count("\n") == 2
 
@@ -131,11 +131,80 @@ def test_bad_input_is_one_line_and_exit_2(focus: Any, rest: Any, args: list[str]
         assert rest.value("/.json") == before
 
 
+def test_creating_a_session_that_exists_says_what_to_do(focus: Any) -> None:
+    code = focus("session", "create", "team").out.split()[-1]
+    mine = focus("session", "create", "team")
+    assert (mine.code, mine.err) == (2, "focus: you already own session 'team'; use it with: focus start --session team\n")
+    focus("join", "team", "--code", code, user="bob")
+    theirs = focus("session", "create", "team", user="bob")
+    assert theirs.err == "focus: session 'team' already exists and you are in it; use it with: focus start --session team\n"
+    other = focus("session", "create", "team", user="cara")
+    assert other.err == "focus: session 'team' already exists; join it with: focus join team --code CODE\n"
+    focus("leave", "--session", "team")
+    left = focus("session", "create", "team")
+    assert left.err == "focus: you own session 'team' but left it; rejoin with: focus join team\n"
+
+
+def test_label_relabels_the_running_block_for_everyone(focus: Any, rest: Any) -> None:
+    focus("start", "--label", "draft", "--session", "team")
+    done = focus("label", "write the report")
+    assert (done.code, done.out, done.err) == (0, 'team: relabelled focus: "write the report"\n', "")
+    assert _state(rest)["label"] == "write the report"
+    assert _log(rest)[-1] | {"at": 0, "op": ""} == {
+        "action": "label", "by": "ana", "at": 0, "rev": 2, "op": "", "label": "write the report",
+    }  # fmt: skip
+    assert '"write the report"' in focus("status").out
+    assert focus("label", "").out == "team: cleared the label of focus\n"
+    assert "label" not in _state(rest)
+    focus("stop")
+    stopped = focus("label", "x")
+    assert (stopped.code, stopped.err) == (3, "focus: the timer is stopped; give the next block its label with focus start --label\n")
+    long = focus("label", "x" * 201)
+    assert (long.code, long.err) == (2, "focus: TEXT is longer than 200 characters; see focus label --help\n")
+
+
+def test_session_show_prints_the_cycle(focus: Any) -> None:
+    focus("session", "create", "team")
+    assert focus("session", "show").out == (
+        "team: focus 25:00 · short break 5:00 · long break 15:00 after every 4 focus rounds · auto-advance off\n"
+    )
+    focus("session", "set", "--focus", "50m", "--long-every", "2", "--auto-advance")
+    assert focus("session", "show").out == (
+        "team: focus 50:00 · short break 5:00 · long break 15:00 after every 2 focus rounds · auto-advance on\n"
+    )
+    assert json.loads(focus("session", "show", "--json").out) == {
+        "session": "team", "focus_ms": 3_000_000, "short_break_ms": 300_000, "long_break_ms": 900_000,
+        "long_every": 2, "auto_advance": True,
+    }  # fmt: skip
+
+
+def test_start_while_paused_says_paused(focus: Any) -> None:
+    focus("start", "--session", "team")
+    focus("pause")
+    again = focus("start", "--break")
+    assert (again.code, again.err) == (3, "focus: the timer is paused; resume it, or use focus skip or stop\n")
+
+
 def test_wait_returns_when_the_phase_ends(focus: Any) -> None:
     focus("start", "1s", "--session", "team")
     done = focus("wait", "--until", "end", "--timeout", "10s")
     assert done.code == 0, done
     assert done.out.startswith("team · focus done")
+
+
+def test_wait_until_end_with_auto_advance_returns_at_the_end_and_tells_the_hook(focus: Any, tmp_path: Path) -> None:
+    config = tmp_path / "ana" / "config" / "focus" / "config.toml"
+    config.parent.mkdir(parents=True)
+    config.write_text(f'bell = false\n[hooks]\nphase_ended = "cat > {tmp_path}/ended.json"\n')
+    focus("session", "create", "team")
+    assert focus("session", "set", "--short-break", "5s", "--long-break", "5s", "--auto-advance").code == 0
+    focus("start", "1s")
+    done = focus("wait", "--until", "end", "--timeout", "15s")
+    assert done.code == 0, done
+    assert done.out.startswith("team · short break running, 0:0"), done  # the break that follows
+    event = json.loads((tmp_path / "ended.json").read_text())
+    assert (event["event"], event["ended_phase"], event["ended_round"]) == ("phase_end", "focus", 1)
+    assert (event["next_phase"], event["next_round"], event["phase"]) == ("short_break", 1, "short_break")
 
 
 def test_wait_times_out_and_reports_a_stopped_timer(focus: Any) -> None:
@@ -193,8 +262,9 @@ def test_who_shows_who_is_here(focus: Any, rest: Any, server_url: str, ns: str, 
     assert rest.put("/sessions/team/members/ana/seen_at.json", seen).status_code == 200
     who = focus("who", user="cara")
     assert who.code == 0, who
-    at = time.strftime("%H:%M:%S", time.localtime(seen / 1000))
-    assert who.out == f"ana  away (seen {at})\nbob  here\ncara  away (never watched)\n"
+    today = time.localtime(seen / 1000)[:3] == time.localtime()[:3]
+    at = time.strftime("%H:%M:%S" if today else "%Y-%m-%d %H:%M:%S", time.localtime(seen / 1000))
+    assert who.out == f"ana   away (seen {at})\nbob   here\ncara  away (never watched)\n"  # aligned
     assert who.err == ""
 
     as_json = json.loads(focus("who", "--json", user="cara").out)
@@ -213,9 +283,9 @@ def test_presence_lasts_three_heartbeats(focus: Any, rest: Any, age_ms: int, her
     assert (bob["here"], bob["seen_at"]) == (here, seen)
     line = next(line for line in focus("who").out.splitlines() if line.startswith("bob "))
     if here:
-        assert line == "bob  here"
+        assert line == "bob   here"
     else:
-        assert line.startswith("bob  away (seen "), line
+        assert line.startswith("bob   away (seen "), line
 
 
 def test_a_heartbeat_refreshes_presence_and_leaving_ends_it(
@@ -223,12 +293,12 @@ def test_a_heartbeat_refreshes_presence_and_leaving_ends_it(
 ) -> None:
     _team_of_three(focus)
     assert rest.put("/sessions/team/members/bob/seen_at.json", 1_000_000).status_code == 200
-    assert "bob  away (seen " in focus("who").out
+    assert "bob   away (seen " in focus("who").out
     _heartbeat(server_url, ns, tmp_path, "bob")
-    assert "bob  here\n" in focus("who").out
+    assert "bob   here\n" in focus("who").out
     assert rest.value("/sessions/team/members/bob.json")["code"]  # the rest of the record is kept
     focus("leave", user="bob")
-    assert focus("who").out == "ana  away (never watched)\ncara  away (never watched)\n"
+    assert focus("who").out == "ana   away (never watched)\ncara  away (never watched)\n"
 
 
 def test_session_settings_apply_to_the_next_phase(focus: Any, rest: Any) -> None:
@@ -382,10 +452,10 @@ def test_log_since_accepts_days(focus: Any) -> None:
     focus("start", "--session", "team")
     assert focus("log", "--since", "2d", "--json").out.count("\n") == 1
     bad = focus("log", "--since", "soon")
-    assert (bad.code, bad.err) == (2, "focus: --since: invalid duration 'soon': use 90s, 30m, 2h, 1:30:00, 7d or 1d12h\n")
+    assert (bad.code, bad.err) == (2, "focus: --since: invalid duration 'soon': use 90s, 30m, 2h, 1:30:00, 7d or 1d12h; see focus log --help\n")
 
 
 def test_a_label_too_long_for_the_rules_is_refused_before_anything_is_written(focus: Any, rest: Any) -> None:
     result = focus("start", "--session", "fresh", "--label", "\U0001F600" * 150)  # 300 UTF-16 units
-    assert (result.code, result.err) == (2, "focus: --label is longer than 200 characters.\n")
+    assert (result.code, result.err) == (2, "focus: --label is longer than 200 characters; see focus start --help\n")
     assert rest.value("/sessions/fresh.json") is None

@@ -525,6 +525,81 @@ def test_heartbeat_is_removed_by_others_never(db: Db) -> None:
 
 
 # --------------------------------------------------------------------------------------------
+# 2c. Presence: a watch that ends cleanly marks its member away (members/$uid/away_at = now)
+
+
+ALLOWED_AWAY: list[tuple[str, str, str, str, Any]] = [
+    ("put of away_at", "bob", "put", "sessions/s1/members/bob/away_at", SV),
+    ("patch of the record", "bob", "patch", "sessions/s1/members/bob", {"away_at": SV}),
+    ("multi-path patch of the session", "bob", "patch", "sessions/s1", {"members/bob/away_at": SV}),
+    ("owner", "ana", "put", "sessions/s1/members/ana/away_at", SV),
+]
+
+
+@pytest.mark.parametrize(
+    ("uid", "method", "path", "body"), [c[1:] for c in ALLOWED_AWAY], ids=[c[0] for c in ALLOWED_AWAY]
+)
+@pytest.mark.parametrize("record", ["after a heartbeat", "again", "joined with a code"])
+def test_away(db: Db, uid: str, method: str, path: str, body: Any, record: str) -> None:
+    data = with_member_record(world(), uid, seen_at=OLD)
+    if record == "again":
+        with_member_record(data, uid, away_at=OLD + 1)
+    elif record == "joined with a code":
+        with_member_record(data, uid, code=CODE)
+    db.seed(data)
+    before = db.value()
+    resp = db.patch(uid, path, body) if method == "patch" else db.put(uid, path, body)
+    assert resp.status_code == 200, resp.text
+    after = db.value()
+    away_at = after["sessions"]["s1"]["members"][uid]["away_at"]
+    assert_server_time(away_at)
+    assert after == with_member_record(before, uid, away_at=away_at)  # nothing else changed
+    # and the next heartbeat is still accepted (here again)
+    assert db.patch(uid, f"sessions/s1/members/{uid}", {"seen_at": SV}).status_code == 200
+
+
+DENIED_AWAY: list[tuple[str, Any, str, str, Any]] = [
+    ("for someone else", "bob", "put", "sessions/s1/members/ana/away_at", SV),
+    ("owner for a member", "ana", "patch", "sessions/s1/members/bob", {"away_at": SV}),
+    ("someone else's, multi-path", "bob", "patch", "sessions/s1", {"members/ana/away_at": SV}),
+    ("forged in the past", "bob", "put", "sessions/s1/members/bob/away_at", OLD),
+    ("forged in the future", "bob", "patch", "sessions/s1/members/bob", {"away_at": 4_102_444_800_000}),
+    ("not a number", "bob", "put", "sessions/s1/members/bob/away_at", "now"),
+    ("as an object", "bob", "put", "sessions/s1/members/bob/away_at", {"at": SV}),
+    ("non-member", "cara", "put", "sessions/s1/members/cara/away_at", SV),
+    ("session that does not exist", "cara", "put", "sessions/nope/members/cara/away_at", SV),
+    ("unauthenticated", ANON, "put", "sessions/s1/members/bob/away_at", SV),
+    ("with an extra field", "bob", "patch", "sessions/s1/members/bob", {"away_at": SV, "x": 1}),
+    ("rewriting joined_at", "bob", "patch", "sessions/s1/members/bob", {"away_at": SV, "joined_at": SV}),
+    ("forging seen_at", "bob", "patch", "sessions/s1/members/bob", {"away_at": SV, "seen_at": OLD}),
+    ("with a state change", "bob", "patch", "sessions/s1", {"members/bob/away_at": SV, "state/label": "x"}),
+    ("deleting it", "bob", "delete", "sessions/s1/members/bob/away_at", None),
+]
+
+
+@pytest.mark.parametrize(
+    ("uid", "method", "path", "body"), [c[1:] for c in DENIED_AWAY], ids=[c[0] for c in DENIED_AWAY]
+)
+def test_away_denied(db: Db, uid: Any, method: str, path: str, body: Any) -> None:
+    data = with_member_record(with_member_record(seeded_world(), "ana", seen_at=OLD), "bob", seen_at=OLD)
+    db.seed(with_member_record(data, "bob", away_at=OLD + 1))
+    before = db.value()
+    if method == "delete":
+        resp = db.delete(uid, path)
+    else:
+        resp = db.patch(uid, path, body) if method == "patch" else db.put(uid, path, body)
+    db.denied(resp, before)
+
+
+def test_away_of_a_member_who_left_denied(db: Db) -> None:
+    """Marking away never re-creates a member record."""
+    db.seed(world(members=("bob",)))
+    assert db.patch("bob", "/", leave_body("bob")).status_code == 200
+    gone = db.value()
+    db.denied(db.put("bob", "sessions/s1/members/bob/away_at", SV), gone)
+
+
+# --------------------------------------------------------------------------------------------
 # 3. Reads
 
 
@@ -662,6 +737,8 @@ ALLOWED_ACTIONS: list[tuple[str, dict[str, Any]]] = [
                                    "cycle": {**CYCLE, "auto_advance": False}}, entry={"action": "settings"})),
     ("extend", pause_body(state={"status": "running", "paused_at": DROP, "action": "extend", "duration_ms": 1_800_000},
                           entry={"action": "extend", "ms": 300_000})),
+    ("relabel", pause_body(state={"status": "running", "paused_at": DROP, "action": "label", "label": "new"},
+                           entry={"action": "label", "label": "new"})),
     ("entry op", pause_body(entry={"op": OP})),
     ("entry op of 8 chars", pause_body(entry={"op": "aZ09_-aZ"})),
     ("entry op of 64 chars", pause_body(entry={"op": "x" * 64})),

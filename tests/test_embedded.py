@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import signal
 import socket
 import threading
@@ -232,3 +233,47 @@ def test_a_server_started_by_an_older_focus_gets_the_packaged_rules(settings: Se
     assert requests.get(rules, params={"ns": "focus"}, headers=owner, timeout=10).content == packaged
     embedded.ensure_running(settings, say=said.append)
     assert len(said) == 1  # in force now: nothing more to say
+
+
+def test_a_watch_brings_the_embedded_server_back(settings: Settings, tmp_path: Path) -> None:
+    """`focus serve --stop` (or a crash) under a watch of the embedded default: the watch says
+    reconnecting, starts the server again by itself, and is live again with the same data."""
+    import subprocess
+    import sys
+
+    from tests.conftest import focus_env
+
+    env = focus_env("", "ana", tmp_path, FOCUS_SERVE_PORT=str(settings.target.url.split(":")[2].split("?")[0]))
+    env.pop("FOCUS_DATABASE_URL")
+    env.update(HOME=str(tmp_path / "home"), XDG_STATE_HOME=str(settings.state_dir.parent),
+               XDG_DATA_HOME=str(settings.data_dir.parent), XDG_CONFIG_HOME=str(tmp_path / "config"))  # fmt: skip
+    focus = [sys.executable, "-m", "focuscli"]
+    started = subprocess.run([*focus, "start", "25m", "--session", "team"], env=env, capture_output=True, text=True, timeout=60)
+    assert started.returncode == 0, started
+    first_pid = int((settings.state_dir / "serve.pid").read_text())
+    watch = subprocess.Popen(
+        [*focus, "watch", "--json", "--session", "team"], env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in watch.stdout or ()], daemon=True).start()
+
+    def next_event(timeout: float = 20.0) -> dict[str, Any]:
+        try:
+            return dict(json.loads(lines.get(timeout=timeout)))
+        except queue.Empty:
+            raise AssertionError(f"no watch event within {timeout} s") from None
+
+    try:
+        assert next_event()["connection"] == "live"
+        stopped = subprocess.run([*focus, "serve", "--stop"], env=env, capture_output=True, text=True, timeout=60)
+        assert stopped.returncode == 0, stopped
+        gone = next_event()
+        assert (gone["event"], gone["connection"]) == ("connection", "reconnecting")
+        back = next_event()  # within a few seconds, by itself
+        assert (back["event"], back["connection"], back["status"], back["rev"]) == ("connection", "live", "running", 1)
+        pid = int((settings.state_dir / "serve.pid").read_text())
+        assert pid != first_pid and _alive(pid)
+    finally:
+        watch.terminate()
+        watch.communicate(timeout=30)

@@ -165,3 +165,114 @@ def test_presence_is_fresh_for_three_heartbeats() -> None:
     assert [p["seen_at"] for p in got.values()] == [now - PRESENCE_FRESH_MS, now - PRESENCE_FRESH_MS - 1, None, now + 500, None, None]
     assert got["ana"]["joined_at"] == 1
 
+
+def test_a_member_whose_watch_ended_is_away_until_the_next_heartbeat() -> None:
+    now = 10_000_000
+    members = {
+        "ana": {"joined_at": 1, "seen_at": now - 5_000, "away_at": now - 1_000},  # quit after it
+        "bob": {"joined_at": 1, "seen_at": now - 5_000, "away_at": now - 5_000},  # in the same ms
+        "cara": {"joined_at": 1, "seen_at": now - 1_000, "away_at": now - 5_000},  # back since
+        "dan": {"joined_at": 1, "away_at": now - 5_000},
+    }
+    got = presence(members, now)
+    assert {u: p["here"] for u, p in got.items()} == {"ana": False, "bob": False, "cara": True, "dan": False}
+    assert [p["away_at"] for p in got.values()] == [now - 1_000, now - 5_000, now - 5_000, now - 5_000]
+
+
+def test_marking_away_is_the_members_own(member: Any, rest: Any) -> None:
+    ana, bob = member("ana"), member("bob")
+    ana.create("team")
+    bob.join("team", ana.invite_code("team"))
+    bob.heartbeat("team")
+    assert ana.presence("team")["bob"]["here"] is True
+    bob.away("team")
+    record = ana.presence("team")["bob"]
+    assert (record["here"], record["away_at"] >= record["seen_at"]) == (False, True)
+    bob.heartbeat("team")
+    assert ana.presence("team")["bob"]["here"] is True
+
+
+
+class FakeClock:
+    """A local clock that moves only when the code under test sleeps (real time plus the sleeps)."""
+
+    def __init__(self) -> None:
+        import time
+
+        self.base, self.slept = time.time(), 0.0
+
+    def __call__(self) -> float:
+        return self.base + self.slept
+
+    def sleep(self, seconds: float) -> None:
+        self.slept += seconds
+
+
+def _waiter(ana: Focus, clock: FakeClock) -> Focus:
+    return Focus(ana.db, "ana", state_dir=ana.state_dir, clock=clock, sleep=clock.sleep)
+
+
+def _auto_cycle(ana: Focus, focus_ms: int) -> None:
+    ana.act("team", lambda s, now: timer.start(s, "ana", now), create=True)
+    cycle = timer.Cycle(short_break_ms=5_000, long_break_ms=5_000, auto_advance=True)
+    ana.act("team", lambda s, now: timer.configure(s, "ana", now, cycle))
+    ana.act("team", lambda s, now: timer.stop(s, "ana", now))
+    ana.act("team", lambda s, now: timer.start(s, "ana", now, duration_ms=focus_ms))
+
+
+def test_wait_until_end_with_auto_advance_returns_when_the_phase_ends(member: Any) -> None:
+    ana = member("ana")
+    _auto_cycle(ana, 3_000)
+    clock = FakeClock()
+    status, change = _waiter(ana, clock).wait("team", "end", 15_000)
+    assert change == (("focus", 1), ("short_break", 1))
+    assert (status.view.phase, status.view.status) == ("short_break", "running")
+    assert 2.5 <= clock.slept <= 3.6  # the focus block's 3 s, not the 15 s timeout
+
+
+def test_wait_until_end_keeps_waiting_through_an_extension(member: Any) -> None:
+    ana = member("ana")
+    _auto_cycle(ana, 3_000)
+    clock = FakeClock()
+    waiter = _waiter(ana, clock)
+    extended = False
+
+    def sleep(seconds: float) -> None:
+        nonlocal extended
+        clock.sleep(seconds)
+        if not extended:  # someone extends the block while we wait
+            ana.act("team", lambda s, now: timer.extend(s, "ana", now, 10_000), note={"ms": 10_000})
+            extended = True
+
+    waiter.sleep = sleep
+    status, change = waiter.wait("team", "end", 60_000)
+    assert change == (("focus", 1), ("short_break", 1))
+    assert 12.5 <= clock.slept <= 13.6
+
+
+def test_wait_until_end_returns_when_someone_skips(member: Any) -> None:
+    ana = member("ana")
+    _auto_cycle(ana, 600_000)
+    clock = FakeClock()
+    waiter = _waiter(ana, clock)
+
+    def sleep(seconds: float) -> None:
+        clock.sleep(seconds)
+        if clock.slept >= 1.0 and ana.status("team").view.phase == "focus":
+            ana.act("team", lambda s, now: timer.skip(s, "ana", now))
+
+    waiter.sleep = sleep
+    status, change = waiter.wait("team", "end", 60_000)
+    assert change == (("focus", 1), ("short_break", 1))
+    assert clock.slept < 2.0
+
+
+def test_wait_until_break_when_focus_is_done_returns_at_once(member: Any) -> None:
+    # A focus block that is over means the break is due, though nobody has started it yet.
+    ana = member("ana")
+    ana.act("team", lambda s, now: timer.start(s, "ana", now, duration_ms=1), create=True)
+    clock = FakeClock()
+    clock.slept = 0.5
+    status, change = _waiter(ana, clock).wait("team", "break", 10_000)
+    assert (status.view.phase, status.view.status, change) == ("focus", "done", None)
+    assert clock.slept == 0.5

@@ -6,10 +6,11 @@ import io
 import time
 from dataclasses import replace
 
+import pytest
 from rich.console import Console
 
 from focuscli.timer import TimerView
-from focuscli.view import Member, Snapshot, advance, big_digits, screen, to_the_second
+from focuscli.view import Member, Snapshot, advance, big_digits, last_action, screen, to_the_second
 
 MIN = 60_000
 
@@ -61,7 +62,7 @@ def test_big_digits_for_24_59() -> None:
     assert "here: ana   away: bob" in lines
     assert "started by ana · 4 s ago" in lines
     assert "● live" in lines
-    assert "space pause/resume · s skip · q quit" in lines
+    assert "space pause/resume · s skip · n start next · q quit" in lines
     assert text.splitlines()[0].startswith("╭") and " team " in text.splitlines()[0]
     assert len(text.splitlines()) == 24 and all(len(line) == 80 for line in text.splitlines())
 
@@ -105,10 +106,39 @@ def test_connection_states() -> None:
     assert f"○ offline since {when}, reconnecting" in _lines(long_ago)
 
 
+def test_a_disconnected_watch_never_says_running_as_if_live() -> None:
+    for connection in ("reconnecting", "connecting"):
+        lines = _lines(_text(_snap(connection=connection, connection_since=995.0)))
+        assert not any("RUNNING" in line for line in lines), lines
+        assert "focus · round 2 · running when last seen" in lines
+    assert "FOCUS · ROUND 2 · RUNNING" in _lines(_text(_snap()))
+
+
 def test_last_action_ages_and_notice() -> None:
     lines = _lines(_text(_snap(server_now=100_000 + 125_000, notice="pause: the timer is already paused")))
     assert "started by ana · 2 min ago" in lines
     assert "pause: the timer is already paused" in lines
+
+
+@pytest.mark.parametrize(
+    ("action", "text"),
+    [
+        ("start", "started by bob · 2 min ago"),
+        ("pause", "paused by bob · 2 min ago"),
+        ("resume", "resumed by bob · 2 min ago"),
+        ("stop", "stopped by bob · 2 min ago"),
+        ("skip", "skipped by bob · 2 min ago"),
+        ("extend", "extended by bob · 2 min ago"),
+        ("settings", "cycle settings changed by bob · 2 min ago"),
+        ("label", "relabelled by bob · 2 min ago"),
+    ],
+)
+def test_last_action_reads_as_a_sentence_for_every_action(action: str, text: str) -> None:
+    assert last_action(_view(action=action, updated_by="bob"), 100_000 + 125_000) == text
+
+
+def test_the_key_line_offers_a_start_key() -> None:
+    assert "space pause/resume · s skip · n start next · q quit" in _lines(_text(_snap(_view("idle", 25 * MIN, action="stop"))))
 
 
 def test_advance_counts_down_only_while_running() -> None:

@@ -64,7 +64,8 @@ def test_watch_reports_actions_members_and_phase_ends(member: Any) -> None:
         assert (first.kind, first.status.view.status, first.members, first.connection) == ("state", "running", ["ana"], "live")
         bob.join("team", ana.invite_code("team"))
         joined = next(events)
-        assert (joined.kind, joined.members) == ("member_joined", ["ana", "bob"])
+        assert (joined.kind, joined.members, joined.joined) == ("member_joined", ["ana", "bob"], ("bob",))
+        assert (joined.to_json()["joined"], "left" in joined.to_json()) == (["bob"], False)
         bob.act("team", lambda s, now: timer.pause(s, "bob", now))
         paused = next(events)
         assert (paused.kind, paused.status.view.status, paused.status.view.updated_by) == ("state", "paused", "bob")
@@ -76,8 +77,45 @@ def test_watch_reports_actions_members_and_phase_ends(member: Any) -> None:
         assert next(events).kind == "state"
         ended = next(events)  # no write: time alone ends the 0.3 s phase
         assert (ended.kind, ended.status.view.status) == ("phase_end", "done")
+        assert (ended.ended, ended.following) == (("short_break", 1), ("focus", 2))
+        bob.leave("team")
+        left = next(events)
+        assert (left.kind, left.members, left.left, left.to_json()["left"]) == ("member_left", ["ana"], ("bob",), ["bob"])
     finally:
         events.close()
+
+
+def test_phase_end_with_auto_advance_names_the_ended_and_the_next_phase(member: Any) -> None:
+    ana = member("ana")
+    ana.act("team", lambda s, now: timer.start(s, "ana", now), create=True)
+    cycle = timer.Cycle(short_break_ms=60_000, auto_advance=True)
+    ana.act("team", lambda s, now: timer.configure(s, "ana", now, cycle))
+    ana.act("team", lambda s, now: timer.stop(s, "ana", now))
+    ana.act("team", lambda s, now: timer.start(s, "ana", now, duration_ms=300))
+    events = ana.watch("team", tick_s=0.05)
+    try:
+        assert next(events).kind == "state"
+        ended = next(events)  # the 0.3 s focus block ends; the short break runs by itself
+        assert (ended.kind, ended.status.view.phase, ended.status.view.status) == ("phase_end", "short_break", "running")
+        data = ended.to_json()
+        assert {k: data[k] for k in ("ended_phase", "ended_round", "next_phase", "next_round")} == {
+            "ended_phase": "focus", "ended_round": 1, "next_phase": "short_break", "next_round": 1,
+        }  # fmt: skip
+        assert (data["phase"], data["status"]) == ("short_break", "running")  # the existing fields stay
+    finally:
+        events.close()
+
+
+def test_piped_watch_lines_name_who_joined_and_left() -> None:
+    from focuscli.render import watch_line
+    from focuscli.service import Status, WatchEvent
+
+    v = timer.view(timer.TimerState(), 0)
+    status = Status("team", v, 0, 1_700_000_000_000)
+    joined = WatchEvent("member_joined", status, ["ana", "bob", "cara", "dave"], "live", joined=("dave",))
+    left = WatchEvent("member_left", status, ["ana", "cara"], "live", left=("bob", "dave"))
+    assert watch_line(joined).split("  ", 1)[1] == "joined: dave · members: ana, bob, cara, dave"
+    assert watch_line(left).split("  ", 1)[1] == "left: bob, dave · members: ana, cara"
 
 
 def test_watch_json_lines_from_the_cli(member: Any, server_url: str, ns: str, tmp_path: Path) -> None:
@@ -104,7 +142,9 @@ def test_watch_json_lines_from_the_cli(member: Any, server_url: str, ns: str, tm
         bob.act("team", lambda s, now: timer.pause(s, "bob", now))
         second = json.loads(proc.stdout.readline())
         assert (second["event"], second["status"], second["updated_by"]) == ("state", "paused", "bob")
+        assert ana.presence("team")["ana"]["here"] is True  # watching: here
     finally:
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=10)
     assert (proc.returncode, err) == (130, "")
+    assert ana.presence("team")["ana"]["here"] is False  # away at once, not 45 s later

@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import json
 import queue
-import shutil
 import signal
 import subprocess
 import sys
@@ -25,11 +24,11 @@ import pytest
 from focuscli import timer
 from focuscli.backend import Database, Target
 from focuscli.service import Focus
+from tests import faketime
 from tests.conftest import focus_env
 
 ROOT = Path(__file__).resolve().parent.parent
 RULES = (ROOT / "firebase" / "database.rules.json").read_text()
-FAKETIME = shutil.which("faketime")
 DEADLINE_S = 30.0
 
 
@@ -144,12 +143,11 @@ def test_clients_with_skewed_clocks_agree_on_remaining_time(
         ana, bob = make("ana"), make("bob")
         ana.act("team", lambda s, now: timer.start(s, "ana", now, duration_ms=3_600_000), create=True)
         bob.join("team", ana.invite_code("team"))
-        assert FAKETIME is not None
         shifts = {"ana": "+10s", "bob": "-10s"}
         procs: dict[str, Lines] = {}
         for user, shift in shifts.items():
-            env = focus_env(url, user, tmp_path / user, FAKETIME_DONT_FAKE_MONOTONIC="1")
-            argv = [FAKETIME, "-f", shift, sys.executable, "-m", "focuscli", "status", "--json", "--session", "team"]
+            env = faketime.environ(shift, focus_env(url, user, tmp_path / user))
+            argv = [sys.executable, "-m", "focuscli", "status", "--json", "--session", "team"]
             procs[user] = spawn(argv, env)
         deadline = time.monotonic() + DEADLINE_S
         got: dict[str, tuple[float, dict[str, Any]]] = {}

@@ -19,7 +19,7 @@ import typer
 
 from focuscli.cli import serve, sessions, timer, watch  # noqa: F401  (registers the commands)
 from focuscli.cli.common import Interrupted, app
-from focuscli.errors import ExitCode, FocusError
+from focuscli.errors import BadArgument, ExitCode, FocusError
 
 __all__ = ["app", "main"]
 
@@ -72,7 +72,10 @@ def _run(argv: list[str] | None) -> int:
     except Interrupted:
         return int(ExitCode.INTERRUPTED)
     except FocusError as err:
-        typer.echo(f"focus: {err.message}", err=True)
+        message = err.message
+        if isinstance(err, BadArgument):  # as typed: say where the command's help is
+            message = f"{message.rstrip('.')}; see {_command_path(sys.argv[1:] if argv is None else argv)} --help"
+        typer.echo(f"focus: {message}", err=True)
         if err.detail:
             typer.echo(err.detail, err=True)
         return int(err.exit_code)
@@ -109,10 +112,40 @@ def _usage_line(err: Any, argv: list[str]) -> str:
         try:
             parse_duration(typed)
         except DurationError as bad:
-            return f"focus: DURATION: {bad}"
+            return f"focus: DURATION: {bad}; see {_command_path(argv)} --help"
     message = err.format_message().strip().rstrip(".")
+    message = re.sub(r"\. Did you mean (.*)\?$", r" (did you mean \1?)", message)  # click's suggestion
+    message = re.sub(r"\((Possible|Input) ", lambda m: "(" + m[1].lower() + " ", message)
+    message = re.sub(r": (Input|Value) ", lambda m: ": " + m[1].lower() + " ", message)
     if message[:1].isupper() and message[1:2].islower():
         message = message[0].lower() + message[1:]
     message = message.replace("\r", "\\r").replace("\n", "\\n")
-    where = ctx.command_path if ctx is not None else "focus"
-    return f"focus: {message}; see {where} --help"
+    return f"focus: {message}; see {_command_path(argv)} --help"
+
+
+def _command_path(argv: list[str]) -> str:
+    """The command a command line names ("focus", "focus status", "focus session set"), found
+    by walking the command tree over the arguments (global options and their values skipped)."""
+    import typer.main
+
+    command: Any = typer.main.get_command(app)
+    path = ["focus"]
+    args = list(argv)
+    while args and hasattr(command, "commands"):
+        arg = args.pop(0)
+        if arg == "--":
+            break
+        if arg.startswith("-"):
+            name = arg.split("=", 1)[0]
+            option = next((p for p in command.params if name in p.opts), None)
+            if option is None:
+                break  # an unknown option: the error is this command's
+            if not option.is_flag and "=" not in arg and args:
+                args.pop(0)  # the option's value
+            continue
+        sub = command.commands.get(arg)
+        if sub is None:
+            break
+        path.append(arg)
+        command = sub
+    return " ".join(path)

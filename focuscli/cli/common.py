@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from focuscli import __version__
-from focuscli.errors import ExitCode, UsageError
+from focuscli.completion import complete_session, note_sessions
+from focuscli.errors import BadArgument, ExitCode
 from focuscli.shell import Invocation
 
 app = typer.Typer(
@@ -15,7 +16,7 @@ app = typer.Typer(
     help="A shared focus timer for remote teams, on Firebase Realtime Database.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
+    add_completion=True,
     rich_markup_mode=None,
 )
 
@@ -59,7 +60,9 @@ def root(
         str | None, typer.Option(help="Service-account JSON for a Firebase project.", show_default=False)
     ] = None,
     user: Annotated[str | None, typer.Option(help="Who you are in sessions.", show_default=False)] = None,
-    session: Annotated[str | None, typer.Option(help="The session to act on.", show_default=False)] = None,
+    session: Annotated[
+        str | None, typer.Option(help="The session to act on.", show_default=False, autocompletion=complete_session)
+    ] = None,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
     ] = False,
@@ -74,7 +77,13 @@ def _inv(ctx: typer.Context) -> Invocation:
     return inv
 
 
-SessionOpt = Annotated[str | None, typer.Option("--session", "-s", help="The session (default: see focus --help).", show_default=False)]
+SessionOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--session", "-s", help="The session (default: see focus --help).", show_default=False,
+        autocompletion=complete_session,
+    ),
+]  # fmt: skip
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON (schema documented in the README).")]
 
 
@@ -84,4 +93,9 @@ def _duration(text: str, what: str) -> int:
     try:
         return parse_duration(text)
     except DurationError as err:
-        raise UsageError(f"{what}: {err}") from None
+        raise BadArgument(f"{what}: {err}") from None
+
+
+def _note_sessions(inv: Invocation, **change: Any) -> None:
+    """Keep the local list of this user's sessions, which shell completion offers, up to date."""
+    note_sessions(inv.settings.state_dir, **change)

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from focuscli.cli.common import _inv, app
-from focuscli.errors import FocusError, UsageError
+from focuscli.errors import BadArgument, FocusError, UsageError
 
 
 @app.command()
@@ -77,9 +77,10 @@ def serve(
 ) -> None:
     """Run a local Realtime Database server and Firebase Auth emulator on one port.
 
-    The firebase-admin SDK, the Firebase CLI's tools and curl use it like the official emulators
-    (emulator mode, on loopback). --secure (always on a non-loopback address) signs ID tokens,
-    checks them on every request and stream, and makes only the admin secret admin.
+    The Firebase SDKs (JavaScript over its WebSocket, firebase-admin), the Firebase CLI's tools
+    and curl use it like the official emulators (emulator mode, on loopback). --secure (always on
+    a non-loopback address) signs ID tokens, checks them on every request, stream and socket, and
+    makes only the admin secret admin.
     Stops cleanly on Ctrl-C or SIGTERM.
 
     Example: focus serve --port 0 --memory --rules firebase/database.rules.json
@@ -99,7 +100,7 @@ def serve(
     from focuscli.server.origins import normalize_origin
 
     if memory and data_dir is not None:
-        raise UsageError("--data-dir and --memory exclude each other; pick one.")
+        raise BadArgument("--data-dir and --memory exclude each other; pick one.")
     source = None
     if rules is not None:
         try:

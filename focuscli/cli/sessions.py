@@ -1,4 +1,4 @@
-"""Session commands: session create/list/invite/set, join, leave, who."""
+"""Session commands: session create/list/invite/show/set, join, leave, who."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from typing import Annotated, Any
 
 import typer
 
-from focuscli.cli.common import JsonOpt, SessionOpt, _duration, _inv, app
-from focuscli.errors import UsageError
+from focuscli.cli.common import JsonOpt, SessionOpt, _duration, _inv, _note_sessions, app
+from focuscli.errors import BadArgument
 
 session_app = typer.Typer(
     help="Create, list and configure sessions.", no_args_is_help=True, rich_markup_mode=None
@@ -28,6 +28,7 @@ def session_create(ctx: typer.Context, name: Annotated[str, typer.Argument(help=
     sid = validate_name("session", name)
     code = inv.focus.create(sid)
     inv.remember(sid)
+    _note_sessions(inv, add=[sid])
     typer.echo(f"created session {sid}; others join with: focus join {sid} --code {code}")
 
 
@@ -41,6 +42,7 @@ def session_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     for gone in inv.focus.cleanup_idle(inv.settings.cleanup_after_ms):
         inv.say(f"removed session {gone}: idle for longer than cleanup_after")
     names = inv.focus.sessions()
+    _note_sessions(inv, replace=names)
     if as_json:
         typer.echo(json.dumps(names))
     else:
@@ -57,6 +59,23 @@ def session_invite(ctx: typer.Context, as_json: JsonOpt = False, session: Sessio
     inv = _inv(ctx)
     code = inv.focus.invite_code(inv.session_name(session))
     typer.echo(json.dumps({"code": code}) if as_json else code)
+
+
+@session_app.command("show")
+def session_show(ctx: typer.Context, as_json: JsonOpt = False, session: SessionOpt = None) -> None:
+    """Show the session's Pomodoro cycle: phase lengths, long-break rhythm, auto-advance.
+
+    Example: focus session show --json
+    """
+    from focuscli import render
+
+    inv = _inv(ctx)
+    sid = inv.session_name(session)
+    cycle = inv.focus.state(sid).cycle
+    if as_json:
+        typer.echo(json.dumps({"session": sid, **cycle.to_wire()}))
+    else:
+        typer.echo(render.cycle_line(sid, cycle))
 
 
 @session_app.command("set")
@@ -91,7 +110,7 @@ def session_set(
     if auto_advance is not None:
         changes["auto_advance"] = auto_advance
     if not changes:
-        raise UsageError("nothing to set: pass --focus, --short-break, --long-break, --long-every or --auto-advance.")
+        raise BadArgument("nothing to set: pass --focus, --short-break, --long-break, --long-every or --auto-advance.")
     status = inv.focus.act(
         sid, lambda s, now: timer.configure(s, inv.settings.user, now, replace(s.cycle, **changes))
     )
@@ -114,6 +133,7 @@ def join(
     sid = validate_name("session", name)
     inv.focus.join(sid, code)
     inv.remember(sid)
+    _note_sessions(inv, add=[sid])
     typer.echo(f"joined {sid}")
 
 
@@ -126,6 +146,7 @@ def leave(ctx: typer.Context, session: SessionOpt = None) -> None:
     inv = _inv(ctx)
     sid = inv.session_name(session)
     inv.focus.leave(sid)
+    _note_sessions(inv, remove=[sid])
     from focuscli.settings import remembered_session
 
     if remembered_session(inv.settings) == sid:

@@ -1,4 +1,4 @@
-"""Timer commands: start, pause, resume, stop, skip, extend, status, wait, log."""
+"""Timer commands: start, pause, resume, stop, skip, extend, label, status, wait, log."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ from typing import Annotated, Any
 
 import typer
 
-from focuscli.cli.common import JsonOpt, SessionOpt, _duration, _inv, app
-from focuscli.errors import UsageError
+from focuscli.cli.common import JsonOpt, SessionOpt, _duration, _inv, _note_sessions, app
+from focuscli.completion import complete_until
+from focuscli.errors import BadArgument
 
 
 @app.command()
@@ -30,11 +31,11 @@ def start(
     from focuscli import render, timer
 
     if short_break and long_break:
-        raise UsageError("--break and --long-break exclude each other; pick one.")
+        raise BadArgument("--break and --long-break exclude each other; pick one.")
     phase = "long_break" if long_break else "short_break" if short_break else "focus"
     ms = _duration(duration, "DURATION") if duration is not None else None
     if label is not None and len(label.encode("utf-16-le")) // 2 > 200:
-        raise UsageError("--label is longer than 200 characters.")
+        raise BadArgument("--label is longer than 200 characters.")
     inv = _inv(ctx)
     name = inv.session_name(session)
     status = inv.focus.act(
@@ -44,6 +45,7 @@ def start(
     )
     inv.remember(name)
     if name in inv.focus.created:
+        _note_sessions(inv, add=[name])
         inv.say(f"created session {name} (you own it); invite others with: focus session invite")
     typer.echo(render.action_line(status))
 
@@ -112,6 +114,27 @@ def extend(
 
 
 @app.command()
+def label(
+    ctx: typer.Context,
+    text: Annotated[str, typer.Argument(help='The new label ("" clears it).', show_default=False)],
+    session: SessionOpt = None,
+) -> None:
+    """Relabel the current block (running, paused or over) for everyone.
+
+    Example: focus label "review the draft"
+    """
+    from focuscli import render, timer
+
+    if len(text.encode("utf-16-le")) // 2 > timer.MAX_LABEL:
+        raise BadArgument(f"TEXT is longer than {timer.MAX_LABEL} characters.")
+    inv = _inv(ctx)
+    sid = inv.session_name(session)
+    note = {"label": text} if text else None
+    status = inv.focus.act(sid, lambda s, now: timer.relabel(s, inv.settings.user, now, text), note=note)
+    typer.echo(render.action_line(status))
+
+
+@app.command()
 def status(
     ctx: typer.Context,
     as_json: JsonOpt = False,
@@ -129,7 +152,7 @@ def status(
     from focuscli import render
 
     if as_json and fmt is not None:
-        raise UsageError("--json and --format exclude each other; pick one.")
+        raise BadArgument("--json and --format exclude each other; pick one.")
     inv = _inv(ctx)
     sid = inv.session_name(session)
     result = inv.focus.status(sid)
@@ -145,11 +168,18 @@ def status(
 @app.command()
 def wait(
     ctx: typer.Context,
-    until: Annotated[str, typer.Option(help="end (of this phase), break or focus.")] = "end",
+    until: Annotated[
+        str, typer.Option(help="end (of this phase), break or focus.", autocompletion=complete_until)
+    ] = "end",
     timeout: Annotated[str | None, typer.Option(help="Give up after this long (exit 4).", show_default=False)] = None,
     session: SessionOpt = None,
 ) -> None:
     """Block until the phase ends, or a break or focus phase begins.
+
+    --until end: the end of the phase running now (an extension moves it; with auto-advance
+    the next phase starting by itself, or anyone's skip, ends it). --until break: as soon as no
+    focus block runs, so a focus phase that is over counts at once, even before anyone starts
+    the break. --until focus: a focus phase runs.
 
     Exits 0 when the moment comes, 4 on --timeout, 5 when the timer is stopped.
     With --until end it then runs the phase_ended hook (and bell / notification) and exits
@@ -160,17 +190,19 @@ def wait(
     from focuscli import render
 
     if until not in ("end", "break", "focus"):
-        raise UsageError(f"--until must be end, break or focus, not {until!r}.")
+        raise BadArgument(f"--until must be end, break or focus, not {until!r}.")
     limit = _duration(timeout, "--timeout") if timeout is not None else None
     inv = _inv(ctx)
-    result = inv.focus.wait(inv.session_name(session), until, limit)
+    result, change = inv.focus.wait(inv.session_name(session), until, limit)
     typer.echo(render.status_line(result))
     if until == "end":  # the phase_ended hook, bell and notification, as `focus watch` gives
         from focuscli import hooks
+        from focuscli.service import phase_end_fields
 
         sys.stdout.flush()
         runner = hooks.runner_for(inv.settings)
-        runner.fire("phase_ended", {"event": "phase_end", **result.to_json()})
+        ended, following = change or (None, None)
+        runner.fire("phase_ended", {"event": "phase_end", **result.to_json(), **phase_end_fields(ended, following)})
         runner.join()  # the hook's stdin is written by this process; at most hook_timeout
 
 
@@ -190,7 +222,7 @@ def log(
     from focuscli import render
 
     if as_json and as_csv:
-        raise UsageError("--json and --csv exclude each other; pick one.")
+        raise BadArgument("--json and --csv exclude each other; pick one.")
     since_ms = _since(since) if since is not None else None
     inv = _inv(ctx)
     entries = inv.focus.log(inv.session_name(session), limit=limit, since_ms=since_ms)
@@ -215,6 +247,6 @@ def _since(text: str) -> int:
         try:
             return parse_days(text)
         except ValueError:
-            raise UsageError(
+            raise BadArgument(
                 f"--since: invalid duration {text!r}: use 90s, 30m, 2h, 1:30:00, 7d or 1d12h"
             ) from None

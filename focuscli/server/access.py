@@ -8,6 +8,7 @@ from typing import Any, Protocol
 from focuscli.rules import compile_rules
 from focuscli.rules.document import OPEN_RULES, RulesDocument
 from focuscli.rules.snapshot import ReadSet
+from focuscli.server.coverage import instrument
 from focuscli.server.tree import Node, Path
 
 
@@ -47,8 +48,9 @@ OPEN_ACCESS: Access = compile_rules(OPEN_RULES)
 def compile_access(doc: RulesDocument | None) -> Access:
     """The Access for a namespace's rules, compiled once; ``None`` (nothing uploaded) is open.
 
-    Raises ``RulesError`` (``line:col: message``) for a document the evaluator refuses.
+    Raises ``RulesError`` (``line:col: message``) for a document the evaluator refuses. Its
+    expressions count their evaluations for the coverage report (server/coverage.py).
     """
     if doc is None:
         return OPEN_ACCESS
-    return compile_rules(doc)
+    return instrument(compile_rules(doc), doc)

@@ -10,12 +10,19 @@ from urllib.parse import unquote
 
 from focuscli.server import admin, bigjson, bigrequests, offload, tree
 from focuscli.server.auth import AuthError, Identities, Identity
+from focuscli.server.change import Change
 from focuscli.server.limits import Limits
 from focuscli.server.offload import Worker, is_big
 from focuscli.server.pushid import PushIds
 from focuscli.server.query import Query, QueryError, parse_query, run_query
-from focuscli.server.sse import Change, Listener
-from focuscli.server.store import DEFAULT_NAMESPACE, Namespace, Store, StoreUnavailable
+from focuscli.server.sse import Listener
+from focuscli.server.store import (
+    DEFAULT_NAMESPACE,
+    Namespace,
+    Store,
+    StoreUnavailable,
+    namespace_error,
+)
 from focuscli.server.tree import Path, TreeError
 from focuscli.server.wire import (
     SSE_TYPE,
@@ -32,7 +39,6 @@ from focuscli.server.wire import (
 
 WRITE_SIZE_LIMITS = frozenset({"tiny", "small", "medium", "large", "unlimited"})
 _TIMEOUT = re.compile(r"^(\d+)(ms|s|min)$")
-_NAMESPACE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
 IF_MATCH_NOT_SUPPORTED = "The 'if-match' header is not supported with GET, PATCH or POST requests"
 JSONP_NEEDS_MEMBER = (
     "callback= (JSONP) is not available to the admin secret on a secure server: a page that "
@@ -102,6 +108,8 @@ class App:
             return self._preflight(request)
         params = parse_params(request.query_string)
         segments = request.raw_path.split("/")
+        if request.raw_path == "/.inspect/coverage":  # the HTML rules coverage report
+            segments[-1] = "coverage.html.json"
         last = segments[-1]
         if last == ".upload" and method == "POST":
             # The emulator UI's import: a multipart file written at the path, like a PUT.
@@ -118,8 +126,9 @@ class App:
         except UnicodeDecodeError:
             raise HttpError(400, tree.INVALID_PATH) from None
         name = params.get("ns", DEFAULT_NAMESPACE)
-        if not _NAMESPACE.fullmatch(name):
-            raise HttpError(400, f"Invalid namespace {name!r}: use letters, digits, '-' and '_'.")
+        refused = namespace_error(name)
+        if refused:
+            raise HttpError(400, refused)
         clean = [s for s in decoded if s]
         identity = self.identities.resolve(request.headers, params)
         check_callback(params)  # before anything is written (a rules upload too)
@@ -132,7 +141,7 @@ class App:
         if clean and clean[0] == ".inspect":
             if self.identities.secure and not identity.admin:
                 raise HttpError(403, "Permission denied")
-            return admin.inspect(self.store, clean[1:])
+            return admin.inspect(self.store, clean[1:], name, identity, not self.identities.secure)
         try:
             path = tree.parse_path(clean)
         except TreeError as err:
@@ -291,7 +300,8 @@ class App:
         resolve = tree.server_values(now, root)
         name: str | None = None
         request_path = path
-        if method == "DELETE":
+        if method == "DELETE" or (method == "PATCH" and parse_body(request.body) is None):
+            # PATCH with the body null deletes, as production does: firebase-tools' database:remove
             change = Change("put", path, (((), None),))
         elif method == "PATCH":
             change = bigrequests.patch_change(path, parse_body(request.body), request.body, resolve)
@@ -334,7 +344,7 @@ class App:
                 headers["etag"] = tree.etag(node)
         if method == "POST":
             return json_response(200, {"name": name}, params, headers)
-        if method == "DELETE":
+        if method == "DELETE" or change.kind == "put" and method == "PATCH":
             return json_response(200, None, params, headers)
         if method == "PATCH":
             echo = {

@@ -22,10 +22,11 @@ from typing import Any
 from focuscli.rules.snapshot import ReadSet
 from focuscli.server import bigjson, tree
 from focuscli.server.auth import Identity
+from focuscli.server.change import Change
 from focuscli.server.offload import Worker, etag
 from focuscli.server.pushid import PushIds
 from focuscli.server.query import Query, run_query
-from focuscli.server.sse import Change, encoded_object
+from focuscli.server.sse import encoded_object
 from focuscli.server.store import Namespace, Store, written_paths
 from focuscli.server.tree import Node, Path, TreeError
 from focuscli.server.wire import (

@@ -20,7 +20,8 @@ from focuscli.server.offload import Lazy
 from focuscli.server.origins import HostPolicy, OriginPolicy, host_name
 from focuscli.server.sse import KEEP_ALIVE, Listener
 from focuscli.server.store import Store
-from focuscli.server.wire import TOO_BIG, HttpError, Request, Response, error_response
+from focuscli.server.wire import TOO_BIG, HttpError, Request, Response, error_response, parse_params
+from focuscli.server.ws import RealtimeServer
 
 log = logging.getLogger("focuscli.server")
 
@@ -43,6 +44,13 @@ FOREIGN_ORIGIN = (
 SHUTDOWN_TIMEOUT_S = 2.0
 STREAM_FLUSH_S = 0.5
 AIOHTTP_SHUTDOWN_S = 0.25
+NO_LONG_POLLING = (
+    "Long polling (/.lp) is not supported by focus serve: the Firebase SDKs reach it by WebSocket "
+    "(/.ws). A browser falls back to long polling after a WebSocket that closed early; call "
+    "forceWebSockets() before using the database, or remove 'firebase:previous_websocket_failure' "
+    "from the page's localStorage."
+)
+LONG_POLL_LOG_EVERY_S = 60.0
 
 
 class HttpServer:
@@ -72,6 +80,8 @@ class HttpServer:
         self._streams: dict[Listener, web.BaseRequest] = {}  # open streams and their requests
         self._requests: set[int] = set()  # ids of the requests under way, streams excepted
         self._stopping = False
+        self._long_poll_logged = -LONG_POLL_LOG_EVERY_S
+        self.realtime = RealtimeServer(store, identities=app.identities)
         self.host = ""
         self.port = 0
 
@@ -93,6 +103,7 @@ class HttpServer:
         address = self._runner.addresses[0]
         self.host, self.port = str(address[0]), int(address[1])
         self._ticker = asyncio.get_running_loop().create_task(self._keepalive_loop())
+        await self.realtime.start()
 
     async def stop(self) -> None:
         self._stopping = True
@@ -105,6 +116,7 @@ class HttpServer:
                 await site.stop()  # no new connections from here on
         for listener in self.store.all_listeners():
             listener.close()
+        await self.realtime.stop()  # sockets close; their onDisconnect writes land first
         # Requests under way (also those whose headers are in but not yet handled: hence two
         # idle checks in a row) finish, each response now closing its connection, and streams
         # send what they hold and end. Only then aiohttp's shutdown: it drops whatever arrives on
@@ -160,14 +172,22 @@ class HttpServer:
         refused = self._refused(request)
         if refused is not None:
             return _as_aiohttp(refused)
-        path = request.raw_path.partition("?")[0]
+        path, _, query = request.raw_path.partition("?")
         if self.auth is not None and owns(path):
             return await self._serve_auth(request, self.auth)
+        if path == "/.ws":
+            self._requests.discard(id(request))  # a connection from now on: stop() ends it
+            return await self.realtime.handle(request, parse_params(query))
+        if path == "/.lp":
+            now = time.monotonic()
+            if now - self._long_poll_logged >= LONG_POLL_LOG_EVERY_S:
+                self._long_poll_logged = now
+                log.warning("a client tried long polling (/.lp), which focus serve does not support; "
+                            "it keeps retrying until it uses WebSocket (forceWebSockets() in a browser)")
+            return _as_aiohttp(error_response(404, NO_LONG_POLLING))
         length = request.content_length
         if length is not None and length > self.limits.max_body_bytes:
             return _as_aiohttp(error_response(413, TOO_BIG))  # before a byte of it is read
-        raw = request.raw_path
-        path, _, query = raw.partition("?")
         headers = {k.lower(): v for k, v in request.headers.items()}
 
         async def reader(when_big: Callable[[], Awaitable[None]]) -> bytes:

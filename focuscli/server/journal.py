@@ -18,6 +18,8 @@ silently dropping acknowledged writes.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
 import re
@@ -50,6 +52,20 @@ _HEADER = struct.Struct(">II")  # payload length, CRC32 of payload
 
 class JournalError(RuntimeError):
     """The journal cannot be trusted: damaged files at open, or a failed write since."""
+
+
+class JournalStalled(JournalError):
+    """The disk is full (or over quota): writes are refused until the directory takes data
+    again, which the journal checks by itself every RETRY_S; nothing durable was lost."""
+
+
+# A write refused for want of space leaves the log as it was once the torn tail is cut off, so
+# the journal can wait for space instead of failing for good. Anything else (an I/O error, a
+# failed fsync, whose data the kernel may have dropped) is a failure until restart.
+SPACE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
+RETRY_S = 0.5  # while stalled: how often to check whether the directory takes data again
+PROBE_BYTES = 65536  # written, fsynced and removed to check that it does
+_PROBE_NAME = "probe.tmp"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -267,6 +283,7 @@ class Journal:
         on_durable: Callable[[int], None],
         on_error: Callable[[BaseException], None] | None,
         compact_bytes: int,
+        on_recovered: Callable[[], None] | None = None,
     ) -> None:
         self._dir = directory
         self._seq = self._durable_seq = last_seq
@@ -280,6 +297,8 @@ class Journal:
         self._pending: list[bytes] = []
         self._closing = False
         self._failure: BaseException | None = None
+        self._stalled: JournalStalled | None = None
+        self._on_recovered = on_recovered
         self._compactions_requested = self._compactions_done = 0
         self._wal_fd, self._wal_path, self._wal_size = -1, directory, 0
         self._thread = threading.Thread(target=self._run, name="focus-journal", daemon=True)
@@ -294,6 +313,7 @@ class Journal:
         on_durable: Callable[[int], None],
         on_error: Callable[[BaseException], None] | None = None,
         compact_bytes: int = DEFAULT_COMPACT_BYTES,
+        on_recovered: Callable[[], None] | None = None,
     ) -> tuple[Journal, State]:
         """Recover the directory (created 0700 if missing) and start journaling after it.
 
@@ -303,6 +323,11 @@ class Journal:
         compaction (never before the first append or compact call); ``on_error(exc)`` if a
         write fails, after which the journal refuses appends. Raises JournalError if the
         files are damaged beyond a torn tail, or another journal holds the directory.
+
+        Out of space (SPACE_ERRNOS while writing): the unwritten records are dropped (they were
+        never durable, so never acknowledged), the log is cut back to its durable length,
+        ``on_error`` gets a JournalStalled and appends raise it; once a probe write succeeds
+        (checked every RETRY_S) appends are taken again and ``on_recovered()`` is called.
         """
         if compact_bytes <= 0:
             raise ValueError("compact_bytes must be positive")
@@ -312,10 +337,11 @@ class Journal:
         journal: Journal | None = None
         try:
             (path / _SNAPSHOT_TMP).unlink(missing_ok=True)
+            (path / _PROBE_NAME).unlink(missing_ok=True)
             state, last_seq, covered, log_bytes = _recover(path, apply)
             journal = cls(
                 path, last_seq, log_bytes, lock_fd,
-                snapshot_provider, on_durable, on_error, compact_bytes,
+                snapshot_provider, on_durable, on_error, compact_bytes, on_recovered,
             )  # fmt: skip
             journal._open_wal(last_seq + 1)  # an existing file of that name is empty
             for stale in covered:
@@ -371,7 +397,7 @@ class Journal:
             self._compactions_requested += 1
             ticket = self._compactions_requested
             self._cond.notify()
-            while self._compactions_done < ticket and self._failure is None:
+            while self._compactions_done < ticket and self._failure is None and self._stalled is None:
                 self._cond.wait()
             if self._compactions_done < ticket:
                 self._check_usable()  # raises the writer's failure
@@ -392,8 +418,19 @@ class Journal:
     def _check_usable(self) -> None:
         if self._failure is not None:
             raise JournalError("journal failed; writes are not durable") from self._failure
+        if self._stalled is not None:
+            raise JournalStalled(str(self._stalled)) from self._stalled.__cause__
         if self._closing:
             raise JournalError("the journal is closed")
+
+    @property
+    def directory(self) -> Path:
+        return self._dir
+
+    @property
+    def stalled(self) -> JournalStalled | None:
+        """Why appends are refused until the disk has space again (None: they are not)."""
+        return self._stalled
 
     # -- writer thread ---------------------------------------------------------------------------
 
@@ -410,20 +447,39 @@ class Journal:
                     batch, self._pending = self._pending, []
                     batch_seq, closing = self._seq, self._closing
                     wanted = self._compactions_requested
+                out_of_space: OSError | None = None
                 if batch:
                     data = b"".join(batch)
                     del batch
-                    _write_all(self._wal_fd, data)
-                    os.fsync(self._wal_fd)
-                    self._wal_size += len(data)
-                    self._log_bytes += len(data)
-                    self._durable_seq = batch_seq
-                    self._on_durable(batch_seq)
-                if wanted > self._compactions_done or self._log_bytes >= self._compact_bytes:
-                    self._compact()
-                    with self._cond:
-                        self._compactions_done = wanted
-                        self._cond.notify_all()
+                    try:
+                        _write_all(self._wal_fd, data)
+                    except OSError as exc:
+                        os.ftruncate(self._wal_fd, self._wal_size)  # cut the torn tail off
+                        if exc.errno not in SPACE_ERRNOS or closing:
+                            raise
+                        out_of_space = exc
+                    else:
+                        os.fsync(self._wal_fd)  # a failure here is for good (see SPACE_ERRNOS)
+                        self._wal_size += len(data)
+                        self._log_bytes += len(data)
+                        self._durable_seq = batch_seq
+                        self._on_durable(batch_seq)
+                compact = wanted > self._compactions_done or self._log_bytes >= self._compact_bytes
+                if out_of_space is None and compact:
+                    try:  # every record is durable here: a snapshot that does not fit can wait
+                        self._compact()
+                    except OSError as exc:
+                        if exc.errno not in SPACE_ERRNOS or closing:
+                            raise
+                        out_of_space = exc
+                    else:
+                        with self._cond:
+                            self._compactions_done = wanted
+                            self._cond.notify_all()
+                if out_of_space is not None:
+                    if not self._wait_for_space(out_of_space):
+                        return  # closed while waiting
+                    continue
                 if closing:
                     return
         except BaseException as exc:
@@ -434,6 +490,56 @@ class Journal:
                 self._on_error(exc)
         finally:
             os.close(self._wal_fd)
+
+    def _wait_for_space(self, exc: OSError) -> bool:
+        """Out of space: drop what is not on disk, refuse appends, and wait (checking every
+        RETRY_S) until the directory takes data again. False if the journal closes first."""
+        if exc.errno == errno.EDQUOT:
+            stalled = JournalStalled(f"the disk quota is used up for the data directory {self._dir}")
+        else:
+            stalled = JournalStalled(f"no space left on the disk of the data directory {self._dir}")
+        stalled.__cause__ = exc
+        with contextlib.suppress(OSError):
+            (self._dir / _SNAPSHOT_TMP).unlink(missing_ok=True)
+        with self._cond:
+            self._stalled = stalled
+            self._pending = []
+            self._seq = self._durable_seq  # the dropped records' seqs are given out again
+            self._compactions_done = self._compactions_requested
+            self._cond.notify_all()
+        if self._on_error is not None:
+            self._on_error(stalled)
+        while True:
+            with self._cond:
+                if self._closing:
+                    return False
+                self._cond.wait(RETRY_S)
+                if self._closing:
+                    return False
+            if self._takes_data():
+                break
+        with self._cond:
+            self._stalled = None
+        if self._on_recovered is not None:
+            self._on_recovered()
+        return True
+
+    def _takes_data(self) -> bool:
+        """Whether a probe of PROBE_BYTES can be written and fsynced in the directory."""
+        probe = self._dir / _PROBE_NAME
+        try:
+            fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            try:
+                _write_all(fd, b"\0" * PROBE_BYTES)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        except OSError:
+            return False
+        finally:
+            with contextlib.suppress(OSError):
+                probe.unlink(missing_ok=True)
+        return True
 
     def _open_wal(self, first_seq: int) -> None:
         path = _wal_path(self._dir, first_seq)

@@ -5,12 +5,16 @@ from __future__ import annotations
 import asyncio
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from focuscli.server import bigjson, tree
+from focuscli.server.change import Change
 from focuscli.server.offload import Lazy
 from focuscli.server.query import Query, run_query
 from focuscli.server.tree import Node, Path
+
+if TYPE_CHECKING:
+    from focuscli.server.store import Namespace
 
 MAX_BUFFERED_BYTES = 64 * 1024 * 1024
 BIG_NODES = 2_000  # an event carrying more nodes is rendered off the loop when it is sent
@@ -54,28 +58,6 @@ KEEP_ALIVE = frame("keep-alive", b"null")
 CANCEL = frame("cancel", b"null")
 # Not JSON: firebase-admin compares this exact text and reconnects with a fresh credential.
 AUTH_REVOKED = frame("auth_revoked", b"credential is no longer valid")
-
-
-@dataclass(frozen=True)
-class Change:
-    """One committed write: the request's base path, its kind and its (relative path, node) entries.
-
-    ``kind`` is ``"put"`` (PUT/POST/DELETE: one entry at ``()``) or ``"patch"`` (PATCH: one entry
-    per member, keys may hold several segments).
-    """
-
-    kind: str
-    base: Path
-    entries: tuple[tuple[Path, Node], ...]
-    # Each entry's node rendered as compact JSON, when a big write had it done off the loop:
-    # events are then put together from these bytes instead of rendering the nodes again.
-    rendered: tuple[bytes, ...] | None = field(default=None, compare=False)
-
-    def apply(self, root: Node) -> Node:
-        return tree.set_many(root, self.base, self.entries)
-
-    def paths(self) -> list[Path]:
-        return [self.base + rel for rel, _ in self.entries]
 
 
 @dataclass(eq=False)
@@ -138,6 +120,25 @@ class Listener:
         self.buffered = 0
         self.wakeup.clear()
         return out
+
+    def published(self, ns: Namespace, change: Change | None, old_root: Node, new_root: Node,
+                  now_ms: int, cache: dict[Any, Any]) -> bool:  # fmt: skip
+        """One commit shown to streams (``change`` None: the rules changed); False once this
+        stream has ended (token expired, no longer readable, consumer too far behind)."""
+        if self.expired(now_ms / 1000):
+            self.revoke()
+            return False
+        # Rules may depend on data anywhere in the tree, so every non-admin stream is
+        # re-checked on every commit, not only those the commit sends events to.
+        if not ns.can_read(self, new_root, now_ms):
+            self.push(CANCEL)
+            self.close()
+            return False
+        if change is not None:
+            chunk = events_for(self, change, old_root, new_root, cache)
+            if chunk:
+                self.push(chunk)
+        return not self.closed
 
     def initial(self, root: Node) -> Chunk:
         """The first event: a put at "/" of the listened value (query applied)."""

@@ -341,7 +341,8 @@ export function start(state, by, nowMs, { duration_ms = null, label = null, phas
     throw new ValueError(`phase must be one of ${PHASES.join(", ")}, got ${repr(phase)}`);
   }
   const v = view(state, nowMs);
-  if (v.status === "running" || v.status === "paused") throw new TimerError(ALREADY_RUNNING);
+  if (v.status === "running") throw new TimerError(ALREADY_RUNNING);
+  if (v.status === "paused") throw new TimerError("the timer is paused; resume it, or use focus skip or stop");
   let rnd = v.round;
   if (phase === "focus" && (v.phase !== "focus" || v.status === "done")) rnd += 1;
   const length = duration_ms === null ? phaseLength(state.cycle, phase) : duration_ms;

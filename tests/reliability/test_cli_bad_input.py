@@ -122,8 +122,8 @@ def C(id: str, argv: str | tuple[str, ...], code: int, err: str, **kw: Any) -> A
     return pytest.param(Case(id, args, code, err, **kw), id=id)
 
 
-def _dur(what: str, text: str) -> str:
-    return f"focus: {what}: invalid duration {text!r}: {FORMS}"
+def _dur(what: str, text: str, command: str) -> str:
+    return f"focus: {what}: invalid duration {text!r}: {FORMS}; see focus {command} --help"
 
 
 NO_DB = {"FOCUS_DATABASE_URL": UNSET, "FOCUS_SERVE_PORT": "<CLOSED_PORT>"}  # guard: never :9000
@@ -131,21 +131,21 @@ NO_DB = {"FOCUS_DATABASE_URL": UNSET, "FOCUS_SERVE_PORT": "<CLOSED_PORT>"}  # gu
 # fmt: off
 CASES = [
     # -- durations ---------------------------------------------------------------------------
-    C("duration-zero", "start 0 --session fresh", 2, _dur("DURATION", "0")),
-    C("duration-negative", "start -5 --session fresh", 2, _dur("DURATION", "-5")),
-    C("duration-negative-units", "extend -5m --session team", 2, _dur("DURATION", "-5m")),
-    C("duration-over-max", "start 49h --session fresh", 2, _dur("DURATION", "49h")),
+    C("duration-zero", "start 0 --session fresh", 2, _dur("DURATION", "0", "start")),
+    C("duration-negative", "start -5 --session fresh", 2, _dur("DURATION", "-5", "start")),
+    C("duration-negative-units", "extend -5m --session team", 2, _dur("DURATION", "-5m", "extend")),
+    C("duration-over-max", "start 49h --session fresh", 2, _dur("DURATION", "49h", "start")),
     C("duration-bare-minutes-while-running", "start 25 --session team", 3,
       "focus: a timer is already running; use focus skip, extend or stop"),
-    C("duration-letters", "start abc --session fresh", 2, _dur("DURATION", "abc")),
-    C("duration-99-minutes-after-hours", "start 1h99m --session fresh", 2, _dur("DURATION", "1h99m")),
-    C("duration-empty", ("start", "", "--session", "fresh"), 2, _dur("DURATION", "")),
+    C("duration-letters", "start abc --session fresh", 2, _dur("DURATION", "abc", "start")),
+    C("duration-99-minutes-after-hours", "start 1h99m --session fresh", 2, _dur("DURATION", "1h99m", "start")),
+    C("duration-empty", ("start", "", "--session", "fresh"), 2, _dur("DURATION", "", "start")),
     C("duration-huge-number", "extend 99999999999999999999 --session team", 2,
-      _dur("DURATION", "99999999999999999999")),
-    C("duration-fullwidth-digits", "start ２５ --session fresh", 2, _dur("DURATION", "２５")),
-    C("duration-arabic-indic-digits", "extend ٢٥ --session team", 2, _dur("DURATION", "٢٥")),
-    C("duration-cycle-zero", "session set --focus 0 --session team", 2, _dur("--focus", "0")),
-    C("duration-timeout-negative", "wait --timeout -5 --session team", 2, _dur("--timeout", "-5")),
+      _dur("DURATION", "99999999999999999999", "extend")),
+    C("duration-fullwidth-digits", "start ２５ --session fresh", 2, _dur("DURATION", "２５", "start")),
+    C("duration-arabic-indic-digits", "extend ٢٥ --session team", 2, _dur("DURATION", "٢٥", "extend")),
+    C("duration-cycle-zero", "session set --focus 0 --session team", 2, _dur("--focus", "0", "session set")),
+    C("duration-timeout-negative", "wait --timeout -5 --session team", 2, _dur("--timeout", "-5", "wait")),
     # -- session and user names --------------------------------------------------------------
     C("session-empty", ("pause", "--session", ""), 2, f"focus: invalid session name '': {NAMES}"),
     C("session-empty-global", ("--session", "", "pause"), 2, f"focus: invalid session name '': {NAMES}"),
@@ -159,7 +159,9 @@ CASES = [
     C("session-unknown", "pause --session nosuch", 2,
       "focus: no session named 'nosuch'; start one with: focus start --session nosuch"),
     C("session-exists", "session create team", 2,
-      "focus: session 'team' already exists; join it with: focus join team --code CODE"),
+      "focus: you already own session 'team'; use it with: focus start --session team"),
+    C("session-exists-not-a-member", "session create team", 2,
+      "focus: session 'team' already exists; join it with: focus join team --code CODE", user="eve"),
     C("session-none-chosen", "pause", 2,
       "focus: no session chosen: pass --session NAME, set FOCUS_SESSION, or join one with focus join NAME"),
     C("user-empty", ("--user", "", "pause", "--session", "team"), 2, f"focus: invalid user name '': {NAMES}"),
@@ -170,33 +172,37 @@ CASES = [
     C("flag-unknown", "status --bogus --session team", 2,
       "focus: no such option: --bogus; see focus status --help"),
     C("flag-typo", "start --lable x --session fresh", 2,
-      "focus: no such option: --lable (Possible options: --label); see focus start --help"),
+      "focus: no such option: --lable (possible options: --label); see focus start --help"),
     C("flag-missing-value", "status --session", 2,
-      "focus: option '--session' requires an argument; see focus --help"),
+      "focus: option '--session' requires an argument; see focus status --help"),
     C("flag-missing-argument", "join", 2, "focus: missing argument 'name'; see focus join --help"),
     C("flag-extra-argument", "start 25m extra --session fresh", 2,
       "focus: got unexpected extra argument(s) (extra); see focus start --help"),
     C("flag-unknown-command", "frobnicate", 2, "focus: no such command 'frobnicate'; see focus --help"),
+    C("flag-command-typo", "stat", 2,
+      "focus: no such command 'stat' (did you mean 'start', 'status'?); see focus --help"),
+    C("flag-unknown-subcommand", "session bogus", 2, "focus: no such command 'bogus'; see focus session --help"),
     C("flag-break-and-long-break", "start --break --long-break --session fresh", 2,
-      "focus: --break and --long-break exclude each other; pick one."),
+      "focus: --break and --long-break exclude each other; pick one; see focus start --help"),
     C("flag-format-lone-brace", ("status", "--format", "{", "--session", "team"), 2,
-      "focus: bad --format string: Single '{' encountered in format string"),
+      "focus: bad --format string: Single '{' encountered in format string; see focus status --help"),
     C("flag-format-unknown-token", ("status", "--format", "{nope}", "--session", "team"), 2,
-      f"focus: unknown --format token {{nope}}; tokens: {TOKENS}"),
+      f"focus: unknown --format token {{nope}}; tokens: {TOKENS}; see focus status --help"),
     C("flag-json-and-format", ("status", "--json", "--format", "{phase}", "--session", "team"), 2,
-      "focus: --json and --format exclude each other; pick one."),
+      "focus: --json and --format exclude each other; pick one; see focus status --help"),
     C("flag-since-bogus", "log --since soon --session team", 2,
-      "focus: --since: invalid duration 'soon': use 90s, 30m, 2h, 1:30:00, 7d or 1d12h"),
+      "focus: --since: invalid duration 'soon': use 90s, 30m, 2h, 1:30:00, 7d or 1d12h; see focus log --help"),
     C("flag-limit-negative", "log --limit -1 --session team", 2,
       r"focus: invalid value for '--limit': .*\b1\b.*; see focus log --help", regex=True),
     C("flag-json-and-csv", "log --json --csv --session team", 2,
-      "focus: --json and --csv exclude each other; pick one."),
+      "focus: --json and --csv exclude each other; pick one; see focus log --help"),
     C("flag-until-bogus", "wait --until lunch --session team", 2,
-      "focus: --until must be end, break or focus, not 'lunch'."),
+      "focus: --until must be end, break or focus, not 'lunch'; see focus wait --help"),
     C("flag-watchdog-zero", "watch --watchdog 0 --session team", 2,
       r"focus: invalid value for '--watchdog': .*\b1\b.*; see focus watch --help", regex=True),
     C("flag-nothing-to-set", "session set --session team", 2,
-      "focus: nothing to set: pass --focus, --short-break, --long-break, --long-every or --auto-advance."),
+      "focus: nothing to set: pass --focus, --short-break, --long-break, --long-every or --auto-advance; "
+      "see focus session set --help"),
     # -- config files --------------------------------------------------------------------------
     C("config-invalid-toml", "status --session team", 2,
       "focus: config file <CFG> is not valid TOML: Expected '=' after a key in a key/value pair "
@@ -819,11 +825,12 @@ def _mapped(proc: subprocess.Popen[str], needle: str) -> bool:
 
 
 def _without_presence(rest: Rest) -> tuple[str, bytes]:
-    """/sessions without the members' heartbeats (`seen_at`), and /invites as stored."""
+    """/sessions without the members' presence (`seen_at`, `away_at`), and /invites as stored."""
     sessions = rest.value("/sessions.json")
     for session in sessions.values():
         for record in session.get("members", {}).values():
             record.pop("seen_at", None)
+            record.pop("away_at", None)
     return json.dumps(sessions, sort_keys=True), rest.get("/invites.json").content
 
 

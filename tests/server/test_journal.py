@@ -439,3 +439,47 @@ def test_kill_9_never_loses_an_acknowledged_write(tmp_path: Path) -> None:
         assert not lost, f"seed {seed}, run {run}: acknowledged seqs lost: {lost[:10]}"
         assert journal.seq >= acked
     assert len(acknowledged) > 1000
+
+
+# ---------------------------------------------------------------------------------------------
+# out of space: refuse, wait, resume
+
+
+def test_out_of_space_drops_the_unwritten_cuts_the_torn_tail_and_resumes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+
+    from focuscli.server import journal as journal_module
+    from focuscli.server.journal import JournalStalled
+
+    monkeypatch.setattr(journal_module, "RETRY_S", 0.01)
+    real_write = journal_module._write_all
+    full = threading.Event()
+
+    def write(fd: int, data: bytes) -> None:
+        if full.is_set():  # the disk takes a few bytes, then is full: a torn record
+            os.write(fd, data[:5])
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_write(fd, data)
+
+    monkeypatch.setattr(journal_module, "_write_all", write)
+    recovered = threading.Event()
+    store = Store(tmp_path)
+    store.journal._on_recovered = recovered.set
+    store.wait_durable(store.write("n", "a", 1))
+    full.set()
+    lost = store.write("n", "b", "never durable")
+    deadline = time.monotonic() + 10
+    while not store.errors and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert [type(e) for e in store.errors] == [JournalStalled]
+    assert str(store.errors[0]) == f"no space left on the disk of the data directory {tmp_path}"
+    with pytest.raises(JournalStalled):
+        store.write("n", "c", 3)
+    assert store.journal.durable_seq == lost - 1
+    full.clear()
+    assert recovered.wait(10)
+    again = store.write("n", "d", 4)
+    assert again == lost  # the dropped record's seq is given out again: the log stays contiguous
+    store.wait_durable(again)
+    store.journal.close()
+    assert reopen(tmp_path)["n"]["data"] == {"a": 1, "d": 4}  # no torn record, no gap

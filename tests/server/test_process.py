@@ -91,7 +91,7 @@ def test_second_server_on_the_same_data_dir_is_refused(spawn_server: Any, tmp_pa
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--memory", "--data-dir", "x"], "focus: --data-dir and --memory exclude each other; pick one.\n"),
+        (["--memory", "--data-dir", "x"], "focus: --data-dir and --memory exclude each other; pick one; see focus serve --help\n"),
         (["--rules", "no/such/file.json"], "focus: --rules: cannot read no/such/file.json: no such file or directory\n"),
     ],
 )
