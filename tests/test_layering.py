@@ -20,7 +20,8 @@ AUTHEMU = sorted(p.relative_to(PACKAGE).as_posix() for p in (PACKAGE / "server" 
 REALTIME = sorted(p.relative_to(PACKAGE).as_posix() for p in (PACKAGE / "server" / "realtime").glob("*.py"))
 PURE_CORES = [
     "timer.py", "plan.py", "prompt.py", "completion.py", "server/tree.py", "server/query.py", "server/pushid.py",
-    "server/access.py", "server/sdkhash.py", "server/change.py", "server/coverage.py", *RULES, *AUTHEMU, *REALTIME,
+    "server/access.py", "server/sdkhash.py", "server/change.py", "server/coverage.py", "server/bigjson.py",
+    "server/limits.py", "server/offload.py", *RULES, *AUTHEMU, *REALTIME,
 ]  # fmt: skip
 ALLOWED: dict[str, set[str]] = {
     "server/http.py": {"aiohttp"},

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from focuscli.server import tree
 from focuscli.server.tree import Node, Path
@@ -20,11 +20,12 @@ class Change:
     kind: str
     base: Path
     entries: tuple[tuple[Path, Node], ...]
+    # Each entry's node rendered as compact JSON, when a big write had it done off the loop:
+    # events are then put together from these bytes instead of rendering the nodes again.
+    rendered: tuple[bytes, ...] | None = field(default=None, compare=False)
 
     def apply(self, root: Node) -> Node:
-        for rel, node in self.entries:
-            root = tree.set_at(root, self.base + rel, node)
-        return root
+        return tree.set_many(root, self.base, self.entries)
 
     def paths(self) -> list[Path]:
         return [self.base + rel for rel, _ in self.entries]

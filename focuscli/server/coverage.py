@@ -29,6 +29,15 @@ class Counted:
         self.path, self.kind, self.start, self.end = path, kind, start, end
         self.true = self.false = self.errors = 0
 
+    @property
+    def tree(self) -> Any:
+        """The expression's syntax tree, as ``Expression.tree`` (rules/reach.py reads it)."""
+        return self.expression.tree
+
+    @property
+    def text(self) -> str:
+        return self.expression.text
+
     def holds(self, ctx: Any) -> bool:
         """As ``Expression.holds`` (exactly ``true`` holds; a runtime error does not), counted."""
         try:

@@ -12,21 +12,23 @@ import logging
 import os
 import re
 import threading
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from focuscli.rules.document import RulesDocument
-from focuscli.server import tree
+from focuscli.server import bigjson, tree
 from focuscli.server.access import Access, compile_access
 from focuscli.server.change import Change
 from focuscli.server.journal import RETRY_S, Journal, JournalError, JournalStalled
 from focuscli.server.sse import Listener
-from focuscli.server.tree import Node
+from focuscli.server.tree import Node, Path
 
 log = logging.getLogger("focuscli.server")
 
 DEFAULT_NAMESPACE = "fake-server"
+HISTORY = 4096  # commits per namespace remembered for changed_since
 _NAMESPACE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
 
 
@@ -61,6 +63,13 @@ class Namespace:
     published: Node = None  # the tree as of the last commit shown to streams
     listeners: set[Subscriber] = field(default_factory=set)
     rules_uploaded: bool = False
+    # Commits so far, and the paths the recent ones wrote ((): everything, as a rules change):
+    # a write judged off the loop against an older tree asks what changed since (changed_since).
+    version: int = 0
+    history: deque[tuple[int, tuple[Path, ...]]] = field(default_factory=lambda: deque(maxlen=HISTORY))
+    # Set while a big write is judged against the head with other writes held back (its last
+    # resort after its judgements kept being overtaken); they wait for it to resolve.
+    gate: asyncio.Future[None] | None = None
     held: dict[str, Any] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)  # /.settings/<name>.json values
 
@@ -117,7 +126,8 @@ class Store:
             for name, entry in state.items():
                 ns = self.lookup(name)
                 self._adopt(ns)
-                ns.root = ns.published = entry.get("data")
+                # Folded: data written before integral doubles were stored as integers.
+                ns.root = ns.published = tree.fold_numbers(entry.get("data"))
                 ns.held = dict(entry.get("held") or {})
                 ns.settings = dict(entry.get("settings") or {})
                 source = entry.get("rules")
@@ -177,23 +187,36 @@ class Store:
         )
 
     def commit(
-        self, ns: Namespace, change: Change, new_root: Node, *, release: str | None = None
+        self,
+        ns: Namespace,
+        change: Change,
+        new_root: Node,
+        record: bytes | None = None,
+        *,
+        release: str | None = None,
     ) -> asyncio.Future[None]:
         """Make ``new_root`` (``change`` applied to ``ns.root``) the head; resolves when durable.
+
+        ``record`` is the journal record already encoded (``journal_record``), for big writes;
         ``release``: a session whose held writes this commit carries out (forgotten with it)."""
         self._adopt(ns)
         old_root = ns.root
         done: asyncio.Future[None] = self.loop.create_future()
         with self._lock:
             if self.journal is not None:
-                record: dict[str, Any] = {
-                    "ns": ns.name,
-                    "e": [[tree.path_str(p), tree.get(new_root, p)] for p in change.paths()],
-                }
-                if release is not None:
-                    record["released"] = release
-                seq = self._append(record)
+                if record is None:
+                    entry: dict[str, Any] = {
+                        "ns": ns.name,
+                        "e": [[tree.path_str(p), tree.get(new_root, p)] for p in change.paths()],
+                    }
+                    if release is not None:
+                        entry["released"] = release
+                    seq = self._append(entry)
+                else:
+                    assert release is None  # big REST writes release nothing
+                    seq = self._append_encoded(record)
             ns.root = new_root
+            _changed(ns, written_paths(change))
             if release is not None:
                 ns.held.pop(release, None)
             if self.journal is None:
@@ -244,6 +267,8 @@ class Store:
             if self.journal is not None:
                 seq = self._append(record)
             apply()
+            if rules_changed:  # writes judged against the old rules must be judged again
+                _changed(ns, ((),))
             if self.journal is None:
                 self._seq += 1
                 seq = self._seq
@@ -253,6 +278,40 @@ class Store:
         else:
             self._pending.append(pending)
         return done
+
+    def changed_since(self, ns: Namespace, version: int, paths: Iterable[Path]) -> bool:
+        """Did a commit after ``version`` write at, above or below any of ``paths``?
+        (True too when the history no longer reaches back that far.)"""
+        if ns.version == version:
+            return False
+        if not ns.history or ns.history[0][0] > version + 1:
+            return True
+        watched = list(paths)
+        for seq, written in reversed(ns.history):
+            if seq <= version:
+                break
+            for w in written:
+                for p in watched:
+                    n = min(len(w), len(p))
+                    if w[:n] == p[:n]:
+                        return True
+        return False
+
+    def journal_record(self, ns: Namespace, change: Change) -> bytes | None:
+        """``change``'s journal record, encoded step by step (on the worker thread, for a big
+        write); None without a journal."""
+        if self.journal is None:
+            return None
+        entries = [[tree.path_str(base_rel), node] for base_rel, node in
+                   ((change.base + rel, node) for rel, node in change.entries)]  # fmt: skip
+        return bigjson.encode({"ns": ns.name, "e": entries}, "surrogatepass", strict=True)
+
+    def _append_encoded(self, record: bytes) -> int:
+        assert self.journal is not None
+        try:
+            return self.journal.append_encoded(record)
+        except JournalError as err:
+            raise StoreUnavailable(self._unavailable(err)) from None
 
     def barrier(self) -> asyncio.Future[None] | None:
         """A future for the newest commit not yet durable (None when everything is)."""
@@ -275,6 +334,7 @@ class Store:
             # Nothing that did not reach the disk may be read back: every namespace goes back
             # to the last tree published (= durable); later writes get 503 from the journal.
             item.namespace.root = item.namespace.published
+            _changed(item.namespace, ((),))
             if not item.done.done():
                 item.done.set_exception(StoreUnavailable(message))
 
@@ -361,6 +421,18 @@ class Store:
             for listener in list(ns.listeners):
                 listener.close()
             ns.listeners.clear()
+
+
+def written_paths(change: Change) -> tuple[Path, ...]:
+    """Where ``change`` writes, for changed_since: its paths, or its base when they are many."""
+    if len(change.entries) > 16:
+        return (change.base,)
+    return tuple(change.paths())
+
+
+def _changed(ns: Namespace, paths: tuple[Path, ...]) -> None:
+    ns.version += 1
+    ns.history.append((ns.version, paths))
 
 
 def _apply_record(state: dict[str, dict[str, Any]], record: dict[str, Any]) -> None:
