@@ -60,6 +60,8 @@ def bench(session: nox.Session) -> None:
     session.run("python", "benchmarks/watch_bench.py")
     session.run("python", "benchmarks/watch_idle_skew_bench.py")
     session.run("python", "benchmarks/prompt_bench.py")
+    session.run("python", "benchmarks/hostile_bench.py")
+    session.run("python", "benchmarks/ws_bench.py")
 
 
 @nox.session(default=False)

@@ -16,12 +16,16 @@ STDLIB = set(sys.stdlib_module_names)
 # module (relative to focuscli/) -> third-party or focuscli modules it may import
 RULES = sorted(p.relative_to(PACKAGE).as_posix() for p in (PACKAGE / "rules").glob("*.py"))
 AUTHEMU = sorted(p.relative_to(PACKAGE).as_posix() for p in (PACKAGE / "server" / "authemu").glob("*.py"))
+# The realtime protocol core: no aiohttp, no asyncio, only the stdlib and the other cores.
+REALTIME = sorted(p.relative_to(PACKAGE).as_posix() for p in (PACKAGE / "server" / "realtime").glob("*.py"))
 PURE_CORES = [
     "timer.py", "plan.py", "prompt.py", "completion.py", "server/tree.py", "server/query.py", "server/pushid.py",
-    "server/access.py", *RULES, *AUTHEMU,
+    "server/access.py", "server/sdkhash.py", "server/change.py", "server/coverage.py", "server/bigjson.py",
+    "server/limits.py", "server/offload.py", *RULES, *AUTHEMU, *REALTIME,
 ]  # fmt: skip
 ALLOWED: dict[str, set[str]] = {
     "server/http.py": {"aiohttp"},
+    "server/ws.py": {"aiohttp"},
     "server/signing.py": {"jwt", "cryptography"},  # RS256 for secure mode's ID tokens
     "cli/__init__.py": {"typer"},
     "cli/common.py": {"typer"},
@@ -109,6 +113,12 @@ def test_the_rules_language_needs_only_the_data_tree(module: str) -> None:
     for name in _imports(PACKAGE / module):
         if name.startswith("focuscli") and not name.startswith("focuscli.rules"):
             assert _module_file(name) in (None, "server/tree.py"), f"{module} imports {name}"
+
+
+@pytest.mark.parametrize("module", REALTIME)
+def test_the_realtime_core_does_no_io(module: str) -> None:
+    tops = {name.split(".")[0] for name in _imports(PACKAGE / module)}
+    assert not tops & {"asyncio", "socket", "selectors", "threading"}, f"{module} imports {sorted(tops)}"
 
 
 def test_nothing_imports_the_cli() -> None:

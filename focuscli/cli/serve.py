@@ -46,6 +46,13 @@ def serve(
     keepalive: Annotated[
         float, typer.Option(help="Seconds of stream idleness before a keep-alive event.", min=0.05)
     ] = 30.0,
+    request_timeout: Annotated[
+        float,
+        typer.Option(
+            help="Seconds a client gets to send a request's headers, and its body (plus 1 s per 64 KiB).",
+            min=0.1,
+        ),
+    ] = 60.0,
     secure: Annotated[
         bool,
         typer.Option("--secure", help="Signed ID tokens only; only the admin secret is admin (always on off loopback)."),
@@ -70,9 +77,10 @@ def serve(
 ) -> None:
     """Run a local Realtime Database server and Firebase Auth emulator on one port.
 
-    The firebase-admin SDK, the Firebase CLI's tools and curl use it like the official emulators
-    (emulator mode, on loopback). --secure (always on a non-loopback address) signs ID tokens,
-    checks them on every request and stream, and makes only the admin secret admin.
+    The Firebase SDKs (JavaScript over its WebSocket, firebase-admin), the Firebase CLI's tools
+    and curl use it like the official emulators (emulator mode, on loopback). --secure (always on
+    a non-loopback address) signs ID tokens, checks them on every request, stream and socket, and
+    makes only the admin secret admin.
     Stops cleanly on Ctrl-C or SIGTERM.
 
     Example: focus serve --port 0 --memory --rules firebase/database.rules.json
@@ -88,6 +96,7 @@ def serve(
     from focuscli.rules.document import RulesDocument, RulesError
     from focuscli.server import ServerConfig, ServerStartError, run
     from focuscli.server.authemu.routes import PROJECT_ID
+    from focuscli.server.limits import Limits
     from focuscli.server.origins import normalize_origin
 
     if memory and data_dir is not None:
@@ -116,6 +125,7 @@ def serve(
         keepalive=keepalive,
         admin_secret_file=admin_secret_file,
         enforce_indexes=strict_indexes,
+        limits=Limits(request_timeout=request_timeout),
         secure=secure,
         project_id=project,
         token_lifetime=token_lifetime,

@@ -288,6 +288,13 @@ class _Compiler:
         self.fail(at, NO_SUCH_MEMBER.format(name=name))
 
     def c_Call(self, node: ast.Call) -> tuple[str, Fn]:
+        typ, fn, receiver, name = self.call(node)
+        if receiver is not None and name not in ("child", "parent"):
+            return typ, _noting_read(receiver, fn)  # reads data: a ReadSet may want the place
+        return typ, fn
+
+    def call(self, node: ast.Call) -> tuple[str, Fn, Fn | None, str]:
+        """The call's type and function, its snapshot receiver (None for a string's) and name."""
         callee = node.callee
         if not isinstance(callee, ast.Member):
             self.fail(node.start, NOT_A_FUNCTION)
@@ -306,10 +313,11 @@ class _Compiler:
             counts = " or ".join(str(n) for n in method.arity)
             plural = "" if method.arity == (1,) else "s"
             self.fail(at, f"{name}() expects {counts} argument{plural}.")
+        receiver = obj if typ == SNAP else None
         if name == "matches":
-            return BOOL, self.matches(node, obj)
+            return BOOL, self.matches(node, obj), receiver, name
         if name == "hasChildren" and node.args:
-            return BOOL, self.has_children(node, obj)
+            return BOOL, self.has_children(node, obj), receiver, name
         impl = method.impl
         if name in ("child", "hasChild") and isinstance(node.args[0], ast.Literal):
             arg = node.args[0]
@@ -317,22 +325,24 @@ class _Compiler:
                 self.fail(arg.start, STRING_ARGUMENT.format(name=name))
             segments = split_child_path(arg.value)
             if name == "child":
-                return SNAP, lambda c: obj(c).child(segments)
+                return SNAP, lambda c: obj(c).child(segments), receiver, name
             return (
                 BOOL,
                 lambda c: segments is not None and (tree.get(obj(c).node, segments) is not None),
+                receiver,
+                name,
             )
         args = []
         for argument in node.args:
             _, fn = self.operand(argument, _STRINGISH, STRING_ARGUMENT.format(name=name))
             args.append(fn)
         if not args:
-            return method.result, lambda c: impl(obj(c))
+            return method.result, lambda c: impl(obj(c)), receiver, name
         if len(args) == 1:
             (a,) = args
-            return method.result, lambda c: impl(obj(c), a(c))
+            return method.result, lambda c: impl(obj(c), a(c)), receiver, name
         a, b = args
-        return method.result, lambda c: impl(obj(c), a(c), b(c))
+        return method.result, lambda c: impl(obj(c), a(c), b(c)), receiver, name
 
     def matches(self, node: ast.Call, obj: Fn) -> Fn:
         arg = node.args[0]
@@ -396,3 +406,15 @@ def _checked_bool(fn: Fn, op: str) -> Fn:
         return need_bool(fn(c), f"'{op}'")
 
     return checked
+
+
+def _noting_read(receiver: Fn, fn: Fn) -> Fn:
+    """``fn`` (a snapshot method that reads data), telling the context's ReadSet where it read."""
+
+    def call(c: Context) -> Any:
+        reads = c.reads
+        if reads is not None:
+            reads.note(receiver(c).path)
+        return fn(c)
+
+    return call

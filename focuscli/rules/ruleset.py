@@ -22,7 +22,8 @@ from ..server.tree import Node, Path
 from .document import INDEX_ON, RuleKey, RulesDocument
 from .errors import ExpressionError, RuleSourceError, caret_lines
 from .evaluate import READ, VALIDATE, WRITE, Expression, compile_expression
-from .snapshot import NO_QUERY, Context
+from .reach import Reach
+from .snapshot import NO_QUERY, Context, ReadSet
 
 Rule = Expression | bool | None  # a literal true/false is kept as a bool: no evaluation needed
 
@@ -140,6 +141,12 @@ class CompiledRules:
 
     def __init__(self, root: RuleNode) -> None:
         self.root = root
+        self._reach = Reach(root)
+
+    def may_write(self, path: Path, auth: dict[str, Any] | None, now_ms: int, method: str) -> bool:
+        """Could a ``method`` write at ``path`` by ``auth`` be permitted, whatever it sends?
+        (False only when certain: such a write can be refused before its body is read.)"""
+        return self._reach.may_write(path, auth, now_ms, method)
 
     # -- reads --------------------------------------------------------------------------------
 
@@ -180,11 +187,11 @@ class CompiledRules:
 
     def can_write(
         self, path: Path, auth: dict[str, Any] | None, old_root: Node, new_root: Node,
-        now_ms: int,
+        now_ms: int, reads: ReadSet | None = None,
     ) -> bool:  # fmt: skip
         """May ``auth`` write at ``path`` (one write path), turning ``old_root`` into
         ``new_root``: permitted by a ``.write`` at or above it, and every ``.validate`` that
-        applies holds."""
+        applies holds. ``reads``, when given, collects where the decision looked at data."""
         chain: list[tuple[RuleNode, Context]] = []
         rule_node: RuleNode | None = self.root
         old: Node = old_root
@@ -195,7 +202,7 @@ class CompiledRules:
         while True:
             assert rule_node is not None
             ctx = Context(auth, now_ms, old_root, new_root, path[:depth], old, new, bindings,
-                          NO_QUERY)  # fmt: skip
+                          NO_QUERY, reads)  # fmt: skip
             chain.append((rule_node, ctx))
             if not permitted and rule_node.write is not None:
                 permitted = _holds(rule_node.write, ctx)
@@ -215,6 +222,8 @@ class CompiledRules:
             return False
         for rule_node, ctx in chain:
             if ctx.new is None:
+                if reads is not None:
+                    reads.note(ctx.path)  # whether anything is left here decides what is checked
                 return True  # null here means null below: nothing further is validated
             if rule_node.validate is not None and not _holds(rule_node.validate, ctx):
                 return False
@@ -254,7 +263,8 @@ def _valid_below(rule_node: RuleNode, ctx: Context) -> bool:
                 continue
             bindings = {**bindings, rule_node.wildcard_name: key}
         child_ctx = Context(ctx.auth, ctx.now, ctx.root, ctx.new_root, ctx.path + (key,),
-                            _child(ctx.old, key), new_child, bindings, ctx.query)  # fmt: skip
+                            _child(ctx.old, key), new_child, bindings, ctx.query,
+                            ctx.reads)  # fmt: skip
         if child.validate is not None and not _holds(child.validate, child_ctx):
             return False
         if not _valid_below(child, child_ctx):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ..server import tree
@@ -47,7 +47,7 @@ class Children:
 class Context:
     """Everything one evaluation may look at; built per rule node by the ruleset."""
 
-    __slots__ = ("auth", "now", "root", "new_root", "path", "old", "new", "bindings", "query")
+    __slots__ = ("auth", "now", "root", "new_root", "path", "old", "new", "bindings", "query", "reads")
 
     def __init__(
         self,
@@ -60,6 +60,7 @@ class Context:
         new: tree.Node,
         bindings: Mapping[str, str],
         query: Mapping[str, Any],
+        reads: ReadSet | None = None,
     ) -> None:
         self.auth = auth
         self.now = now
@@ -70,6 +71,33 @@ class Context:
         self.new = new  # new-tree node at path
         self.bindings = bindings  # "$name" -> key
         self.query = query
+        self.reads = reads  # where the evaluation looked, when a caller asks (ReadSet)
+
+
+class ReadSet:
+    """The locations an evaluation read data at, outside the subtrees a write replaces.
+
+    Reading a snapshot (``val()``, ``exists()``, ``hasChild()``, ...) counts as reading its whole
+    subtree. Reads at or below a written path are not kept: whatever changes there conflicts
+    with the write itself. A write evaluated off the event loop commits only if no commit since
+    touched a kept location (or a written one): then the tree it was judged on and the tree at
+    commit time agree wherever the rules looked.
+    """
+
+    __slots__ = ("written", "lengths", "paths")
+
+    def __init__(self, written: Iterable[tree.Path]) -> None:
+        self.written = frozenset(written)
+        self.lengths = sorted({len(p) for p in self.written})
+        self.paths: set[tree.Path] = set()
+
+    def note(self, path: tree.Path) -> None:
+        for length in self.lengths:
+            if length > len(path):
+                break
+            if path[:length] in self.written:
+                return
+        self.paths.add(path)
 
 
 def split_child_path(text: str) -> tuple[str, ...] | None:

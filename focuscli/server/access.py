@@ -7,6 +7,8 @@ from typing import Any, Protocol
 
 from focuscli.rules import compile_rules
 from focuscli.rules.document import OPEN_RULES, RulesDocument
+from focuscli.rules.snapshot import ReadSet
+from focuscli.server.coverage import instrument
 from focuscli.server.tree import Node, Path
 
 
@@ -22,9 +24,16 @@ class Access(Protocol):
 
     def can_write(
         self, path: Path, auth: dict[str, Any] | None, old_root: Node, new_root: Node, now_ms: int,
+        reads: ReadSet | None = None,
     ) -> bool:
         """May ``auth`` write at ``path``, turning ``old_root`` into ``new_root``? One call per
-        write path (a multi-path PATCH asks once per path against the same ``new_root``)."""
+        write path (a multi-path PATCH asks once per path against the same ``new_root``).
+        ``reads`` collects where the decision looked at data (for a check off the event loop)."""
+        ...
+
+    def may_write(self, path: Path, auth: dict[str, Any] | None, now_ms: int, method: str) -> bool:
+        """Could a ``method`` write at ``path`` by ``auth`` be permitted whatever its data?
+        False only when certain: the write is then refused before its body is read."""
         ...
 
     def index_on(self, path: Path) -> tuple[str, ...]:
@@ -39,8 +48,9 @@ OPEN_ACCESS: Access = compile_rules(OPEN_RULES)
 def compile_access(doc: RulesDocument | None) -> Access:
     """The Access for a namespace's rules, compiled once; ``None`` (nothing uploaded) is open.
 
-    Raises ``RulesError`` (``line:col: message``) for a document the evaluator refuses.
+    Raises ``RulesError`` (``line:col: message``) for a document the evaluator refuses. Its
+    expressions count their evaluations for the coverage report (server/coverage.py).
     """
     if doc is None:
         return OPEN_ACCESS
-    return compile_rules(doc)
+    return instrument(compile_rules(doc), doc)

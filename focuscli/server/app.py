@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import re
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import unquote
 
-from focuscli.server import admin, tree
+from focuscli.server import admin, bigjson, bigrequests, offload, tree
 from focuscli.server.auth import AuthError, Identities, Identity
+from focuscli.server.change import Change
+from focuscli.server.limits import Limits
+from focuscli.server.offload import Worker, is_big
 from focuscli.server.pushid import PushIds
 from focuscli.server.query import Query, QueryError, parse_query, run_query
-from focuscli.server.sse import Change, Listener
-from focuscli.server.store import DEFAULT_NAMESPACE, Namespace, Store, StoreUnavailable
-from focuscli.server.tree import Node, Path, TreeError
+from focuscli.server.sse import Listener
+from focuscli.server.store import (
+    DEFAULT_NAMESPACE,
+    Namespace,
+    Store,
+    StoreUnavailable,
+    namespace_error,
+)
+from focuscli.server.tree import Path, TreeError
 from focuscli.server.wire import (
     SSE_TYPE,
     HttpError,
@@ -24,13 +34,11 @@ from focuscli.server.wire import (
     json_response,
     parse_body,
     parse_params,
-    text,
     uploaded_file,
 )
 
 WRITE_SIZE_LIMITS = frozenset({"tiny", "small", "medium", "large", "unlimited"})
 _TIMEOUT = re.compile(r"^(\d+)(ms|s|min)$")
-_NAMESPACE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
 IF_MATCH_NOT_SUPPORTED = "The 'if-match' header is not supported with GET, PATCH or POST requests"
 JSONP_NEEDS_MEMBER = (
     "callback= (JSONP) is not available to the admin secret on a secure server: a page that "
@@ -50,22 +58,30 @@ class StreamOpen:
 class App:
     """Routes requests to the store; every failure becomes ``{"error": …}`` with its status."""
 
-    def __init__(self, store: Store, *, identities: Identities, enforce_indexes: bool = False):
+    def __init__(
+        self, store: Store, *, identities: Identities, enforce_indexes: bool = False,
+        limits: Limits | None = None,
+    ) -> None:  # fmt: skip
         self.store = store
         self.identities = identities  # credentials -> Identity, shared with every front door
         self.enforce_indexes = enforce_indexes
         self.push_ids = PushIds()
+        self.limits = limits or Limits()
+        self.worker = Worker()
 
     async def handle(self, request: Request) -> Response | StreamOpen:
         origin = request.headers.get("origin")
+        ticket = _Ticket(self.worker.lane)
         try:
-            result = await self._route(request)
+            result = await self._route(request, ticket)
         except HttpError as err:
             result = error_response(err.status, err.message)
         except AuthError as err:
             result = error_response(err.status, err.message)
         except StoreUnavailable as err:
             result = error_response(503, f"Database unavailable: {err}")
+        finally:
+            ticket.release()
         cors = {
             "access-control-allow-origin": origin or "*",
             "access-control-expose-headers": "ETag, Content-Length",
@@ -77,7 +93,14 @@ class App:
 
     # -- routing ------------------------------------------------------------------------------
 
-    async def _route(self, request: Request) -> Response | StreamOpen:
+    async def _body(self, request: Request, ticket: _Ticket) -> Request:
+        """``request`` with its body read (against the limits; the lane taken if it is big)."""
+        if request.reader is None:
+            return request
+        body = await request.reader(ticket.take)
+        return dataclasses.replace(request, body=body, reader=None)
+
+    async def _route(self, request: Request, ticket: _Ticket) -> Response | StreamOpen:
         method = request.method.upper()
         if method == "POST" and "x-http-method-override" in request.headers:
             method = request.headers["x-http-method-override"].strip().upper()
@@ -85,9 +108,12 @@ class App:
             return self._preflight(request)
         params = parse_params(request.query_string)
         segments = request.raw_path.split("/")
+        if request.raw_path == "/.inspect/coverage":  # the HTML rules coverage report
+            segments[-1] = "coverage.html.json"
         last = segments[-1]
         if last == ".upload" and method == "POST":
             # The emulator UI's import: a multipart file written at the path, like a PUT.
+            request = await self._body(request, ticket)
             segments[-1] = ".json"
             request = Request("PUT", "/".join(segments), request.query_string, request.headers,
                               uploaded_file(request))
@@ -100,19 +126,22 @@ class App:
         except UnicodeDecodeError:
             raise HttpError(400, tree.INVALID_PATH) from None
         name = params.get("ns", DEFAULT_NAMESPACE)
-        if not _NAMESPACE.fullmatch(name):
-            raise HttpError(400, f"Invalid namespace {name!r}: use letters, digits, '-' and '_'.")
+        refused = namespace_error(name)
+        if refused:
+            raise HttpError(400, refused)
         clean = [s for s in decoded if s]
         identity = self.identities.resolve(request.headers, params)
         check_callback(params)  # before anything is written (a rules upload too)
         if "callback" in params and identity.admin_credential and self.identities.secure:
             raise HttpError(403, JSONP_NEEDS_MEMBER)
         if clean and clean[0] == ".settings":
+            if identity.admin:  # (anyone else is refused before a body is read)
+                request = await self._body(request, ticket)
             return await admin.settings(self.store, method, clean[1:], params, request, identity, name)
         if clean and clean[0] == ".inspect":
             if self.identities.secure and not identity.admin:
                 raise HttpError(403, "Permission denied")
-            return admin.inspect(self.store, clean[1:])
+            return admin.inspect(self.store, clean[1:], name, identity, not self.identities.secure)
         try:
             path = tree.parse_path(clean)
         except TreeError as err:
@@ -124,7 +153,7 @@ class App:
             return await self._get(ns, path, params, request, identity)
         if method in ("PUT", "POST", "PATCH", "DELETE"):
             _check_write_params(params)
-            return await self._write(method, ns, path, params, request, identity)
+            return await self._write(method, ns, path, params, request, identity, ticket)
         raise HttpError(405, f"Method {method} is not supported.")
 
     def _preflight(self, request: Request) -> Response:
@@ -160,6 +189,10 @@ class App:
         if query is not None and self.enforce_indexes:
             self._check_index(ns, path, query)
         node = tree.get(root, path)
+        if is_big(node, self.limits.inline_nodes):  # rendered and encoded off the loop
+            return await self.worker.run(
+                bigrequests.read_response, node, query, shallow, params, request.headers, want_etag
+            )
         if query is not None:
             node = run_query(node, query)
         if shallow:
@@ -212,25 +245,72 @@ class App:
         params: dict[str, str],
         request: Request,
         who: Identity,
+        ticket: _Ticket,
     ) -> Response:
         if_match = request.headers.get("if-match")
         if if_match is not None and method in ("PATCH", "POST"):
             raise HttpError(400, IF_MATCH_NOT_SUPPORTED)
+        if not who.admin and not ns.access.may_write(path, who.auth, self.store.now_ms(), method):
+            # No rule can let them write here: refused with the body unread. (A stale ETag is
+            # still reported first, as the emulator orders its checks.)
+            if if_match is not None:
+                stale = await self._stale(ns, path, who, if_match)
+                if stale is not None:
+                    return stale
+            raise HttpError(401, "Permission denied")
+        if method != "DELETE":
+            request = await self._body(request, ticket)
+        big = self._heavy(request.body) or (
+            if_match is not None and is_big(tree.get(ns.root, path), self.limits.inline_nodes)
+        )
+        if big:
+            await ticket.take()
+            limit = None if who.admin else self.limits.max_write_values
+            job = bigrequests.Write(self.store, ns, method, path, params, request, who, limit,
+                                    self.push_ids)  # fmt: skip
+            return await job.run(self.worker)
+        while ns.gate is not None:  # a big write is being judged with writes held back
+            await asyncio.shield(ns.gate)
+        return await self._write_small(method, ns, path, params, request, who, if_match)
+
+    def _heavy(self, body: bytes) -> bool:
+        """Would parsing ``body`` and judging it hold up the loop? Small bodies never; up to a
+        few MB, those with many values (a long string alone is quick to parse and encode; the
+        count of commas and colons bounds the values from above, cheaply)."""
+        limits = self.limits
+        if len(body) <= limits.inline_bytes:
+            return False
+        if len(body) > limits.inline_max_bytes:
+            return True
+        return body.count(b",") + body.count(b":") > limits.inline_nodes
+
+    async def _write_small(
+        self,
+        method: str,
+        ns: Namespace,
+        path: Path,
+        params: dict[str, str],
+        request: Request,
+        who: Identity,
+        if_match: str | None,
+    ) -> Response:
+        """A write judged and committed on the loop, in one step (nothing else runs between)."""
         now = self.store.now_ms()
         root = ns.root
         resolve = tree.server_values(now, root)
         name: str | None = None
         request_path = path
-        if method == "DELETE":
+        if method == "DELETE" or (method == "PATCH" and parse_body(request.body) is None):
+            # PATCH with the body null deletes, as production does: firebase-tools' database:remove
             change = Change("put", path, (((), None),))
         elif method == "PATCH":
-            change = self._patch_change(path, request, resolve)
+            change = bigrequests.patch_change(path, parse_body(request.body), request.body, resolve)
         else:
             raw = parse_body(request.body)
             if method == "POST":
                 name = self.push_ids.next(now)
                 path = path + (name,)
-            change = Change("put", path, (((), _normalize(raw, path, resolve, request.body)),))
+            change = Change("put", path, (((), bigrequests.normalize(raw, path, resolve, request.body)),))
         if if_match is not None:
             current = tree.get(root, path)
             current_tag = tree.etag(current)
@@ -257,10 +337,14 @@ class App:
         headers: dict[str, str] = {}
         want_etag = request.headers.get("x-firebase-etag", "").lower() == "true"
         if if_match is not None or (want_etag and method != "PATCH"):
-            headers["etag"] = tree.etag(tree.get(new_root, request_path))
+            node = tree.get(new_root, request_path)
+            if is_big(node, self.limits.inline_nodes):  # the parent of a POST's new child
+                headers["etag"] = await self.worker.run(offload.etag, node)
+            else:
+                headers["etag"] = tree.etag(node)
         if method == "POST":
             return json_response(200, {"name": name}, params, headers)
-        if method == "DELETE":
+        if method == "DELETE" or change.kind == "put" and method == "PATCH":
             return json_response(200, None, params, headers)
         if method == "PATCH":
             echo = {
@@ -269,28 +353,43 @@ class App:
             return json_response(200, echo, params, headers)
         return json_response(200, tree.render(tree.get(new_root, path)), params, headers)
 
-    def _patch_change(self, path: Path, request: Request, resolve: tree.ServerValue) -> Change:
-        raw = parse_body(request.body)
-        if type(raw) is not dict:
-            raise HttpError(400, "Invalid data; a PATCH body must be a JSON object.")
-        entries: list[tuple[Path, Node]] = []
-        for key, value in raw.items():
-            try:
-                rel = tree.parse_path(key.split("/"))
-            except TreeError:
-                raise HttpError(400, tree.key_error_message(text(request.body), key)) from None
-            if not rel:
-                raise HttpError(400, tree.key_error_message(text(request.body), key))
-            entries.append((rel, _normalize(value, path + rel, resolve, request.body)))
-        ordered = sorted(rel for rel, _ in entries)
-        for before, after in zip(ordered, ordered[1:], strict=False):
-            if after[: len(before)] == before:
-                raise HttpError(
-                    400,
-                    f"Invalid data; path {tree.path_str(before)} is an ancestor of "
-                    f"{tree.path_str(after)} in the same update.",
-                )
-        return Change("patch", path, tuple(entries))
+
+    async def _stale(self, ns: Namespace, path: Path, who: Identity, if_match: str) -> Response | None:
+        """The 412 for an ``if-match`` that is not the current ETag (401 if the caller may not
+        read the current value); None if it is current."""
+        root, now = ns.root, self.store.now_ms()
+        current = tree.get(root, path)
+        big = is_big(current, self.limits.inline_nodes)
+        tag = await self.worker.run(offload.etag, current) if big else tree.etag(current)
+        if tag == if_match:
+            return None
+        if not who.admin and not ns.access.can_read(path, who.auth, root, now, None):
+            raise HttpError(401, "Permission denied")
+        pending = self.store.barrier()
+        if pending is not None:
+            await pending
+        if big:
+            shown = await self.worker.run(lambda: bigjson.encode(tree.render(current)))
+            return json_response(412, None, {}, {"etag": tag}, encoded=shown)
+        return json_response(412, tree.render(current), {}, {"etag": tag})
+
+
+class _Ticket:
+    """A request's place in the worker's lane, taken when the request proves big."""
+
+    def __init__(self, lane: asyncio.Lock) -> None:
+        self.lane = lane
+        self.held = False
+
+    async def take(self) -> None:
+        if not self.held:
+            await self.lane.acquire()
+            self.held = True
+
+    def release(self) -> None:
+        if self.held:
+            self.held = False
+            self.lane.release()
 
 
 def _expiry(who: Identity) -> float | None:
@@ -303,17 +402,6 @@ def _expiry(who: Identity) -> float | None:
         return float(exp)
     except OverflowError:  # an integer past the range of a double: never
         return None
-
-
-def _normalize(value: Any, path: Path, resolve: tree.ServerValue, body: bytes) -> Node:
-    try:
-        return tree.normalize(value, path, resolve)
-    except tree.InvalidKey as err:
-        raise HttpError(400, tree.key_error_message(text(body), err.key)) from None
-    except TreeError as err:
-        raise HttpError(400, str(err)) from None
-    except RecursionError:
-        raise HttpError(400, "Invalid data; the data is nested deeper than 32 levels.") from None
 
 
 def _check_timeout(params: dict[str, str]) -> None:

@@ -20,8 +20,8 @@ from focuscli.server import tree
 from focuscli.server.authemu import errors as E
 from focuscli.server.authemu.routes import JSON_TYPE, AuthEmulator, Reply
 from focuscli.server.authemu.routes import owns as routes_owns
+from focuscli.server.change import Change
 from focuscli.server.signing import JWKS_PATH, X509_PATH, RS256Codec
-from focuscli.server.sse import Change
 from focuscli.server.store import Store, StoreUnavailable
 from focuscli.server.wire import Request, Response
 

@@ -7,20 +7,29 @@ import contextlib
 import logging
 import ssl
 import time
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.web_protocol import RequestPayloadError
 
 from focuscli.server.app import App
 from focuscli.server.authservice import AuthService, owns
+from focuscli.server.limits import Limits
+from focuscli.server.offload import Lazy
 from focuscli.server.origins import HostPolicy, OriginPolicy, host_name
 from focuscli.server.sse import KEEP_ALIVE, Listener
 from focuscli.server.store import Store
-from focuscli.server.wire import Request, Response, error_response
+from focuscli.server.wire import TOO_BIG, HttpError, Request, Response, error_response, parse_params
+from focuscli.server.ws import RealtimeServer
 
 log = logging.getLogger("focuscli.server")
 
-MAX_BODY_BYTES = 256 * 1024 * 1024
-TOO_BIG = "Data to write exceeds the maximum size that can be modified with a single request."
+SLOW_BODY = (
+    "The request body arrived too slowly: send it within {timeout:g} s, and at least "
+    "{rate} KiB/s after that."
+)
+BAD_BODY = "The request body is malformed (its framing or encoding is broken)."
 AUTH_MAX_BODY_BYTES = 1024 * 1024  # Auth emulator requests are small JSON objects
 MISDIRECTED = (
     "Host {name} is not a name of this server, so the request was refused (DNS rebinding "
@@ -35,6 +44,13 @@ FOREIGN_ORIGIN = (
 SHUTDOWN_TIMEOUT_S = 2.0
 STREAM_FLUSH_S = 0.5
 AIOHTTP_SHUTDOWN_S = 0.25
+NO_LONG_POLLING = (
+    "Long polling (/.lp) is not supported by focus serve: the Firebase SDKs reach it by WebSocket "
+    "(/.ws). A browser falls back to long polling after a WebSocket that closed early; call "
+    "forceWebSockets() before using the database, or remove 'firebase:previous_websocket_failure' "
+    "from the page's localStorage."
+)
+LONG_POLL_LOG_EVERY_S = 60.0
 
 
 class HttpServer:
@@ -54,6 +70,7 @@ class HttpServer:
         self.app = app
         self.store = store
         self.keepalive = keepalive
+        self.limits: Limits = app.limits
         self.auth = auth  # the Auth emulator, on the same port (its paths: authservice.owns)
         self.hosts = hosts
         self.origins = origins
@@ -63,6 +80,8 @@ class HttpServer:
         self._streams: dict[Listener, web.BaseRequest] = {}  # open streams and their requests
         self._requests: set[int] = set()  # ids of the requests under way, streams excepted
         self._stopping = False
+        self._long_poll_logged = -LONG_POLL_LOG_EVERY_S
+        self.realtime = RealtimeServer(store, identities=app.identities)
         self.host = ""
         self.port = 0
 
@@ -70,7 +89,11 @@ class HttpServer:
         # Malformed requests (bad method, broken framing) already get aiohttp's 400; a traceback
         # per such request in the server's log helps nobody.
         logging.getLogger("aiohttp.server").setLevel(logging.CRITICAL)
-        server = web.Server(self._handle, access_log=None)
+        # aiohttp's keep-alive timeout also runs from the moment a connection opens, and closes
+        # a connection still waiting for a request's headers when it fires: the header timeout.
+        server = web.Server(
+            self._handle, access_log=None, keepalive_timeout=self.limits.request_timeout
+        )
         self._runner = web.ServerRunner(server, handle_signals=False, shutdown_timeout=AIOHTTP_SHUTDOWN_S)
         await self._runner.setup()
         site = web.TCPSite(
@@ -80,6 +103,7 @@ class HttpServer:
         address = self._runner.addresses[0]
         self.host, self.port = str(address[0]), int(address[1])
         self._ticker = asyncio.get_running_loop().create_task(self._keepalive_loop())
+        await self.realtime.start()
 
     async def stop(self) -> None:
         self._stopping = True
@@ -92,6 +116,7 @@ class HttpServer:
                 await site.stop()  # no new connections from here on
         for listener in self.store.all_listeners():
             listener.close()
+        await self.realtime.stop()  # sockets close; their onDisconnect writes land first
         # Requests under way (also those whose headers are in but not yet handled: hence two
         # idle checks in a row) finish, each response now closing its connection, and streams
         # send what they hold and end. Only then aiohttp's shutdown: it drops whatever arrives on
@@ -113,6 +138,7 @@ class HttpServer:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        self.app.worker.close()
 
     async def _keepalive_loop(self) -> None:
         tick = min(1.0, self.keepalive / 4)
@@ -146,20 +172,29 @@ class HttpServer:
         refused = self._refused(request)
         if refused is not None:
             return _as_aiohttp(refused)
-        path = request.raw_path.partition("?")[0]
+        path, _, query = request.raw_path.partition("?")
         if self.auth is not None and owns(path):
             return await self._serve_auth(request, self.auth)
+        if path == "/.ws":
+            self._requests.discard(id(request))  # a connection from now on: stop() ends it
+            return await self.realtime.handle(request, parse_params(query))
+        if path == "/.lp":
+            now = time.monotonic()
+            if now - self._long_poll_logged >= LONG_POLL_LOG_EVERY_S:
+                self._long_poll_logged = now
+                log.warning("a client tried long polling (/.lp), which focus serve does not support; "
+                            "it keeps retrying until it uses WebSocket (forceWebSockets() in a browser)")
+            return _as_aiohttp(error_response(404, NO_LONG_POLLING))
         length = request.content_length
-        if length is not None and length > MAX_BODY_BYTES:
-            return _as_aiohttp(error_response(400, TOO_BIG))
-        body = await request.content.read()
-        if len(body) > MAX_BODY_BYTES:
-            return _as_aiohttp(error_response(400, TOO_BIG))
-        raw = request.raw_path
-        path, _, query = raw.partition("?")
+        if length is not None and length > self.limits.max_body_bytes:
+            return _as_aiohttp(error_response(413, TOO_BIG))  # before a byte of it is read
         headers = {k.lower(): v for k, v in request.headers.items()}
+
+        async def reader(when_big: Callable[[], Awaitable[None]]) -> bytes:
+            return await self._read_body(request, when_big)
+
         try:
-            result = await self.app.handle(Request(request.method, path, query, headers, body))
+            result = await self.app.handle(Request(request.method, path, query, headers, b"", reader))
         except Exception:
             log.exception("internal error on %s %s", request.method, path)
             return _as_aiohttp(error_response(500, "Internal server error"))
@@ -176,8 +211,8 @@ class HttpServer:
             while True:
                 if not listener.chunks and not listener.closed:
                     await listener.wakeup.wait()
-                data = listener.take()
-                if data:
+                for chunk in listener.take():
+                    data = await self.app.worker.run(chunk) if isinstance(chunk, Lazy) else chunk
                     await response.write(data)
                     listener.last_sent = time.monotonic()
                 if listener.closed:
@@ -190,6 +225,50 @@ class HttpServer:
             self.store.unsubscribe(result.namespace, listener)
         return response
 
+
+    async def _read_body(
+        self, request: web.BaseRequest, when_big: Callable[[], Awaitable[None]],
+        max_bytes: int | None = None,
+    ) -> bytes:
+        """The body, read as it streams: 413 past the size limit, 408 if it comes too slowly.
+
+        The body has ``request_timeout`` seconds, plus one second per ``min_body_rate`` bytes
+        received; waiting for the lane (``when_big``, awaited once the body proves bigger than
+        ``inline_bytes``) is not counted against it. (aiohttp's own ``read()`` enforces a size
+        limit but no time.)"""
+        limits = self.limits
+        limit = limits.max_body_bytes if max_bytes is None else max_bytes
+        if request.content_length is not None and request.content_length > limit:
+            raise HttpError(413, TOO_BIG)
+        loop = asyncio.get_running_loop()
+        if request.content_length is not None and request.content_length > limits.inline_bytes:
+            await when_big()
+            big = True
+        else:
+            big = False
+        start = loop.time()
+        body = bytearray()
+        content = request.content
+        while True:
+            deadline = start + limits.request_timeout + len(body) / limits.min_body_rate
+            try:
+                async with asyncio.timeout_at(deadline):
+                    chunk = await content.readany()
+            except TimeoutError:
+                message = SLOW_BODY.format(timeout=limits.request_timeout, rate=limits.min_body_rate // 1024)
+                raise HttpError(408, message) from None
+            except (RequestPayloadError, HttpProcessingError):  # broken chunked framing, ...
+                raise HttpError(400, BAD_BODY) from None
+            if not chunk:
+                return bytes(body)
+            body += chunk
+            if len(body) > limit:
+                raise HttpError(413, TOO_BIG)
+            if not big and len(body) > limits.inline_bytes:
+                big = True
+                waited = loop.time()
+                await when_big()
+                start += loop.time() - waited
 
     def _refused(self, request: web.BaseRequest) -> Response | None:
         """Requests for another host name (DNS rebinding) or, in secure mode, from a foreign
@@ -204,9 +283,12 @@ class HttpServer:
         return None
 
     async def _serve_auth(self, request: web.BaseRequest, auth: AuthService) -> web.StreamResponse:
-        body = await _body_within(request, AUTH_MAX_BODY_BYTES)
-        if body is None:
-            return _as_aiohttp(error_response(413, "An Auth request body may not exceed 1 MiB."))
+        try:
+            body = await self._read_body(request, _no_lane, max_bytes=AUTH_MAX_BODY_BYTES)
+        except HttpError as err:
+            if err.status == 413:
+                return _as_aiohttp(error_response(413, "An Auth request body may not exceed 1 MiB."))
+            return _as_aiohttp(error_response(err.status, err.message))
         path, _, query = request.raw_path.partition("?")
         headers = {k.lower(): v for k, v in request.headers.items()}
         base_url = f"{self.scheme}://{request.headers.get('Host') or f'{self.host}:{self.port}'}"
@@ -218,20 +300,8 @@ class HttpServer:
         return _as_aiohttp(result)
 
 
-async def _body_within(request: web.BaseRequest, limit: int) -> bytes | None:
-    """The request body, or None as soon as it is known to exceed ``limit`` bytes."""
-    if request.content_length is not None and request.content_length > limit:
-        return None
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        chunk = await request.content.read(64 * 1024)
-        if not chunk:
-            return b"".join(chunks)
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
+async def _no_lane() -> None:
+    """Auth requests are small: they never queue for the worker."""
 
 
 def _as_aiohttp(response: Response) -> web.Response:

@@ -31,6 +31,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeAlias
 
+from focuscli.server import bigjson
+
 if sys.platform != "win32":
     import fcntl
 
@@ -171,13 +173,18 @@ def _snapshot_envelope(seq: int, crc: int) -> tuple[bytes, bytes]:
 
 
 def _write_snapshot(directory: Path, seq: int, state: State) -> None:
-    body = _encode(state)
-    head, tail = _snapshot_envelope(seq, zlib.crc32(body))
+    # Encoded piece by piece (the json module's C encoder would hold the GIL, and so stall the
+    # server's event loop, for as long as it takes to encode the whole database).
     temp = directory / _SNAPSHOT_TMP
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
-        for part in (head, body, tail):
-            _write_all(fd, part)
+        _write_all(fd, _snapshot_envelope(seq, 0)[0])
+        crc = 0
+        for piece in bigjson.pieces(state, strict=True):
+            data = piece.encode("utf-8", "surrogatepass")
+            crc = zlib.crc32(data, crc)
+            _write_all(fd, data)
+        _write_all(fd, _snapshot_envelope(seq, crc)[1])
         os.fsync(fd)
     finally:
         os.close(fd)
@@ -367,6 +374,18 @@ class Journal:
             self._check_usable()
             seq = self._seq + 1
             self._pending.append(_frame(_encode({**record, "seq": seq})))
+            self._seq = seq
+            self._cond.notify()
+        return seq
+
+    def append_encoded(self, record: bytes) -> int:
+        """``append`` for a record already encoded as compact JSON (an object, without "seq")."""
+        if not (record.startswith(b"{") and record.endswith(b"}")) or len(record) < 3:
+            raise ValueError("an encoded journal record must be a non-empty JSON object")
+        with self._cond:
+            self._check_usable()
+            seq = self._seq + 1
+            self._pending.append(_frame(record[:-1] + b',"seq":%d}' % seq))
             self._seq = seq
             self._cond.notify()
         return seq

@@ -349,3 +349,8 @@ def run_query(node: tree.Node, query: Query) -> tree.Node:
         result[tree.PRIORITY] = prio
     return result
 
+
+
+# The orderings themselves, for the realtime protocol's queries (which also bound by key).
+value_rank = _value_index
+priority_rank = _priority_index

@@ -10,7 +10,7 @@ import ssl
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
@@ -23,6 +23,7 @@ from focuscli.server.authemu.tokens import ID_TOKEN_LIFETIME, TokenCodec, Unsign
 from focuscli.server.authservice import AuthService
 from focuscli.server.http import HttpServer
 from focuscli.server.journal import JournalError
+from focuscli.server.limits import Limits
 from focuscli.server.origins import HostPolicy, OriginPolicy, is_loopback
 
 __all__ = ["DEFAULT_PROJECT", "LocalServer", "ServerConfig", "ServerStartError", "is_loopback", "run"]
@@ -48,6 +49,7 @@ class ServerConfig:
     ssl_context: ssl.SSLContext | None = None  # serve HTTPS, as production does
     enforce_indexes: bool = False
     clock: Callable[[], float] = time.time
+    limits: Limits = field(default_factory=Limits)  # request sizes and timeouts
     # Secure mode (also forced on any non-loopback address): signed ID tokens, admin secret only.
     secure: bool = False
     project_id: str = DEFAULT_PROJECT  # the Auth emulator's default project; tokens' aud/iss
@@ -95,7 +97,10 @@ class _Running:
             admin_secret=admin_secret,
         )
         self.auth = AuthService(self.store, emulator, log_codes=not secure)
-        self.app = App(self.store, identities=identities, enforce_indexes=config.enforce_indexes)
+        self.app = App(
+            self.store, identities=identities, enforce_indexes=config.enforce_indexes,
+            limits=config.limits,
+        )  # fmt: skip
         self.http = HttpServer(
             self.app, self.store, keepalive=config.keepalive, auth=self.auth,
             hosts=HostPolicy(config.host, config.allow_hosts),
@@ -214,6 +219,13 @@ class LocalServer:
             ready.set()
             loop.run_forever()
             loop.run_until_complete(running.stop())
+            # Connections still lingering (reading away the body of a request answered early)
+            # end here, as asyncio.run would end them, rather than being destroyed pending.
+            leftovers = [task for task in asyncio.all_tasks(loop) if not task.done()]
+            for task in leftovers:
+                task.cancel()
+            if leftovers:
+                loop.run_until_complete(asyncio.gather(*leftovers, return_exceptions=True))
             loop.close()
 
         self._thread = threading.Thread(target=target, name="focus-serve", daemon=True)

@@ -5,13 +5,21 @@ from __future__ import annotations
 import asyncio
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from focuscli.server import tree
+from focuscli.server import bigjson, tree
+from focuscli.server.change import Change
+from focuscli.server.offload import Lazy
 from focuscli.server.query import Query, run_query
 from focuscli.server.tree import Node, Path
 
+if TYPE_CHECKING:
+    from focuscli.server.store import Namespace
+
 MAX_BUFFERED_BYTES = 64 * 1024 * 1024
+BIG_NODES = 2_000  # an event carrying more nodes is rendered off the loop when it is sent
+
+Chunk = bytes | Lazy
 
 
 def dumps(value: Any) -> bytes:
@@ -29,31 +37,27 @@ def data_event(event: str, path: Path, data: Any) -> bytes:
     return frame(event, dumps({"path": tree.path_str(path), "data": data}))
 
 
+def encoded_event(event: str, path: Path, data: bytes) -> bytes:
+    """``data_event`` with the data already encoded as compact JSON."""
+    return frame(event, b'{"path":' + dumps(tree.path_str(path)) + b',"data":' + data + b"}")
+
+
+def encoded_object(items: list[tuple[str, bytes]]) -> bytes:
+    """A compact JSON object from keys and already encoded values."""
+    return b"{" + b",".join(dumps(key) + b":" + value for key, value in items) + b"}"
+
+
+def put_event(path: Path, node: Node) -> bytes | Lazy:
+    """A put of ``node`` (rendered): now if it is small, else on the worker when it is sent."""
+    if tree.count_at_most(node, BIG_NODES) <= BIG_NODES:
+        return data_event("put", path, tree.render(node))
+    return Lazy(lambda: encoded_event("put", path, bigjson.encode(tree.render(node))))
+
+
 KEEP_ALIVE = frame("keep-alive", b"null")
 CANCEL = frame("cancel", b"null")
 # Not JSON: firebase-admin compares this exact text and reconnects with a fresh credential.
 AUTH_REVOKED = frame("auth_revoked", b"credential is no longer valid")
-
-
-@dataclass(frozen=True)
-class Change:
-    """One committed write: the request's base path, its kind and its (relative path, node) entries.
-
-    ``kind`` is ``"put"`` (PUT/POST/DELETE: one entry at ``()``) or ``"patch"`` (PATCH: one entry
-    per member, keys may hold several segments).
-    """
-
-    kind: str
-    base: Path
-    entries: tuple[tuple[Path, Node], ...]
-
-    def apply(self, root: Node) -> Node:
-        for rel, node in self.entries:
-            root = tree.set_at(root, self.base + rel, node)
-        return root
-
-    def paths(self) -> list[Path]:
-        return [self.base + rel for rel, _ in self.entries]
 
 
 @dataclass(eq=False)
@@ -66,18 +70,18 @@ class Listener:
     auth: dict[str, Any] | None
     query_params: dict[str, str] | None = None
     expires_at: float | None = None  # epoch seconds when the caller's token expires
-    chunks: list[bytes] = field(default_factory=list)
+    chunks: list[Chunk] = field(default_factory=list)
     buffered: int = 0
     closed: bool = False
     last_sent: float = 0.0
     last_query_result: Any = None
     wakeup: asyncio.Event = field(default_factory=asyncio.Event)
 
-    def push(self, chunk: bytes) -> None:
-        if self.closed:
+    def push(self, chunk: Chunk) -> None:
+        if self.closed or not chunk:
             return
         self.chunks.append(chunk)
-        self.buffered += len(chunk)
+        self.buffered += Lazy.SIZE_HINT if isinstance(chunk, Lazy) else len(chunk)
         if self.buffered > MAX_BUFFERED_BYTES:
             # A consumer this far behind is gone or stuck: end the stream; a client that is
             # still there reconnects and resyncs from a fresh initial put.
@@ -98,20 +102,51 @@ class Listener:
         self.push(AUTH_REVOKED)
         self.close()
 
-    def take(self) -> bytes:
-        data = b"".join(self.chunks)
+    def take(self) -> list[Chunk]:
+        """What is waiting to be sent: runs of bytes joined, Lazy chunks in their place."""
+        out: list[Chunk] = []
+        run: list[bytes] = []
+        for chunk in self.chunks:
+            if isinstance(chunk, Lazy):
+                if run:
+                    out.append(b"".join(run))
+                    run = []
+                out.append(chunk)
+            else:
+                run.append(chunk)
+        if run:
+            out.append(b"".join(run))
         self.chunks.clear()
         self.buffered = 0
         self.wakeup.clear()
-        return data
+        return out
 
-    def initial(self, root: Node) -> bytes:
+    def published(self, ns: Namespace, change: Change | None, old_root: Node, new_root: Node,
+                  now_ms: int, cache: dict[Any, Any]) -> bool:  # fmt: skip
+        """One commit shown to streams (``change`` None: the rules changed); False once this
+        stream has ended (token expired, no longer readable, consumer too far behind)."""
+        if self.expired(now_ms / 1000):
+            self.revoke()
+            return False
+        # Rules may depend on data anywhere in the tree, so every non-admin stream is
+        # re-checked on every commit, not only those the commit sends events to.
+        if not ns.can_read(self, new_root, now_ms):
+            self.push(CANCEL)
+            self.close()
+            return False
+        if change is not None:
+            chunk = events_for(self, change, old_root, new_root, cache)
+            if chunk:
+                self.push(chunk)
+        return not self.closed
+
+    def initial(self, root: Node) -> Chunk:
         """The first event: a put at "/" of the listened value (query applied)."""
         node = tree.get(root, self.path)
         if self.query is not None:
             self.last_query_result = tree.render(run_query(node, self.query))
             return data_event("put", (), self.last_query_result)
-        return data_event("put", (), tree.render(node))
+        return put_event((), node)
 
 
 def _relative(path: Path, base: Path) -> Path | None:
@@ -121,8 +156,8 @@ def _relative(path: Path, base: Path) -> Path | None:
 
 
 def events_for(
-    listener: Listener, change: Change, old_root: Node, new_root: Node, cache: dict[Any, bytes]
-) -> bytes:
+    listener: Listener, change: Change, old_root: Node, new_root: Node, cache: dict[Any, Chunk]
+) -> Chunk:
     """The bytes ``change`` means for ``listener`` (empty when it does not concern it).
 
     ``cache`` is shared across the listeners of one commit, so many streams on one path render
@@ -140,29 +175,38 @@ def events_for(
     return out
 
 
-def _plain_events(location: Path, change: Change, old_root: Node, new_root: Node) -> bytes:
+def _plain_events(location: Path, change: Change, old_root: Node, new_root: Node) -> Chunk:
     base_rel = _relative(change.base, location)
     single = all(len(rel) == 1 for rel, _ in change.entries)
+    rendered = change.rendered
     if change.kind == "patch" and single and base_rel is not None:
+        if rendered is not None:
+            items = [(rel[0], data) for (rel, _), data in zip(change.entries, rendered, strict=True)]
+            return encoded_event("patch", base_rel, encoded_object(items))
         data = {rel[0]: tree.render(tree.get(new_root, change.base + rel)) for rel, _ in change.entries}
         return data_event("patch", base_rel, data)
-    parts: list[bytes] = []
+    parts: list[Chunk] = []
     whole_changed = False
-    for abs_path in change.paths():
+    for index, abs_path in enumerate(change.paths()):
         rel = _relative(abs_path, location)
         if rel is not None:
-            parts.append(data_event("put", rel, tree.render(tree.get(new_root, abs_path))))
+            if rendered is not None:
+                parts.append(encoded_event("put", rel, rendered[index]))
+            else:
+                parts.append(put_event(rel, tree.get(new_root, abs_path)))
         elif _relative(location, abs_path) is not None:
             whole_changed = True
     if whole_changed:
         before, after = tree.get(old_root, location), tree.get(new_root, location)
         if before is not after and before != after:
             # A write above the location replaced it wholesale: one put at "/" says it all.
-            return data_event("put", (), tree.render(after))
-    return b"".join(parts)
+            return put_event((), after)
+    if any(isinstance(part, Lazy) for part in parts):
+        return Lazy(lambda: b"".join(part() if isinstance(part, Lazy) else part for part in parts))
+    return b"".join(parts)  # type: ignore[arg-type]
 
 
-def _query_events(listener: Listener, change: Change, old_root: Node, new_root: Node) -> bytes:
+def _query_events(listener: Listener, change: Change, old_root: Node, new_root: Node) -> Chunk:
     location = listener.path
     touches = any(
         _relative(p, location) is not None or _relative(location, p) is not None

@@ -10,34 +10,68 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import re
 import threading
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from focuscli.rules.document import RulesDocument
-from focuscli.server import tree
+from focuscli.server import bigjson, tree
 from focuscli.server.access import Access, compile_access
+from focuscli.server.change import Change
 from focuscli.server.journal import RETRY_S, Journal, JournalError, JournalStalled
-from focuscli.server.sse import CANCEL, Change, Listener, events_for
-from focuscli.server.tree import Node
+from focuscli.server.sse import Listener
+from focuscli.server.tree import Node, Path
 
 log = logging.getLogger("focuscli.server")
 
 DEFAULT_NAMESPACE = "fake-server"
+HISTORY = 4096  # commits per namespace remembered for changed_since
+_NAMESPACE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
+
+
+def namespace_error(name: str) -> str | None:
+    """Why ``name`` cannot name a namespace, or None when it can (every door asks the same)."""
+    if _NAMESPACE.fullmatch(name):
+        return None
+    return f"Invalid namespace {name!r}: use letters, digits, '-' and '_'."
+
+
+class Subscriber(Protocol):
+    """Whatever follows a namespace's commits: an SSE stream, a realtime connection."""
+
+    def published(self, ns: Namespace, change: Change | None, old_root: Node, new_root: Node,
+                  now_ms: int, cache: dict[Any, Any]) -> bool:  # fmt: skip
+        """One commit shown to streams, in commit order (``change`` None: the rules changed).
+        ``cache`` is shared by the subscribers of one commit. False: drop this subscriber."""
+        ...
+
+    def close(self) -> None: ...
 
 
 @dataclass(eq=False)
 class Namespace:
-    """One database: its tree (head of the commit sequence), rules and open streams."""
+    """One database: its tree (head of the commit sequence), rules, followers and the
+    onDisconnect writes held for realtime sessions (session id -> opaque record)."""
 
     name: str
     rules: RulesDocument | None
     access: Access
     root: Node = None
     published: Node = None  # the tree as of the last commit shown to streams
-    listeners: set[Listener] = field(default_factory=set)
+    listeners: set[Subscriber] = field(default_factory=set)
     rules_uploaded: bool = False
+    # Commits so far, and the paths the recent ones wrote ((): everything, as a rules change):
+    # a write judged off the loop against an older tree asks what changed since (changed_since).
+    version: int = 0
+    history: deque[tuple[int, tuple[Path, ...]]] = field(default_factory=lambda: deque(maxlen=HISTORY))
+    # Set while a big write is judged against the head with other writes held back (its last
+    # resort after its judgements kept being overtaken); they wait for it to resolve.
+    gate: asyncio.Future[None] | None = None
+    held: dict[str, Any] = field(default_factory=dict)
+    settings: dict[str, Any] = field(default_factory=dict)  # /.settings/<name>.json values
 
     def can_read(self, listener: Listener, root: Node, now_ms: int) -> bool:
         if listener.admin:
@@ -49,10 +83,11 @@ class Namespace:
 class _Pending:
     seq: int
     namespace: Namespace
-    change: Change | None  # None for a rules change
+    change: Change | None  # None for a rules change or held writes
     old_root: Node
     new_root: Node
     done: asyncio.Future[None]
+    rules_changed: bool = False
 
 
 class StoreUnavailable(Exception):
@@ -91,7 +126,10 @@ class Store:
             for name, entry in state.items():
                 ns = self.lookup(name)
                 self._adopt(ns)
-                ns.root = ns.published = entry.get("data")
+                # Folded: data written before integral doubles were stored as integers.
+                ns.root = ns.published = tree.fold_numbers(entry.get("data"))
+                ns.held = dict(entry.get("held") or {})
+                ns.settings = dict(entry.get("settings") or {})
                 source = entry.get("rules")
                 if source is not None and default_rules is None:
                     doc = RulesDocument.parse(source)
@@ -116,6 +154,8 @@ class Store:
     def _forget_if_empty(self, ns: Namespace) -> None:
         """Unregister a namespace that holds nothing (as after a restart, where it is gone too)."""
         if ns.listeners or ns.root is not None or ns.published is not None or ns.rules_uploaded:
+            return
+        if ns.held or ns.settings:
             return
         if any(item.namespace is ns for item in self._pending):
             return
@@ -146,15 +186,39 @@ class Store:
             "recover (for the one focus starts: focus serve --stop, then any focus command)"
         )
 
-    def commit(self, ns: Namespace, change: Change, new_root: Node) -> asyncio.Future[None]:
-        """Make ``new_root`` (``change`` applied to ``ns.root``) the head; resolves when durable."""
+    def commit(
+        self,
+        ns: Namespace,
+        change: Change,
+        new_root: Node,
+        record: bytes | None = None,
+        *,
+        release: str | None = None,
+    ) -> asyncio.Future[None]:
+        """Make ``new_root`` (``change`` applied to ``ns.root``) the head; resolves when durable.
+
+        ``record`` is the journal record already encoded (``journal_record``), for big writes;
+        ``release``: a session whose held writes this commit carries out (forgotten with it)."""
         self._adopt(ns)
         old_root = ns.root
         done: asyncio.Future[None] = self.loop.create_future()
         with self._lock:
             if self.journal is not None:
-                seq = self._append({"ns": ns.name, "e": [[tree.path_str(p), tree.get(new_root, p)] for p in change.paths()]})
+                if record is None:
+                    entry: dict[str, Any] = {
+                        "ns": ns.name,
+                        "e": [[tree.path_str(p), tree.get(new_root, p)] for p in change.paths()],
+                    }
+                    if release is not None:
+                        entry["released"] = release
+                    seq = self._append(entry)
+                else:
+                    assert release is None  # big REST writes release nothing
+                    seq = self._append_encoded(record)
             ns.root = new_root
+            _changed(ns, written_paths(change))
+            if release is not None:
+                ns.held.pop(release, None)
             if self.journal is None:
                 self._seq += 1
                 seq = self._seq
@@ -166,21 +230,88 @@ class Store:
         return done
 
     def set_rules(self, ns: Namespace, doc: RulesDocument, access: Access) -> asyncio.Future[None]:
+        def apply() -> None:
+            ns.rules, ns.access, ns.rules_uploaded = doc, access, True
+
+        return self._journaled(ns, {"ns": ns.name, "rules": doc.source}, apply, rules_changed=True)
+
+    def hold(self, ns: Namespace, session: str, record: Any) -> asyncio.Future[None]:
+        """Keep a realtime session's onDisconnect writes (``record``; None: none any more) with
+        the data, so a crash does not lose them; resolves when durable."""
+
+        def apply() -> None:
+            if record is None:
+                ns.held.pop(session, None)
+            else:
+                ns.held[session] = record
+
+        done = self._journaled(ns, {"ns": ns.name, "held": [session, record]}, apply)
+        if record is None:
+            self._forget_if_empty(ns)
+        return done
+
+    def set_setting(self, ns: Namespace, name: str, value: Any) -> asyncio.Future[None]:
+        """Keep one of the namespace's tooling settings (``defaultWriteSizeLimit``…) durably."""
+
+        def apply() -> None:
+            ns.settings[name] = value
+
+        return self._journaled(ns, {"ns": ns.name, "setting": [name, value]}, apply)
+
+    def _journaled(self, ns: Namespace, record: dict[str, Any], apply: Callable[[], None], *,
+                   rules_changed: bool = False) -> asyncio.Future[None]:  # fmt: skip
+        """A change that is not data (rules, held writes, settings), in the commits' order."""
         self._adopt(ns)
         done: asyncio.Future[None] = self.loop.create_future()
         with self._lock:
             if self.journal is not None:
-                seq = self._append({"ns": ns.name, "rules": doc.source})
-            ns.rules, ns.access, ns.rules_uploaded = doc, access, True
+                seq = self._append(record)
+            apply()
+            if rules_changed:  # writes judged against the old rules must be judged again
+                _changed(ns, ((),))
             if self.journal is None:
                 self._seq += 1
                 seq = self._seq
-        pending = _Pending(seq, ns, None, ns.root, ns.root, done)
+        pending = _Pending(seq, ns, None, ns.root, ns.root, done, rules_changed=rules_changed)
         if self.journal is None:
             self._publish(pending)
         else:
             self._pending.append(pending)
         return done
+
+    def changed_since(self, ns: Namespace, version: int, paths: Iterable[Path]) -> bool:
+        """Did a commit after ``version`` write at, above or below any of ``paths``?
+        (True too when the history no longer reaches back that far.)"""
+        if ns.version == version:
+            return False
+        if not ns.history or ns.history[0][0] > version + 1:
+            return True
+        watched = list(paths)
+        for seq, written in reversed(ns.history):
+            if seq <= version:
+                break
+            for w in written:
+                for p in watched:
+                    n = min(len(w), len(p))
+                    if w[:n] == p[:n]:
+                        return True
+        return False
+
+    def journal_record(self, ns: Namespace, change: Change) -> bytes | None:
+        """``change``'s journal record, encoded step by step (on the worker thread, for a big
+        write); None without a journal."""
+        if self.journal is None:
+            return None
+        entries = [[tree.path_str(base_rel), node] for base_rel, node in
+                   ((change.base + rel, node) for rel, node in change.entries)]  # fmt: skip
+        return bigjson.encode({"ns": ns.name, "e": entries}, "surrogatepass", strict=True)
+
+    def _append_encoded(self, record: bytes) -> int:
+        assert self.journal is not None
+        try:
+            return self.journal.append_encoded(record)
+        except JournalError as err:
+            raise StoreUnavailable(self._unavailable(err)) from None
 
     def barrier(self) -> asyncio.Future[None] | None:
         """A future for the newest commit not yet durable (None when everything is)."""
@@ -203,6 +334,7 @@ class Store:
             # Nothing that did not reach the disk may be read back: every namespace goes back
             # to the last tree published (= durable); later writes get 503 from the journal.
             item.namespace.root = item.namespace.published
+            _changed(item.namespace, ((),))
             if not item.done.done():
                 item.done.set_exception(StoreUnavailable(message))
 
@@ -220,58 +352,37 @@ class Store:
     def _publish(self, item: _Pending) -> None:
         ns = item.namespace
         ns.published = item.new_root
-        if ns.listeners:
-            if item.change is None:
-                self._recheck_listeners(ns)
-            else:
-                self._fan_out(ns, item.change, item.old_root, item.new_root)
+        if ns.listeners and (item.change is not None or item.rules_changed):
+            self._fan_out(ns, item.change, item.old_root, item.new_root)
         if not item.done.done():
             item.done.set_result(None)
 
-    def _fan_out(self, ns: Namespace, change: Change, old_root: Node, new_root: Node) -> None:
-        cache: dict[Any, bytes] = {}
+    def _fan_out(self, ns: Namespace, change: Change | None, old_root: Node, new_root: Node) -> None:
+        """Every follower sees every commit, in commit order, whichever door it came in by."""
+        cache: dict[Any, Any] = {}
         now = self.now_ms()
-        for listener in list(ns.listeners):
-            if listener.expired(now / 1000):
-                listener.revoke()
-                ns.listeners.discard(listener)
-                continue
-            # Rules may depend on data anywhere in the tree, so every non-admin stream is
-            # re-checked on every commit, not only those the commit sends events to.
-            if not ns.can_read(listener, new_root, now):
-                self.cancel(ns, listener)
-                continue
-            chunk = events_for(listener, change, old_root, new_root, cache)
-            if not chunk:
-                continue
-            listener.push(chunk)
-            if listener.closed:
-                ns.listeners.discard(listener)
-
-    def _recheck_listeners(self, ns: Namespace) -> None:
-        now = self.now_ms()
-        for listener in list(ns.listeners):
-            if not ns.can_read(listener, ns.published, now):
-                self.cancel(ns, listener)
+        for follower in list(ns.listeners):
+            if not follower.published(ns, change, old_root, new_root, now, cache):
+                ns.listeners.discard(follower)
 
     # -- streams ------------------------------------------------------------------------------
 
     def subscribe(self, ns: Namespace, listener: Listener) -> None:
-        self._adopt(ns)
+        """Open an SSE stream: its initial put, then every commit."""
         listener.push(listener.initial(ns.published))
-        ns.listeners.add(listener)
+        self.follow(ns, listener)
 
-    def unsubscribe(self, ns: Namespace, listener: Listener) -> None:
-        ns.listeners.discard(listener)
+    def follow(self, ns: Namespace, follower: Subscriber) -> None:
+        self._adopt(ns)
+        ns.listeners.add(follower)
+
+    def unsubscribe(self, ns: Namespace, follower: Subscriber) -> None:
+        ns.listeners.discard(follower)
         self._forget_if_empty(ns)
 
-    def cancel(self, ns: Namespace, listener: Listener) -> None:
-        listener.push(CANCEL)
-        listener.close()
-        ns.listeners.discard(listener)
-
     def all_listeners(self) -> list[Listener]:
-        return [lst for ns in self.namespaces.values() for lst in ns.listeners]
+        """The open SSE streams."""
+        return [f for ns in self.namespaces.values() for f in ns.listeners if isinstance(f, Listener)]
 
     # -- persistence --------------------------------------------------------------------------
 
@@ -281,9 +392,14 @@ class Store:
             assert self.journal is not None
             seq = self.journal.seq
             state = {
-                name: {"data": ns.root, "rules": ns.rules.source if ns.rules_uploaded and ns.rules else None}
+                name: {
+                    "data": ns.root,
+                    "rules": ns.rules.source if ns.rules_uploaded and ns.rules else None,
+                    **({"held": dict(ns.held)} if ns.held else {}),
+                    **({"settings": dict(ns.settings)} if ns.settings else {}),
+                }
                 for name, ns in self.namespaces.items()
-                if ns.root is not None or ns.rules_uploaded
+                if ns.root is not None or ns.rules_uploaded or ns.held or ns.settings
             }
         return seq, state
 
@@ -307,6 +423,18 @@ class Store:
             ns.listeners.clear()
 
 
+def written_paths(change: Change) -> tuple[Path, ...]:
+    """Where ``change`` writes, for changed_since: its paths, or its base when they are many."""
+    if len(change.entries) > 16:
+        return (change.base,)
+    return tuple(change.paths())
+
+
+def _changed(ns: Namespace, paths: tuple[Path, ...]) -> None:
+    ns.version += 1
+    ns.history.append((ns.version, paths))
+
+
 def _apply_record(state: dict[str, dict[str, Any]], record: dict[str, Any]) -> None:
     """Replay one journal record into recovered state."""
     entry = state.setdefault(record["ns"], {"data": None, "rules": None})
@@ -314,3 +442,15 @@ def _apply_record(state: dict[str, dict[str, Any]], record: dict[str, Any]) -> N
         entry["rules"] = record["rules"]
     for path_text, node in record.get("e", ()):
         entry["data"] = tree.set_at(entry["data"], tree.split_path(path_text), node)
+    if "held" in record:
+        session, writes = record["held"]
+        held = entry.setdefault("held", {})
+        if writes is None:
+            held.pop(session, None)
+        else:
+            held[session] = writes
+    if "setting" in record:
+        name, value = record["setting"]
+        entry.setdefault("settings", {})[name] = value
+    if "released" in record:
+        entry.get("held", {}).pop(record["released"], None)

@@ -33,6 +33,8 @@ PRIORITY = ".priority"
 VALUE = ".value"
 SV = ".sv"
 _INF = float("inf")
+_DOUBLE_INT64_MIN = -(2.0**63)
+_DOUBLE_INT64_END = 2.0**63
 _FORBIDDEN = frozenset(".$#[]/") | frozenset(chr(c) for c in range(0x20)) | {"\x7f"}
 
 INVALID_JSON = "Invalid data; couldn't parse JSON object, array, or value."
@@ -231,6 +233,81 @@ def set_at(node: Node, path: Path, value: Node) -> Node:
     return new
 
 
+def set_many(node: Node, base: Path, entries: Iterable[tuple[Path, Node]]) -> Node:
+    """``set_at`` for several relative paths below ``base`` (none a prefix of another) at once:
+    each node on the way is copied once, however many entries land in it (one ``set_at`` per
+    entry would copy a parent of n new children n times)."""
+    entries = list(entries)
+    if len(entries) == 1:
+        return set_at(node, base + entries[0][0], entries[0][1])
+    updates: dict[str, Any] = {}
+    for rel, value in entries:
+        level = updates
+        for key in rel[:-1]:
+            nested = level.get(key)
+            if type(nested) is not dict:
+                nested = level[key] = {}
+            level = nested
+        level[rel[-1]] = _Put(value)
+    return set_at(node, base, _merge(get(node, base), updates))
+
+
+class _Put:
+    """A value to put in ``set_many``'s nested updates (a dict there is a level of keys)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Node) -> None:
+        self.value = value
+
+
+def _merge(node: Node, updates: dict[str, Any]) -> Node:
+    if has_children(node):
+        new: dict[str, Node] | None = None
+        for key, update in updates.items():
+            child = node.get(key)
+            value = update.value if type(update) is _Put else _merge(child, update)
+            if value is child:
+                continue
+            if new is None:
+                new = dict(node)
+            if value is None:
+                new.pop(key, None)
+            else:
+                new[key] = value
+        if new is None:
+            return node
+        return new if has_children(new) else None
+    fresh: dict[str, Node] = {}
+    for key, update in updates.items():
+        value = update.value if type(update) is _Put else _merge(None, update)
+        if value is not None:
+            fresh[key] = value
+    if not fresh:
+        return node
+    prio = priority(node)
+    if prio is not None:
+        fresh[PRIORITY] = prio
+    return fresh
+
+
+def count_at_most(node: Node, limit: int) -> int:
+    """The number of nodes in ``node`` (inner nodes and leaves), counting no further than
+    ``limit + 1``: cheap to ask of a huge tree whether it is small."""
+    count = 0
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if item is None:
+            continue
+        count += 1
+        if count > limit:
+            return count
+        if type(item) is dict and VALUE not in item:
+            stack.extend(child for key, child in item.items() if key != PRIORITY)
+    return count
+
+
 def depth(node: Node) -> int:
     """Levels of children below ``node`` (0 for a leaf)."""
     if not has_children(node):
@@ -265,9 +342,9 @@ def normalize(value: Any, path: Path = (), server_value: ServerValue | None = No
         except OverflowError:  # past the range of a double: not a number the database can hold
             raise TreeError(INVALID_JSON) from None
     if kind is float:
-        if value != value or value in (float("inf"), float("-inf")):
+        if value != value or value in (_INF, -_INF):
             raise TreeError(INVALID_JSON)
-        return value
+        return number(value)
     if kind is list:
         value = {str(i): v for i, v in enumerate(value)}
     elif kind is not dict:
@@ -302,6 +379,25 @@ def normalize(value: Any, path: Path = (), server_value: ServerValue | None = No
     if prio is not None:
         out[PRIORITY] = prio
     return out
+
+
+def number(value: float) -> int | float:
+    """A double as the database keeps it: integral values within int64 are integers (7.0 is 7,
+    -0.0 is 0), as Realtime Database serves them; the rest stay doubles."""
+    if value.is_integer() and _DOUBLE_INT64_MIN <= value < _DOUBLE_INT64_END:
+        return int(value)
+    return value
+
+
+def fold_numbers(node: Node) -> Node:
+    """``node`` with every integral double (values and priorities) as an integer: for data
+    stored before numbers were folded at normalisation."""
+    kind = type(node)
+    if kind is float:
+        return number(node)
+    if kind is dict:
+        return {key: fold_numbers(child) for key, child in node.items()}
+    return node
 
 
 def _priority(path: Path, raw: Any, server_value: ServerValue | None) -> Any:
@@ -357,7 +453,7 @@ def server_values(now_ms: int, root: Node) -> ServerValue:
                 total = _INF
             if total in (_INF, -_INF):
                 raise TreeError("Invalid data; the result of the increment is out of range.")
-            return total
+            return number(total) if type(total) is float else total
         raise TreeError(f"Invalid data; unknown server value {json.dumps(spec)}.")
 
     return resolve

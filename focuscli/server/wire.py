@@ -5,6 +5,7 @@ from __future__ import annotations
 import email.policy
 import json
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from email.parser import BytesParser
 from typing import Any
@@ -14,7 +15,13 @@ from focuscli.server import tree
 from focuscli.server.sse import dumps
 
 JSON_TYPE = "application/json; charset=utf-8"
+TOO_BIG = "Data to write exceeds the maximum size that can be modified with a single request."
 SSE_TYPE = "text/event-stream; charset=utf-8"
+
+
+# Reads a request's body against the limits; its argument is awaited once the body proves big
+# (more than Limits.inline_bytes), before the rest is read.
+BodyReader = Callable[[Callable[[], Awaitable[None]]], Awaitable[bytes]]
 
 
 @dataclass
@@ -24,6 +31,7 @@ class Request:
     query_string: str
     headers: dict[str, str]  # lower-case names
     body: bytes = b""
+    reader: BodyReader | None = None  # the body not read yet: ``body`` is empty until it is
 
 
 @dataclass
@@ -59,14 +67,22 @@ def error_response(status: int, message: str) -> Response:
     return Response(status, pretty({"error": message}), headers)
 
 
-def json_response(status: int, value: Any, params: dict[str, str], headers: dict[str, str]) -> Response:
-    """A JSON answer honouring ``print=silent|pretty``, ``callback`` and ``download``."""
+def json_response(
+    status: int, value: Any, params: dict[str, str], headers: dict[str, str],
+    encoded: bytes | None = None,
+) -> Response:  # fmt: skip
+    """A JSON answer honouring ``print=silent|pretty``, ``callback`` and ``download``.
+
+    ``encoded`` is ``value`` already encoded as compact JSON (big values are, off the loop)."""
     headers = {"content-type": JSON_TYPE, "cache-control": "no-cache", **headers}
     printing = params.get("print")
     if printing == "silent" and status < 300:
         del headers["content-type"]
         return Response(204, b"", headers)
-    body = pretty(value) if printing == "pretty" else dumps(value)
+    if printing == "pretty":
+        body = pretty(value)
+    else:
+        body = encoded if encoded is not None else dumps(value)
     callback = params.get("callback")
     if callback is not None and status == 200:
         check_callback(params)

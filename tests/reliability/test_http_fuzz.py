@@ -11,6 +11,9 @@ streams, garbage) and bodies (JSON trees, nesting past 32 levels, strings up to 
 it, invalid UTF-8, invalid JSON, NaN/Infinity, numbers past int64 and past a double, duplicate
 keys, ``.sv``/``.priority``/``.value`` misuse, multipart uploads).
 
+A second test (test_http_fuzz_hostile) sends what attacks the server's resources instead: huge,
+slow and deep bodies and slow headers, while another client keeps reading; see its section.
+
 Phases: the 10 MB limit from both sides and 14 multi-megabyte bodies (these set the heap's high
 water), 1,000 requests of warm-up, then 4,200 more; hypothesis runs derandomized with its
 database off, so every run sends the same requests.
@@ -40,7 +43,9 @@ import http.client
 import itertools
 import json
 import socket
+import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,7 +56,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from focuscli.server.authservice import owns
-from tests.reliability.conftest import rss_kib
+from tests.reliability.conftest import FOCUS_RULES_FILE, rss_kib
 
 pytestmark = pytest.mark.focus_serve
 
@@ -815,3 +820,315 @@ def test_http_fuzz(
         f"(with the checks' admin requests between them); {elapsed:.1f} s"
     )
     assert growth <= RSS_BOUND_KIB, f"server RSS grew by {growth} KiB over the main phase"
+
+
+# -- hostile senders: huge, slow and deep (issue 11) ---------------------------------------------
+# Attacks on the server's resources rather than on its parsing: bodies of hundreds of MiB
+# (streamed from generators, never held by the test), bodies and headers that stall or trickle,
+# nesting far past 32 levels. For each: no 5xx, the server alive, a refused request changed
+# nothing, a prober (another client, GETting all the time on its own connection) was answered
+# while the attack was under way, and the server's memory stayed bounded: its RSS rose by at most
+# HUGE_RSS_BOUND_MIB while a huge body it refused was streaming in.
+
+HOSTILE_EXAMPLES = {"huge-refused": 4, "huge-declared": 2, "slow-body": 4, "slow-headers": 4,
+                    "deep": 6, "big": 3}  # fmt: skip
+REQUEST_TIMEOUT = 1.0  # the server's --request-timeout in this phase
+HUGE_RSS_BOUND_MIB = 64
+HUGE_SIZES_MIB = (64, 300)
+SLOW_ANSWER_S = 10.0  # how long an attack may take to be answered or cut (bounded waits)
+
+
+class Prober:
+    """Another client: GETs a small value every 20 ms on its own keep-alive connection."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.answers: list[tuple[float, float]] = []  # (sent, answered), monotonic
+        self.failures: list[str] = []
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        while not self.stopping.wait(0.02):
+            sent = time.monotonic()
+            for attempt in range(2):  # an idle connection the server just closed: once more
+                try:
+                    conn.request("GET", "/pub/a.json?ns=fz", headers={"Authorization": "Bearer owner"})
+                    resp = conn.getresponse()
+                    resp.read()
+                    if resp.status != 200:
+                        self.failures.append(f"status {resp.status}")
+                    break
+                except (http.client.HTTPException, OSError) as err:
+                    conn.close()
+                    conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+                    if attempt:
+                        self.failures.append(repr(err))
+            self.answers.append((sent, time.monotonic()))
+        conn.close()
+
+    def answered_between(self, start: float, end: float) -> int:
+        return sum(1 for sent, done in list(self.answers) if start <= sent and done <= end)
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.thread.join(30)
+
+
+@dataclass
+class Hostile:
+    kind: str  # "huge-refused", "huge-declared", "slow-body", "slow-headers", "deep", "big"
+    identity: str
+    path: bytes
+    size: int = 0  # bytes (huge, big) or nesting depth (deep)
+    framing: str = "length"
+    trickle: bool = False
+    shape: str = ""
+
+    def __repr__(self) -> str:
+        return (f"Hostile({self.kind}, {self.identity}, {self.path!r}, size={self.size}, "
+                f"{self.framing}, trickle={self.trickle}, shape={self.shape})")  # fmt: skip
+
+
+@st.composite
+def hostile_requests(draw: Any, kind: str) -> Hostile:
+    if kind == "huge-refused":  # callers no rule lets write there, whatever they send
+        identity, where = pick(draw, (("anon", b"/pub/h.json"), ("fuzzer-bearer", b"/ro/h.json"),
+                                      ("eve-bearer", b"/users/fuzzer/h.json")))  # fmt: skip
+        return Hostile(kind, identity, where, pick(draw, HUGE_SIZES_MIB) * MB, "chunked")
+    if kind == "huge-declared":
+        return Hostile(kind, pick(draw, ("admin", "fuzzer-bearer", "anon")), b"/pub/h.json",
+                       300 * MB)  # fmt: skip
+    if kind in ("slow-body", "slow-headers"):
+        return Hostile(kind, pick(draw, ("admin", "fuzzer-bearer")), b"/pub/s.json", 10_000,
+                       pick(draw, ("length", "chunked")), draw(BOOLEANS))  # fmt: skip
+    if kind == "deep":
+        return Hostile(kind, pick(draw, ("admin", "fuzzer-bearer")), b"/pub/d.json",
+                       pick(draw, (33, 65, 1000, 100_000, 1_000_000)),
+                       pick(draw, ("length", "chunked")), shape=pick(draw, ("array", "object")))  # fmt: skip
+    shape = pick(draw, ("tree", "zeros"))  # zeros: only as the member, whose limit refuses them
+    identity = pick(draw, ("admin", "fuzzer-bearer")) if shape == "tree" else "fuzzer-bearer"
+    return Hostile(kind, identity, b"/pub/big.json", pick(draw, (2 * MB, 6 * MB)),
+                   pick(draw, ("length", "chunked")), shape=shape)  # fmt: skip
+
+
+def _head(h: Hostile, length: int | None) -> bytes:
+    id_headers, id_params = IDENTITIES[h.identity]
+    query = b"ns=fz" + b"".join(b"&" + n.encode() + b"=" + quote(v, safe="").encode() for n, v in id_params)
+    lines = [b"PUT " + h.path + b"?" + query + b" HTTP/1.1", b"Host: 127.0.0.1", b"Connection: close"]
+    lines += [name + b": " + value for name, value in id_headers]
+    lines.append(b"Transfer-Encoding: chunked" if length is None else b"Content-Length: %d" % length)
+    return b"\r\n".join(lines) + b"\r\n\r\n"
+
+
+def _deep_body(h: Hostile) -> bytes:
+    if h.shape == "array":
+        return b"[" * h.size + b"1" + b"]" * h.size
+    return b'{"a":' * h.size + b"1" + b"}" * h.size
+
+
+def _big_body(h: Hostile) -> bytes:
+    if h.shape == "zeros":  # the most values per byte: past the 2,000,000 of a member's write
+        return b"[" + b"0," * (h.size // 2 - 1) + b"0]"
+    return json.dumps({f"k{i}": {"v": i, "s": "x" * 20} for i in range(h.size // 40)}).encode()
+
+
+def _chunks(data: bytes, size: int = MB) -> Iterator[bytes]:
+    for start in range(0, len(data), size):
+        part = data[start : start + size]
+        yield b"%x\r\n" % len(part) + part + b"\r\n"
+    yield b"0\r\n\r\n"
+
+
+def _huge_chunks(total: int) -> Iterator[bytes]:
+    piece = b"%x\r\n" % MB + b"x" * MB + b"\r\n"
+    yield b"%x\r\n" % 7 + b'{"a": "' + b"\r\n"
+    for _ in range(total // MB):
+        yield piece
+    yield b"0\r\n\r\n"
+
+
+def _read_status(sock: socket.socket, deadline: float) -> int:
+    """The status of the answer on ``sock`` (0: closed or reset before one came)."""
+    data = b""
+    while b"\r\n" not in data:
+        sock.settimeout(max(0.01, deadline - time.monotonic()))
+        try:
+            chunk = sock.recv(65536)
+        except ConnectionResetError:
+            return 0
+        if not chunk:
+            return 0
+        data += chunk
+    return int(data.split(b" ", 2)[1])
+
+
+def attack(port: int, h: Hostile) -> tuple[int, float]:
+    """Carry out ``h``; (status, 0 when the server closed without one; peak RSS is sampled
+    by the caller). Every wait is bounded by SLOW_ANSWER_S."""
+    deadline = time.monotonic() + SLOW_ANSWER_S
+    with socket.create_connection(("127.0.0.1", port), timeout=SLOW_ANSWER_S) as sock:
+        if h.kind == "slow-headers":
+            head = _head(h, h.size)
+            cut = len(head) // 2
+            sock.sendall(head[:cut])
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                while h.trickle and time.monotonic() < deadline:
+                    sock.sendall(head[cut : cut + 1])
+                    cut += 1
+                    if cut >= len(head) - 4:
+                        break
+                    time.sleep(0.05)  # the attacker's pace
+            status = _read_status(sock, deadline)
+            assert status == 0, f"answered {status} to headers that never finished"
+            assert time.monotonic() < deadline, "headers that never finished kept the connection"
+            return status, time.monotonic()
+        if h.kind == "slow-body":
+            sock.sendall(_head(h, None if h.framing == "chunked" else h.size))
+            first = b"9\r\n[1,2,3,4,\r\n" if h.framing == "chunked" else b"[1,2,3,4,"
+            sock.sendall(first)
+            sock.setblocking(False)
+            status = 0
+            while time.monotonic() < deadline:
+                with contextlib.suppress(BlockingIOError, BrokenPipeError, ConnectionResetError):
+                    if h.trickle:
+                        sock.send(b"1\r\n5\r\n" if h.framing == "chunked" else b"5")
+                try:
+                    data = sock.recv(65536)
+                except BlockingIOError:
+                    time.sleep(0.02)
+                    continue
+                except ConnectionResetError:
+                    break
+                status = int(data.split(b" ", 2)[1]) if data else 0
+                break
+            assert status == 408, f"a stalled body got {status}"
+            return status, time.monotonic()
+        if h.kind == "huge-declared":
+            sock.sendall(_head(h, h.size))
+            return _read_status(sock, deadline), time.monotonic()
+        if h.kind == "huge-refused":
+            sock.sendall(_head(h, None))
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                for piece in _huge_chunks(h.size):
+                    sock.sendall(piece)
+            return _read_status(sock, deadline + 30), time.monotonic()
+        body = _deep_body(h) if h.kind == "deep" else _big_body(h)
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # answered early: see status
+            if h.framing == "chunked":
+                sock.sendall(_head(h, None))
+                for piece in _chunks(body):
+                    sock.sendall(piece)
+            else:
+                sock.sendall(_head(h, len(body)) + body)
+        return _read_status(sock, deadline + 60), time.monotonic()
+
+
+EXPECTED = {
+    "huge-refused": {401},
+    "huge-declared": {413},
+    "slow-body": {408},
+    "slow-headers": {0},
+    "deep": {400},
+    "big": {200, 400},  # 400: a member's write past 2,000,000 values
+}
+
+
+def test_http_fuzz_hostile(spawn_server: Any, figures: Any, tmp_path: Path) -> None:
+    rules_file = tmp_path / "rules.json"
+    rules_file.write_text(RULES)
+    server = spawn_server("--port", "0", "--data-dir", str(tmp_path / "data"), "--rules", str(rules_file),
+                          "--request-timeout", str(REQUEST_TIMEOUT))  # fmt: skip
+    port = int(server.url.rsplit(":", 1)[1])
+    admin = Admin(port)
+    admin.seed("fz")
+    prober = Prober(port)
+    seen: collections.Counter[str] = collections.Counter()
+    peaks: list[float] = []
+    history: collections.deque[str] = collections.deque(maxlen=4)
+
+    def one(h: Hostile) -> None:
+        before = admin.etag("fz")
+        rss_before = rss_kib(server.proc.pid)
+        peak = [rss_before]
+        sampling = threading.Event()
+
+        def sample() -> None:
+            while not sampling.wait(0.01):
+                with contextlib.suppress(AssertionError, OSError):
+                    peak[0] = max(peak[0], rss_kib(server.proc.pid))
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        start = time.monotonic()
+        try:
+            status, end = attack(port, h)
+        finally:
+            sampling.set()
+            sampler.join(5)
+        history.append(f"{status} <- {h!r}")
+        seen[h.kind] += 1
+        assert server.proc.poll() is None, f"server died on {h!r}"
+        assert status in EXPECTED[h.kind], f"{status} for {h!r}; {list(history)}"
+        if h.kind.startswith("huge"):
+            growth = (peak[0] - rss_before) / 1024
+            peaks.append(growth)
+            assert growth <= HUGE_RSS_BOUND_MIB, f"RSS +{growth:.0f} MiB during {h!r}"
+        if end - start >= 0.3:  # long enough for several probes: some were answered meanwhile
+            assert prober.answered_between(start, end) > 0, f"nobody else was served during {h!r}"
+        if status != 200:
+            assert admin.etag("fz") == before, f"{status} changed the data: {h!r}"
+        else:
+            admin.seed("fz")  # drop the big value again
+
+    try:
+        for kind, examples in HOSTILE_EXAMPLES.items():
+            settings(max_examples=examples, derandomize=True, database=None, deadline=None,
+                     phases=[Phase.generate], suppress_health_check=list(HealthCheck))(
+                given(h=hostile_requests(kind))(one)
+            )()  # fmt: skip
+    finally:
+        prober.stop()
+        admin.conn.close()
+    assert not prober.failures, prober.failures[:5]
+    code, _, err = server.terminate()
+    assert code == 0, err
+    assert "Traceback" not in err and "internal error" not in err, err[-3000:]
+    assert set(seen) == set(EXPECTED), seen
+    figures(
+        f"{sum(seen.values())} hostile requests ({', '.join(f'{k}: {n}' for k, n in sorted(seen.items()))}); "
+        f"0 5xx; prober answered {len(prober.answers)} GETs meanwhile, 0 failed; server RSS rise while "
+        f"a huge refused body streamed in: max {max(peaks):.1f} MiB (bound {HUGE_RSS_BOUND_MIB} MiB)"
+    )
+
+
+def test_the_600_mib_anonymous_upload(spawn_server: Any, figures: Any) -> None:
+    """The finding as it was made: a 600 MiB chunked PUT from an anonymous client under focus's
+    own rules grew the server to 1.6 GiB before it answered 400. Now: 401 before the body is
+    read, and the server's RSS does not move while the 600 MiB stream in."""
+    server = spawn_server("--port", "0", "--memory", "--rules", str(FOCUS_RULES_FILE))
+    port = int(server.url.rsplit(":", 1)[1])
+    h = Hostile("huge-refused", "anon", b"/users/alice/sessions.json", 600 * MB, "chunked")
+    before = rss_kib(server.proc.pid)
+    peak = [before]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(0.01):
+            with contextlib.suppress(AssertionError, OSError):
+                peak[0] = max(peak[0], rss_kib(server.proc.pid))
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        status, _ = attack(port, h)
+    finally:
+        done.set()
+        sampler.join(5)
+    assert status == 401
+    growth = (peak[0] - before) / 1024
+    assert growth <= HUGE_RSS_BOUND_MIB, f"RSS +{growth:.0f} MiB"
+    assert server.terminate()[0] == 0
+    figures(f"600 MiB anonymous chunked PUT: 401; server RSS {before / 1024:.1f} MiB, +{growth:.1f} MiB at most")
