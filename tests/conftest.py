@@ -357,9 +357,9 @@ FOCUS_RULES = (Path(__file__).resolve().parent.parent / "firebase" / "database.r
 
 @pytest.fixture
 def member(rest: Rest, server_url: str, ns: str, tmp_path: Path) -> Iterator[Any]:
-    """Factory: ``member(user, skew_s=0)`` is a `Focus` for the member with uid and name `user`
-    (unsigned emulator tokens) on this test's namespace, with focus's own rules in force;
-    ``skew_s`` shifts the client's clock."""
+    """Factory: ``member(user, skew_s=0, name=None)`` is a `Focus` for the member with uid
+    `user` and display name `name` (default: `user`), with unsigned emulator tokens, on this
+    test's namespace, with focus's own rules in force; ``skew_s`` shifts the client's clock."""
     import time
 
     from focuscli.backend import Database, Target
@@ -369,11 +369,11 @@ def member(rest: Rest, server_url: str, ns: str, tmp_path: Path) -> Iterator[Any
     rest.set_rules(FOCUS_RULES)
     opened: list[Database] = []
 
-    def make(user: str, skew_s: float = 0.0) -> Focus:
+    def make(user: str, skew_s: float = 0.0, *, name: str | None = None) -> Focus:
         def clock() -> float:
             return time.time() + skew_s
 
-        me = EmulatorMember(user)
+        me = EmulatorMember(user, name)
         db = Database(Target(f"{server_url}?ns={ns}", None, "emulator"), me, clock=clock)
         opened.append(db)
         return Focus(db, me, state_dir=tmp_path / user, clock=clock)

@@ -14,6 +14,7 @@ from focuscli.hooks import HOOK_EVENTS, HookRunner, WatchHooks, hook_env, hook_e
 from focuscli.service import Status, WatchEvent
 from focuscli.settings import resolve
 from focuscli.timer import TimerView
+from tests.conftest import seed_profile
 from tests.members import EmulatorMember
 
 
@@ -260,6 +261,7 @@ def test_focus_watch_fires_hooks_and_keeps_the_snapshot(
         "XDG_CONFIG_HOME": str(tmp_path / "w" / "config"),
         "XDG_DATA_HOME": str(tmp_path / "w" / "data"),
     }
+    seed_profile(env["FOCUS_DATABASE_URL"], tmp_path / "w" / "config", "ana")
     proc = subprocess.Popen(
         [sys.executable, "-m", "focuscli", "watch", "--json", "--session", "team"],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -324,7 +326,9 @@ def test_focus_wait_until_end_fires_phase_ended(rest: Any, server_url: str, ns: 
         **os.environ, "OUT": str(out), "FOCUS_CONFIG": str(config),
         "FOCUS_DATABASE_URL": f"{server_url}?ns={ns}", "FOCUS_USER": "ana",
         "XDG_STATE_HOME": str(tmp_path / "state"), "XDG_DATA_HOME": str(tmp_path / "data"),
+        "XDG_CONFIG_HOME": str(tmp_path / "xdg-config"),
     }  # fmt: skip
+    seed_profile(env["FOCUS_DATABASE_URL"], tmp_path / "xdg-config", "ana")
     done = subprocess.run(
         [sys.executable, "-m", "focuscli", "wait", "--session", "team"],
         env=env, capture_output=True, text=True, timeout=60,

@@ -83,7 +83,7 @@ def _password(email: str, *, confirm: bool, from_stdin: bool) -> str:
 def logout(ctx: typer.Context) -> None:
     """Forget this profile's sign-in on the current backend.
 
-    Example: focus --user bob logout
+    Example: focus logout
     """
     inv = _inv(ctx)
     account = inv.account
