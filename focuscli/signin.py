@@ -92,13 +92,18 @@ class AuthService:
             return "secure"
         try:
             reply = client.request("GET", self.root, headers={"Accept": "application/json"})
-            info = json.loads(reply.body)
         except NoAnswer as err:
             raise self.unreachable(err) from None
+        try:
+            info = json.loads(reply.body)
         except ValueError:
-            return "secure"
+            info = None
         if not isinstance(info, dict) or not isinstance(info.get("authEmulator"), dict):
-            return "secure"
+            what = f"HTTP {reply.status}" if reply.status != 200 else "not the Auth emulator's answer"
+            raise BackendError(
+                f"unexpected answer from {self.root.rstrip('/')} ({what}); is that a focus serve or "
+                "the Auth emulator? (the official database emulator needs FIREBASE_AUTH_EMULATOR_HOST too)"
+            )
         serve = info.get("focusServe")
         return str(serve.get("mode", "secure")) if isinstance(serve, dict) else "emulator"
 
