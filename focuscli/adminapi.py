@@ -46,6 +46,8 @@ def rules_in_force(target: Target, *, admin_token: str | None) -> Any:
         session = requests.Session()
         session.headers["Authorization"] = f"Bearer {admin_token}"
         url, params = f"{target.display_url()}/.settings/rules.json", {"ns": target.namespace() or ""}
+    from google.auth import exceptions as auth_exceptions
+
     try:
         with session:
             response = session.get(url, params=params, timeout=TIMEOUT)
@@ -53,6 +55,12 @@ def rules_in_force(target: Target, *, admin_token: str | None) -> Any:
         raise Unreachable(
             f"cannot reach the database at {target.display_url()} ({failure_reason(err)})"
         ) from None
+    except auth_exceptions.TransportError as err:  # fetching an access token failed
+        raise Unreachable(f"cannot reach Google's sign-in service ({failure_reason(err)})") from None
+    except auth_exceptions.GoogleAuthError as err:
+        detail = err.args[0] if err.args and isinstance(err.args[0], str) else str(err)
+        first = (detail.splitlines() or [""])[0][:200]
+        raise BackendError(f"cannot sign in with the service account: {first}") from None
     if response.status_code in (401, 403):
         raise PermissionDenied("permission denied at /.settings/rules.json")
     if response.status_code != 200:
@@ -88,9 +96,9 @@ def _admin_session(path: str) -> Any:
     """An authorised requests session with the service account's database scopes."""
     from google.auth.transport.requests import AuthorizedSession
 
-    certificate, _ = certificate(path)
+    cert, _ = certificate(path)
     session_type: Any = AuthorizedSession  # google-auth is untyped here
-    return session_type(certificate.get_credential())
+    return session_type(cert.get_credential())
 
 
 def certificate(path: str | None) -> tuple[Any, str | None]:
