@@ -48,7 +48,7 @@ def report(inv: Invocation) -> Iterator[str]:
     packaged = embedded.packaged_rules()
     expected = RulesDocument.parse(packaged.read_text(encoding="utf-8")).strict_json()
     secret_file = embedded.admin_secret_path(settings) if target.kind == "embedded" else settings.admin_secret_file
-    token = None
+    token: str | None = None
     if target.kind != "production":
         token = adminapi.admin_token(secret_file, emulator_mode=settings.auth.mode(inv.client) == "emulator")
     try:

@@ -24,7 +24,6 @@ import atexit
 import contextlib
 import errno
 import fcntl
-import json
 import os
 import signal
 import subprocess
@@ -38,7 +37,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from focuscli.errors import BackendError, UsageError
+from focuscli.errors import BackendError
 from focuscli.settings import EMBEDDED_HOST, EMBEDDED_NAMESPACE, EMBEDDED_PORT, Settings
 
 PROBE_TIMEOUT = 0.3  # seconds for one "is anybody there?" request

@@ -48,8 +48,8 @@ from urllib.parse import parse_qs, urlsplit
 
 from focuscli.backend import Target
 from focuscli.errors import UsageError
-from focuscli.signin import PRODUCTION_ROOT, AuthService
 from focuscli.hooks import HOOK_EVENTS
+from focuscli.signin import PRODUCTION_ROOT, AuthService
 
 ENV_DATABASE_URL = "FOCUS_DATABASE_URL"
 ENV_CREDENTIALS = "GOOGLE_APPLICATION_CREDENTIALS"

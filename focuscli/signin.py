@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from focuscli.errors import BackendError, SignInError, Unreachable, UsageError
+from focuscli.errors import BackendError, FocusError, SignInError, Unreachable, UsageError
 from focuscli.http_client import HttpClient, NoAnswer
 
 PRODUCTION_ROOT = "https://"  # + identitytoolkit.googleapis.com/..., securetoken.googleapis.com/...
@@ -182,7 +182,7 @@ class SignIn:
             raise self._refusal(data["error"], reply.status)
         raise self._unexpected(f"HTTP {reply.status}")
 
-    def _refusal(self, error: Mapping[str, Any], status: int) -> BackendError:
+    def _refusal(self, error: Mapping[str, Any], status: int) -> FocusError:
         message = str(error.get("message", ""))
         code = message.split(":", 1)[0].strip()
         if code in _MESSAGES:

@@ -7,11 +7,11 @@ emulator instead (tests marked `focus_serve` are then skipped: they test our pro
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-import json
 from typing import Any
 
 import pytest

@@ -6,8 +6,8 @@ import json
 import os
 import queue
 import signal
-import stat
 import socket
+import stat
 import threading
 import time
 from collections.abc import Iterator

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from focuscli.backend import Target
-from focuscli.signin import AuthService
 from focuscli.errors import UsageError
 from focuscli.settings import parse_duration, remember_session, resolve, validate_name
+from focuscli.signin import AuthService
 
 EMBEDDED = Target("http://127.0.0.1:9000?ns=focus", None, "embedded")
 PROD = "https://my-proj-default-rtdb.firebaseio.com"

@@ -24,9 +24,9 @@ import pytest
 from focuscli import timer
 from focuscli.backend import Database, Target
 from focuscli.service import Focus
-from tests.members import EmulatorMember
 from tests import faketime
 from tests.conftest import focus_env
+from tests.members import EmulatorMember
 
 ROOT = Path(__file__).resolve().parent.parent
 RULES = (ROOT / "firebase" / "database.rules.json").read_text()

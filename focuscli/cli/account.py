@@ -44,7 +44,11 @@ def login(
     password = _password(email, confirm=create and not password_stdin, from_stdin=password_stdin)
     account = inv.account
     signin = account.signin
-    tokens = signin.sign_up(email, password, shown) if create else signin.sign_in(email, password)
+    if create:
+        assert shown is not None  # checked above
+        tokens = signin.sign_up(email, password, shown)
+    else:
+        tokens = signin.sign_in(email, password)
     if shown is not None and (tokens.name != shown or not create):
         signin.set_name(tokens.id_token, shown)
     # A token minted before the name was set does not carry it (the rules check `name`).

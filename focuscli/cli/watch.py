@@ -43,11 +43,10 @@ def watch(
     sid = inv.session_name(session)
     revive: Callable[[], None] | None = None
     if inv.settings.target.kind == "embedded":  # the server focus starts: start it again if it stops
-        from functools import partial
-
         from focuscli import embedded
 
-        revive = partial(embedded.ensure_running, inv.settings, say=lambda text: None)
+        def revive() -> None:
+            embedded.ensure_running(inv.settings, say=lambda text: None)
     events = _Tracked(inv.focus.watch(sid, watchdog_s=watchdog, revive=revive))
     try:
         _show(inv, sid, events, as_json)

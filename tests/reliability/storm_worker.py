@@ -27,11 +27,11 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-from dataclasses import replace
 import os
 import random
 import sys
 import time
+from dataclasses import replace
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 

@@ -43,7 +43,6 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 import pytest
-import requests
 
 from tests.reliability.conftest import open_fds, rss_kib
 
