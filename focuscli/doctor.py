@@ -48,11 +48,11 @@ def report(inv: Invocation) -> Iterator[str]:
     packaged = embedded.packaged_rules()
     expected = RulesDocument.parse(packaged.read_text(encoding="utf-8")).strict_json()
     secret_file = embedded.admin_secret_path(settings) if target.kind == "embedded" else settings.admin_secret_file
-    token: str | None = None
+    admin: str | None = None
     if target.kind != "production":
-        token = adminapi.admin_token(secret_file, emulator_mode=settings.auth.mode(inv.client) == "emulator")
+        admin = adminapi.admin_token(secret_file, emulator_mode=settings.auth.mode(inv.client) == "emulator")
     try:
-        in_force = adminapi.rules_in_force(target, admin_token=token)
+        in_force = adminapi.rules_in_force(target, admin_token=admin)
     except adminapi.NoAdminCredential as err:
         yield f"rules: not compared (reading the rules in force is for administrators: {err.message})"
         return
