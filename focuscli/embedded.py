@@ -1,14 +1,21 @@
-"""The embedded default backend: a detached `focus serve` on 127.0.0.1, started on demand.
+"""The embedded default backend: a detached `focus serve` of this OS user, started on demand.
 
 `focus start` and `focus watch` are separate processes, so the default database must outlive
 both: when no database is configured, the first command that needs it starts
 
-    python -m focuscli serve --port PORT --rules <packaged rules> --data-dir DATA_DIR/database
+    python -m focuscli serve --secure --port PORT --rules <packaged rules>
+        --data-dir DATA_DIR/database --admin-secret-file DATA_DIR/database/admin-secret
 
 in its own session (it survives the terminal), logging to DATA_DIR/serve.log, and records its
-pid in STATE_DIR/serve.pid so that `stop` can end it. A lock file (STATE_DIR/serve.lock)
-serialises starters on this machine; should two servers still race for the port, the loser
-exits ("address in use") and everyone keeps using the winner.
+pid in STATE_DIR/serve.pid (for `stop`) and its port in STATE_DIR/serve.port.
+
+The server belongs to the OS user whose data directory holds its admin secret (mode 0600): a
+server is "ours" only if it accepts that secret, so focus never talks to another user's server
+as if it were its own. It runs in secure mode: members' ID tokens are signed and checked, and
+`owner` is not an administrator, so no other local user (and no web page) can act as you.
+The port is FOCUS_SERVE_PORT if set (refused, naming the problem, if someone else's server
+holds it); otherwise the one this user's server used last, else 9000 if free, else any free
+port. A lock file (STATE_DIR/serve.lock) serialises starters of one user.
 """
 
 from __future__ import annotations
@@ -17,7 +24,6 @@ import atexit
 import contextlib
 import errno
 import fcntl
-import json
 import os
 import signal
 import subprocess
@@ -32,7 +38,7 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from focuscli.errors import BackendError
-from focuscli.settings import Settings
+from focuscli.settings import EMBEDDED_HOST, EMBEDDED_NAMESPACE, EMBEDDED_PORT, Settings
 
 PROBE_TIMEOUT = 0.3  # seconds for one "is anybody there?" request
 PROBE_BYTES = 4096  # written (and removed) to check that a directory takes data
@@ -45,6 +51,7 @@ _resources = contextlib.ExitStack()
 atexit.register(_resources.close)
 
 Probe = Literal["ours", "none", "foreign"]
+PORT_TRIES = 5  # starts on a newly chosen port before giving up (each lost to a racing program)
 
 
 def packaged_rules() -> Path:
@@ -67,21 +74,33 @@ def pid_path(settings: Settings) -> Path:
     return settings.state_dir / "serve.pid"
 
 
-def ensure_running(settings: Settings, *, say: Callable[[str], None]) -> None:
-    """Make sure the embedded server answers, starting it if needed (a no-op for other kinds)."""
+def admin_secret_path(settings: Settings) -> Path:
+    """The embedded server's admin secret (mode 0600, readable by this OS user only)."""
+    return settings.data_dir / "database" / "admin-secret"
+
+
+def port_path(settings: Settings) -> Path:
+    return settings.state_dir / "serve.port"
+
+
+def ensure_running(settings: Settings, *, say: Callable[[str], None]) -> Settings:
+    """Make sure this user's embedded server answers, starting it if needed; returns the
+    settings with the server's actual URL (unchanged for other kinds of backend)."""
     if settings.target.kind != "embedded":
-        return
+        return settings
+    fixed = settings.serve_port_fixed
     url, ns = _base_url(settings), _namespace(settings)
-    if _probe(url, ns) == "ours":
-        _sync_rules(settings, url, ns, say)
-        return
+    secret = _secret(settings)
+    if secret is not None and _probe(url, ns, secret) == "ours":
+        _sync_rules(settings, url, ns, secret, say)
+        return settings
     for directory, variable in ((settings.state_dir, "XDG_STATE_HOME"), (settings.data_dir, "XDG_DATA_HOME")):
         try:
             _check_writable(directory)
         except OSError as err:
             raise _unwritable(directory, variable, err) from None
     try:
-        _start(settings, url, ns, say)
+        return _start(settings, ns, fixed, say)
     except OSError as err:  # the disk filled up, or went read-only, in between
         raise _unwritable(settings.data_dir, "XDG_DATA_HOME", err) from None
 
@@ -117,35 +136,87 @@ def _unwritable(directory: Path, variable: str, err: OSError) -> BackendError:
     return BackendError(f"cannot start the local database server: {problem}; {todo}")
 
 
-def _start(settings: Settings, url: str, ns: str, say: Callable[[str], None]) -> None:
+def _start(settings: Settings, ns: str, fixed: bool, say: Callable[[str], None]) -> Settings:
     with _locked(settings.state_dir / "serve.lock"):
-        found = _probe(url, ns)  # someone may have started it while we waited for the lock
-        if found == "foreign":
-            raise BackendError(
-                f"something other than focus serve answers at {url}; "
-                "stop it or pick another port with FOCUS_SERVE_PORT"
-            )
-        if found == "ours":
-            return
-        proc = _spawn(settings)
-        _wait_until_answering(settings, url, ns, proc)
-        if proc.poll() is None:  # ours won the port: remember it for `stop`
-            _write_pid(pid_path(settings), proc.pid)
-            say(
-                f"started a local database server (focus serve) on {url}; log: {log_path(settings)}"
-            )
+        for _ in range(PORT_TRIES):
+            port = urlsplit(settings.target.url).port or EMBEDDED_PORT
+            url = _base_url(settings)
+            found = _probe(url, ns, _secret(settings))  # started meanwhile by another command?
+            if found == "ours":
+                return settings
+            if found == "foreign" and _stop_older_server(settings, say):
+                continue  # ours, started by an older focus without this user's secret
+            if found == "foreign":
+                if fixed:
+                    raise BackendError(
+                        f"port {port} (FOCUS_SERVE_PORT) is held by something other than your "
+                        "focus serve (another user's, or another program); pick another port "
+                        "with FOCUS_SERVE_PORT"
+                    )
+                settings = _on_port(settings, _free_port())
+                continue
+            proc = _spawn(settings)
+            if _wait_until_answering(settings, url, ns, proc):
+                _write_pid(pid_path(settings), proc.pid)
+                _write_pid(port_path(settings), port)
+                say(f"started a local database server (focus serve) on {url}; log: {log_path(settings)}")
+                return settings
+            if fixed:
+                break
+            settings = _on_port(settings, _free_port())  # lost the port to a racing program
+        _fail_to_start(settings, url)
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _sync_rules(settings: Settings, url: str, ns: str, say: Callable[[str], None]) -> None:
+def _stop_older_server(settings: Settings, say: Callable[[str], None]) -> bool:
+    """Stop this user's server if an older focus started it (it does not know the admin
+    secret); True if one was stopped, so the start can go on in its place."""
+    pid = _read_pid(pid_path(settings))
+    if pid is None or not _is_focus_serve(pid) or not _owned_by_me(pid):
+        return False
+    say(stop(settings) + " (started by an older focus); starting it again in secure mode")
+    return True
+
+
+def _owned_by_me(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}").stat().st_uid == os.getuid()
+    except OSError:
+        return False
+
+
+def _on_port(settings: Settings, port: int) -> Settings:
+    from dataclasses import replace
+
+    from focuscli.backend import Target
+
+    return replace(settings, target=Target(f"http://{EMBEDDED_HOST}:{port}?ns={EMBEDDED_NAMESPACE}", None, "embedded"))
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind((EMBEDDED_HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+def _secret(settings: Settings) -> str | None:
+    """This user's embedded server's admin secret, if it was ever started."""
+    try:
+        secret = admin_secret_path(settings).read_text(encoding="utf-8").strip()
+    except OSError:
+        return None
+    return secret or None
+
+
+def _sync_rules(settings: Settings, url: str, ns: str, secret: str, say: Callable[[str], None]) -> None:
     """A server that an older focus started enforces that version's rules, which may refuse
     this version's writes (a new field in the history, say): give it the packaged rules. Only
     the server focus started itself (its pid file): a `focus serve` you run keeps your rules."""
-    pid = _read_pid(pid_path(settings))
-    if pid is None or not _is_focus_serve(pid):
-        return
     packaged = packaged_rules().read_bytes()
     location = f"{url}/.settings/rules.json?ns={ns}"
-    owner = {"Authorization": "Bearer owner"}
+    owner = {"Authorization": f"Bearer {secret}"}
     try:
         with urllib.request.urlopen(
             urllib.request.Request(location, headers=owner), timeout=PROBE_TIMEOUT
@@ -183,14 +254,16 @@ def stop(settings: Settings) -> str:
 
 
 def status(settings: Settings) -> dict[str, Any]:
-    """For `focus doctor`: {"url", "pid" (alive, or None), "running" (answers), "log"}."""
+    """For `focus doctor`: {"url", "pid" (alive, or None), "running" (ours answers), "log"}."""
     url = _base_url(settings) if settings.target.kind == "embedded" else settings.target.url
     pid = _read_pid(pid_path(settings))
+    secret = _secret(settings)
     return {
         "url": url,
         "pid": pid if pid is not None and _is_focus_serve(pid) else None,
         "running": settings.target.kind == "embedded"
-        and _probe(url, _namespace(settings)) == "ours",
+        and secret is not None
+        and _probe(url, _namespace(settings), secret) == "ours",
         "log": str(log_path(settings)),
     }
 
@@ -208,31 +281,33 @@ def _namespace(settings: Settings) -> str:
     return query.removeprefix("ns=") if query.startswith("ns=") else "focus"
 
 
-def _probe(url: str, ns: str = "focus") -> Probe:
-    """ "ours" if an RTDB-like server answers at `url`, "none" if nothing does, else "foreign"."""
+def _probe(url: str, ns: str, secret: str | None) -> Probe:
+    """ "ours" if this user's server answers at `url` (it accepts our admin secret), "none" if
+    nothing answers, else "foreign" (another user's server, or another program)."""
+    if secret is None:
+        secret = "-"  # no secret yet: whatever answers is not ours
     request = urllib.request.Request(
-        f"{url}/.json?ns={ns}&shallow=true", headers={"Authorization": "Bearer owner"}
+        f"{url}/.settings/rules.json?ns={ns}", headers={"Authorization": f"Bearer {secret}"}
     )
     try:
         with urllib.request.urlopen(request, timeout=PROBE_TIMEOUT) as response:
-            json.loads(response.read() or b"null")
+            response.read()
             return "ours"
     except urllib.error.HTTPError as err:
         err.close()
         return "foreign"
-    except ValueError:  # answered, but not with JSON
-        return "foreign"
-    except (urllib.error.URLError, OSError):
+    except (urllib.error.URLError, OSError, ValueError):
         return "none"
 
 
 def _spawn(settings: Settings) -> subprocess.Popen[bytes]:
     port = urlsplit(settings.target.url).port or 9000
     command = [
-        sys.executable, "-m", "focuscli", "serve",
+        sys.executable, "-m", "focuscli", "serve", "--secure",
         "--port", str(port),
         "--rules", str(packaged_rules()),
         "--data-dir", str(settings.data_dir / "database"),
+        "--admin-secret-file", str(admin_secret_path(settings)),
     ]  # fmt: skip
     env = dict(os.environ)
     root = str(Path(__file__).resolve().parent.parent)
@@ -257,18 +332,20 @@ def _spawn(settings: Settings) -> subprocess.Popen[bytes]:
 
 def _wait_until_answering(
     settings: Settings, url: str, ns: str, proc: subprocess.Popen[bytes]
-) -> None:
+) -> bool:
+    """True once the started server answers as ours; False if it exited (lost the port)."""
     deadline = time.monotonic() + START_TIMEOUT
-    exited_at: float | None = None
     while time.monotonic() < deadline:
-        if _probe(url, ns) == "ours":
-            return
+        if _probe(url, ns, _secret(settings)) == "ours":
+            return True
         if proc.poll() is not None:
-            # Lost a race for the port (the winner will answer soon) or failed to start.
-            exited_at = exited_at or time.monotonic()
-            if time.monotonic() - exited_at > 2.0:
-                break
+            return False
         time.sleep(0.05)
+    proc.terminate()
+    return False
+
+
+def _fail_to_start(settings: Settings, url: str) -> None:
     last = _last_line(log_path(settings))
     reason = f" ({last})" if last else ""
     raise BackendError(

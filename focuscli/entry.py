@@ -1,9 +1,11 @@
-"""The `focus` console script: a stdlib-only fast path for prompts, else the full CLI.
+"""The `focus` console script: fast paths for prompts and scripts, else the full CLI.
 
 ``focus status --format FMT [--session S]`` (also ``--session S --format FMT`` and the
 ``--opt=value`` forms) is answered from the snapshot a running `focus watch` keeps (see
-focuscli.prompt) when it is fresh, without the network and without importing firebase-admin,
-typer or rich. Anything else, or no fresh snapshot, goes to `focuscli.cli.main`.
+focuscli.prompt) when it is fresh, without the network and without importing typer or rich.
+``focus status --json [--session S]`` — what scripts, CI jobs and status bars poll — asks the
+database through the same library calls as the full CLI, minus typer's option processing.
+Anything else goes to `focuscli.cli.main`.
 """
 
 from __future__ import annotations
@@ -43,6 +45,12 @@ def main() -> None:
         sys.stdout.write(line + "\n")
         sys.stdout.flush()
         return
+    session = _json_status_args(sys.argv[1:])
+    if session is not None:
+        code = json_status(session or None, dict(os.environ))
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)  # as the full CLI does: no interpreter teardown once the output is out
     from focuscli.cli import main as cli_main
 
     cli_main()
@@ -67,6 +75,49 @@ def _prompt_args(argv: list[str]) -> tuple[str, str | None] | None:
     if "--format" not in opts:
         return None
     return opts["--format"], opts.get("--session")
+
+
+def _json_status_args(argv: list[str]) -> str | None:
+    """The session flag ("" if none) of ``status --json [--session S]`` (any order, ``=``
+    forms); None for anything else."""
+    if not argv or argv[0] != "status":
+        return None
+    rest, session, json_seen = argv[1:], None, False
+    while rest:
+        arg = rest.pop(0)
+        if arg == "--json" and not json_seen:
+            json_seen = True
+            continue
+        name, eq, value = arg.partition("=")
+        if name != "--session" or session is not None:
+            return None
+        if not eq:
+            if not rest:
+                return None
+            value = rest.pop(0)
+        if not value:
+            return None  # `--session ""`: the full CLI words that usage error
+        session = value
+    return (session or "") if json_seen else None
+
+
+def json_status(session: str | None, environ: dict[str, str]) -> int:
+    """`focus status --json`: the object on stdout, or the full CLI's one-line error; exit code."""
+    import json
+
+    from focuscli.errors import FocusError, error_text
+    from focuscli.shell import Invocation
+
+    inv = Invocation(environ=environ)
+    try:
+        result = inv.focus.status(inv.session_name(session))
+        sys.stdout.write(json.dumps(result.to_json(), ensure_ascii=False) + "\n")
+        return 0
+    except FocusError as err:
+        sys.stderr.write(error_text(err) + "\n")
+        return int(err.exit_code)
+    finally:
+        inv.close()
 
 
 def _xdg(environ: Mapping[str, str], name: str, default: Path) -> Path:

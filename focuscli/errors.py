@@ -6,7 +6,10 @@
     ├── NotNow            an action that makes no sense in the timer's state, exit 3
     ├── WaitTimedOut      `focus wait` gave up at its --timeout, exit 4
     ├── WaitStopped       `focus wait`: the timer was stopped (or is idle), exit 5
-    └── BackendError      the database could not be reached or refused, exit 1
+    └── BackendError      the database (or the sign-in service) refused, exit 1
+        ├── PermissionDenied  the security rules refused the read or write
+        ├── Unreachable       no answer: connection refused, unknown host, timed out, TLS
+        └── SignInError       the sign-in service refused: wrong password, revoked session...
 
 Core code raises these; `focuscli.cli.main` alone turns them into one stderr line and an exit code.
 """
@@ -35,6 +38,11 @@ class FocusError(Exception):
         self.detail = detail  # optional extra lines (e.g. a source line with a caret)
 
 
+def error_text(err: FocusError) -> str:
+    """What the member reads for `err`: ``focus: <message>`` and any detail lines."""
+    return f"focus: {err.message}" + (f"\n{err.detail}" if err.detail else "")
+
+
 class UsageError(FocusError):
     exit_code = ExitCode.USAGE
 
@@ -46,6 +54,25 @@ class BadArgument(UsageError):
 
 class BackendError(FocusError):
     exit_code = ExitCode.ERROR
+
+
+class PermissionDenied(BackendError):
+    """The security rules refused the operation."""
+
+
+class Unreachable(BackendError):
+    """Nothing answered (refused, unresolvable, timed out, untrusted TLS, dropped)."""
+
+
+class SignInError(BackendError):
+    """Firebase Authentication refused (wrong password, disabled account, revoked session...).
+
+    ``code`` is the service's error code (``INVALID_PASSWORD``, ``TOKEN_EXPIRED``, ...).
+    """
+
+    def __init__(self, message: str, *, code: str = "") -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class NotNow(FocusError):

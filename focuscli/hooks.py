@@ -229,7 +229,7 @@ class WatchHooks:
             elif event.kind == "state":
                 if self._rev is None or v.rev <= self._rev:
                     continue  # the state found on connecting, or one already seen
-                by = v.updated_by or ""
+                by = v.updated_by_name or v.updated_by or ""
             self.runner.fire(name, data, by=by)
         if event.kind == "state" or self._rev is None:
             self._rev = v.rev if self._rev is None else max(self._rev, v.rev)

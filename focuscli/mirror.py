@@ -36,7 +36,7 @@ class Moment:
     """What a watcher shows at one instant: the timer, who is a member, the connection."""
 
     view: TimerView
-    members: frozenset[str]
+    members: frozenset[str]  # display names
     connection: str  # "connecting" | "live" | "reconnecting"
 
 
@@ -67,7 +67,14 @@ def changes(before: Moment | None, after: Moment) -> list[str]:
 
 
 def moment(mirror: SessionMirror, server_now: int, connection: str) -> Moment:
-    return Moment(view(mirror.state(), server_now), frozenset(mirror.members()), connection)
+    return Moment(view(mirror.state(), server_now), member_names(mirror.members()), connection)
+
+
+def member_names(members: dict[str, Any]) -> frozenset[str]:
+    """The display names of a session's members (a record without one shows its uid)."""
+    return frozenset(
+        str(rec.get("name") or uid) if isinstance(rec, dict) else uid for uid, rec in members.items()
+    )
 
 
 def _parts(path: str) -> list[str]:

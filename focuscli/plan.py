@@ -8,11 +8,13 @@ from typing import Any
 from focuscli.timer import SERVER_NOW, TimerState
 
 
-def log_entry(new: TimerState, by: str, op: str, note: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """The history entry of the action that made `new`: who (`by`), when (the server's time at
-    commit), its rev and operation id; a start or skip adds its phase, length and label, and
-    `note` adds fields of the action's own (the `ms` of an extend)."""
-    entry: dict[str, Any] = {"action": new.action, "by": by, "at": SERVER_NOW, "rev": new.rev, "op": op}
+def log_entry(
+    new: TimerState, by: str, name: str, op: str, note: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """The history entry of the action that made `new`: who (uid `by`, display `name`), when
+    (the server's time at commit), its rev and operation id; a start or skip adds its phase,
+    length and label, and `note` adds fields of the action's own (the `ms` of an extend)."""
+    entry: dict[str, Any] = {"action": new.action, "by": by, "name": name, "at": SERVER_NOW, "rev": new.rev, "op": op}
     if new.action in ("start", "skip"):
         entry["phase"] = new.phase
         entry["ms"] = new.duration_ms

@@ -16,7 +16,7 @@ from focuscli.timer import Cycle, format_duration
 
 PHASE_NAMES = {"focus": "focus", "short_break": "short break", "long_break": "long break"}
 FORMAT_TOKENS = prompt.FORMAT_TOKENS
-LOG_FIELDS = ("rev", "at", "action", "by", "phase", "ms", "label")
+LOG_FIELDS = ("rev", "at", "action", "by", "by_uid", "phase", "ms", "label")
 
 
 def clock_time(server_ms: int | None, offset_ms: int = 0, *, dated: bool | None = None) -> str:
@@ -60,7 +60,7 @@ def status_line(status: Status) -> str:
     line = " · ".join(parts)
     if v.updated_by and v.action:
         when = clock_time(v.updated_at, status.clock_skew_ms)
-        line += f"\nlast: {v.action} by {v.updated_by} at {when}"
+        line += f"\nlast: {v.action} by {v.updated_by_name or v.updated_by} at {when}"
     return line
 
 
@@ -99,11 +99,17 @@ def formatted(status: Status, fmt: str, members: Iterable[str] = ()) -> str:
         raise BadArgument(str(err)) from None
 
 
+def shown_entry(entry: Mapping[str, Any]) -> dict[str, Any]:
+    """A history entry as focus shows it: ``by`` is the member's name (as the rules checked it
+    against their ID token when they acted), ``by_uid`` their uid."""
+    return {**entry, "by": entry.get("name") or entry.get("by"), "by_uid": entry.get("by")}
+
+
 def log_lines(entries: list[dict[str, Any]], offset_ms: int) -> list[str]:
     """`focus log`: one line per entry; every time dated when any entry is not from today."""
     dated = any(isinstance(e.get("at"), int) and not _today(e["at"], offset_ms) for e in entries)
     lines = []
-    for e in entries:
+    for e in map(shown_entry, entries):
         extra = []
         if e.get("phase"):
             extra.append(PHASE_NAMES.get(e["phase"], e["phase"]))
@@ -118,7 +124,7 @@ def log_lines(entries: list[dict[str, Any]], offset_ms: int) -> list[str]:
 
 
 def log_json(entries: list[dict[str, Any]]) -> list[str]:
-    return [json.dumps({k: e[k] for k in LOG_FIELDS if k in e}, ensure_ascii=False) for e in entries]
+    return [json.dumps({k: e[k] for k in LOG_FIELDS if k in e}, ensure_ascii=False) for e in map(shown_entry, entries)]
 
 
 def log_csv(entries: list[dict[str, Any]]) -> str:
@@ -127,7 +133,7 @@ def log_csv(entries: list[dict[str, Any]]) -> str:
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=fields, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
-    for e in entries:
+    for e in map(shown_entry, entries):
         at = e.get("at")
         row = {k: e.get(k, "") for k in LOG_FIELDS}
         row["at_iso"] = iso_time(at) if isinstance(at, int) and not isinstance(at, bool) else ""
@@ -136,11 +142,12 @@ def log_csv(entries: list[dict[str, Any]]) -> str:
 
 
 def members_lines(presence: Mapping[str, Mapping[str, Any]], offset_ms: int) -> list[str]:
-    """``focus who``: one line per member of a `service.presence` result, by user name:
+    """``focus who``: one line per member of a `service.presence` result, by name:
     ``ana  here``, ``bob  away (seen 10:02:03)`` or ``cara  away (never watched)``."""
-    width = max((len(uid) for uid in presence), default=0)
+    names = {uid: str(rec.get("name") or uid) for uid, rec in presence.items()}
+    width = max((len(name) for name in names.values()), default=0)
     lines = []
-    for uid, rec in sorted(presence.items()):
+    for uid, rec in sorted(presence.items(), key=lambda item: (names[item[0]], item[0])):
         if rec.get("here"):
             where = "here"
         elif isinstance(rec.get("seen_at"), int):
@@ -148,7 +155,7 @@ def members_lines(presence: Mapping[str, Mapping[str, Any]], offset_ms: int) -> 
             where = f"away (seen {clock_time(last, offset_ms)})"
         else:
             where = "away (never watched)"
-        lines.append(f"{uid.ljust(width)}  {where}")
+        lines.append(f"{names[uid].ljust(width)}  {where}")
     return lines
 
 

@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from focuscli import plan, timer
 from focuscli.backend import Database, PermissionDenied, Unreachable
@@ -23,14 +23,30 @@ from focuscli.timer import SERVER_NOW, Phase, TimerState, TimerView
 # do not all collide again on the next rev.
 MAX_RETRIES = 30
 # After a write that got no answer (timeout, dropped connection) and is found not to have landed,
-# it is sent again this many times: its rev can be taken only once, so that is safe.
-UNANSWERED_RETRIES = 1
+# it is sent again this many times: its rev can be taken only once, so that is safe. (Nothing
+# below resends on its own: the HTTP client never repeats a write.)
+UNANSWERED_RETRIES = 2
 RETRY_BACKOFF_S = (0.01, 0.2)  # upper bound of the random pause after the first lost race, cap
 CLOCK_MAX_AGE_S = 600.0
 CLOCK_STEP_S = 0.05
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 HEARTBEAT_S = 15.0  # while watching, a member writes members/$uid/seen_at this often
 PRESENCE_FRESH_MS = 45_000  # here while seen_at is this recent: 3 heartbeats, so 2 may be lost
+
+
+class Me(Protocol):
+    """The signed-in member: their uid (what the rules key everything on) and display name."""
+
+    @property
+    def uid(self) -> str: ...
+
+    @property
+    def name(self) -> str: ...
+
+
+def normalize_code(code: str) -> str:
+    """An invite code as stored: codes are made of CODE_ALPHABET, so any letter case is accepted."""
+    return code.strip().upper()
 
 
 @dataclass(frozen=True)
@@ -99,7 +115,8 @@ class Status:
             "label": v.label,
             "round": v.round,
             "ends_at": v.ends_at,
-            "updated_by": v.updated_by,
+            "updated_by": v.updated_by_name or v.updated_by,
+            "updated_by_uid": v.updated_by,
             "updated_at": v.updated_at,
             "action": v.action,
             "rev": v.rev,
@@ -108,19 +125,19 @@ class Status:
 
 
 class Focus:
-    """What one user can do, against one database, with an estimate of the server clock."""
+    """What one member can do, against one database, with an estimate of the server clock."""
 
     def __init__(
         self,
         db: Database,
-        user: str,
+        me: Me,
         *,
         state_dir: Path,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.db = db
-        self.user = user
+        self.me = me
         self.state_dir = state_dir
         self.clock = clock
         self.sleep = sleep
@@ -159,33 +176,52 @@ class Focus:
     def server_now(self) -> int:
         return int(self.clock() * 1000) + self.clock_offset()
 
+    @property
+    def uid(self) -> str:
+        return self.me.uid
+
+    @property
+    def name(self) -> str:
+        return self.me.name
+
     # -- sessions ---------------------------------------------------------------------------
 
     def exists(self, session: str) -> bool:
         return self.db.get(f"sessions/{session}/meta") is not None
 
     def create(self, session: str) -> str:
-        """Create ``session`` with this user as owner; returns the invite code."""
-        if self.exists(session):
+        """Create ``session`` with this member as owner; returns the invite code."""
+        meta = self.db.get(f"sessions/{session}/meta")
+        if meta is not None:
             raise self._exists(session)
-        code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(10))
-        try:
-            self.db.update(
-                "",
-                {
-                    f"sessions/{session}/meta": {"owner": self.user, "created_at": SERVER_NOW},
-                    f"sessions/{session}/members/{self.user}": {"joined_at": SERVER_NOW},
-                    f"invites/{session}": {"code": code},
-                    f"users/{self.user}/sessions/{session}": {"joined_at": SERVER_NOW},
-                },
-            )
-        except (PermissionDenied, Unreachable) as err:
-            # Refused or unanswered, it may have committed all the same (its answer lost, the copy
-            # urllib3 re-sends refused: meta is written once). The new random invite code tells.
-            if not self._created_with(session, code):
-                if isinstance(err, PermissionDenied) and self.exists(session):
-                    raise self._exists(session) from None
-                raise err
+        code = new_code()
+        write = {
+            f"sessions/{session}/meta": {"owner": self.uid, "created_at": SERVER_NOW},
+            f"sessions/{session}/members/{self.uid}": {"joined_at": SERVER_NOW, "name": self.name},
+            f"invites/{session}": {"code": code},
+            f"users/{self.uid}/sessions/{session}": {"joined_at": SERVER_NOW},
+        }
+        for attempt in range(UNANSWERED_RETRIES + 1):
+            try:
+                self.db.update("", write)
+                break
+            except (PermissionDenied, Unreachable) as err:
+                # Unanswered, it may have committed all the same (its answer lost); the new random
+                # invite code tells. Not in, and unanswered: sending it again is safe (meta can be
+                # written once). Not in, and refused: someone else has the name.
+                try:
+                    landed = self._created_with(session, code)
+                except Unreachable:
+                    raise err from None
+                if landed:
+                    break
+                if isinstance(err, PermissionDenied):
+                    meta = self.db.get(f"sessions/{session}/meta")
+                    if meta is not None:
+                        raise self._exists(session) from None
+                    raise
+                if attempt == UNANSWERED_RETRIES:
+                    raise
         self.created.append(session)
         return code
 
@@ -193,11 +229,11 @@ class Focus:
         """The error for creating a session that exists: what to do depends on who you are."""
         meta = self.db.get(f"sessions/{session}/meta") or {}
         try:
-            member = self.db.get(f"sessions/{session}/members/{self.user}") is not None
+            member = self.db.get(f"sessions/{session}/members/{self.uid}") is not None
         except PermissionDenied:
             member = False
         use = f"use it with: focus start --session {session}"
-        if meta.get("owner") == self.user:
+        if meta.get("owner") == self.uid:
             if member:
                 return UsageError(f"you already own session {session!r}; {use}")
             return UsageError(f"you own session {session!r} but left it; rejoin with: focus join {session}")
@@ -206,7 +242,7 @@ class Focus:
         return UsageError(f"session {session!r} already exists; join it with: focus join {session} --code CODE")
 
     def _created_with(self, session: str, code: str) -> bool:
-        """Whether ``session`` exists with invite ``code`` (so this user's create committed)."""
+        """Whether ``session`` exists with invite ``code`` (so this member's create committed)."""
         try:
             invite = self.db.get(f"invites/{session}")
         except PermissionDenied:
@@ -217,36 +253,94 @@ class Focus:
         meta = self.db.get(f"sessions/{session}/meta")
         if meta is None:
             raise UsageError(f"no session named {session!r}; create it with: focus session create {session}")
-        record: dict[str, Any] = {"joined_at": SERVER_NOW}
-        if meta.get("owner") != self.user:
+        record: dict[str, Any] = {"joined_at": SERVER_NOW, "name": self.name}
+        if meta.get("owner") != self.uid:
             if not code:
                 raise UsageError(
                     f"joining {session!r} needs its invite code: focus join {session} --code CODE "
                     "(a member gets it with: focus session invite)"
                 )
-            record["code"] = code
+            record["code"] = normalize_code(code)
         try:
             self.db.update(
                 "",
                 {
-                    f"sessions/{session}/members/{self.user}": record,
-                    f"users/{self.user}/sessions/{session}": {"joined_at": SERVER_NOW},
+                    f"sessions/{session}/members/{self.uid}": record,
+                    f"users/{self.uid}/sessions/{session}": {"joined_at": SERVER_NOW},
                 },
             )
         except PermissionDenied:
             raise BackendError(f"the invite code for {session!r} is not right; ask a member for it") from None
 
     def leave(self, session: str) -> None:
-        if self._member_read(session, f"sessions/{session}/members/{self.user}") is None:
+        if self._member_read(session, f"sessions/{session}/members/{self.uid}") is None:
             raise self._not_member(session)
         self.db.update(
             "",
-            {f"sessions/{session}/members/{self.user}": None, f"users/{self.user}/sessions/{session}": None},
+            {f"sessions/{session}/members/{self.uid}": None, f"users/{self.uid}/sessions/{session}": None},
         )
 
     def sessions(self) -> list[str]:
-        mine = self.db.get(f"users/{self.user}/sessions") or {}
+        mine = self.db.get(f"users/{self.uid}/sessions") or {}
         return sorted(mine)
+
+    # -- owner powers -------------------------------------------------------------------------
+
+    def owner(self, session: str) -> str | None:
+        meta = self._member_read(session, f"sessions/{session}/meta")
+        return meta.get("owner") if isinstance(meta, dict) else None
+
+    def find_member(self, session: str, who: str) -> tuple[str, dict[str, Any]]:
+        """(uid, record) of the member ``who`` names: a display name, or a uid."""
+        members = self.members(session)
+        if who in members:
+            return who, dict(members[who])
+        matches = [(uid, rec) for uid, rec in members.items() if isinstance(rec, dict) and rec.get("name") == who]
+        if not matches:
+            names = ", ".join(sorted(str(rec.get("name", uid)) for uid, rec in members.items() if isinstance(rec, dict)))
+            raise UsageError(f"{who!r} is not a member of {session!r} (members: {names})")
+        if len(matches) > 1:
+            uids = ", ".join(uid for uid, _ in matches)
+            raise UsageError(f"more than one member of {session!r} is called {who!r}; name one by uid: {uids}")
+        return matches[0][0], dict(matches[0][1])
+
+    def _require_owner(self, session: str, what: str) -> None:
+        if self.owner(session) != self.uid:
+            raise BackendError(f"only the owner of {session!r} can {what}")
+
+    def kick(self, session: str, who: str) -> tuple[str, str]:
+        """Remove member ``who`` and replace the invite code in one update, so that the old code
+        no longer lets them back in; returns (their name, the new code). Owner only."""
+        self._require_owner(session, "remove members")
+        uid, record = self.find_member(session, who)
+        if uid == self.uid:
+            raise UsageError("you cannot remove yourself; use focus leave (after focus session transfer)")
+        code = new_code()
+        self.db.update("", {f"sessions/{session}/members/{uid}": None, f"invites/{session}": {"code": code}})
+        return str(record.get("name") or uid), code
+
+    def rotate_invite(self, session: str) -> str:
+        """A new invite code (the old one stops working); owner only."""
+        self._require_owner(session, "replace the invite code")
+        code = new_code()
+        self.db.update("", {f"invites/{session}": {"code": code}})
+        return code
+
+    def transfer(self, session: str, who: str) -> str:
+        """Make member ``who`` the owner; returns their name. Owner only."""
+        self._require_owner(session, "hand it over")
+        uid, record = self.find_member(session, who)
+        if uid == self.uid:
+            raise UsageError(f"you already own {session!r}")
+        self.db.update(f"sessions/{session}/meta", {"owner": uid})
+        return str(record.get("name") or uid)
+
+    def delete(self, session: str) -> None:
+        """Delete the session and its invite; owner only."""
+        self._require_owner(session, "delete it")
+        self.db.update(
+            "", {f"sessions/{session}": None, f"invites/{session}": None, f"users/{self.uid}/sessions/{session}": None}
+        )
 
     def invite_code(self, session: str) -> str:
         invite = self._member_read(session, f"invites/{session}")
@@ -258,13 +352,13 @@ class Focus:
         return dict(self._member_read(session, f"sessions/{session}/members") or {})
 
     def heartbeat(self, session: str) -> None:
-        """Mark this user present: ``members/<user>/seen_at`` = the server's now.
+        """Mark this member present: ``members/<uid>/seen_at`` = the server's now.
 
         Watchers call it every HEARTBEAT_S; the rules accept it only from a member, for their own
         record, with a server timestamp, and refuse anything else in the same write.
         """
         try:
-            self.db.update(f"sessions/{session}/members/{self.user}", {"seen_at": SERVER_NOW})
+            self.db.update(f"sessions/{session}/members/{self.uid}", {"seen_at": SERVER_NOW})
         except PermissionDenied:
             raise self._not_member(session) from None
 
@@ -274,20 +368,21 @@ class Focus:
         A watch that ends cleanly calls it, so that the others do not see a member who quit as
         here for PRESENCE_FRESH_MS more; their next heartbeat (a later seen_at) undoes it."""
         try:
-            self.db.set(f"sessions/{session}/members/{self.user}/away_at", SERVER_NOW)
+            self.db.set(f"sessions/{session}/members/{self.uid}/away_at", SERVER_NOW)
         except PermissionDenied:
             raise self._not_member(session) from None
 
     def presence(self, session: str) -> dict[str, dict[str, Any]]:
-        """The session's members with ``here`` and ``seen_at`` (see `presence`), by user."""
+        """The session's members with ``here`` and ``seen_at`` (see `presence`), by uid."""
         return presence(self.members(session), self.server_now())
 
     def cleanup_idle(self, idle_after_ms: int) -> list[str]:
-        """Delete this user's sessions idle longer than ``idle_after_ms``; returns their names.
+        """Delete the sessions this member owns that were idle longer than ``idle_after_ms``;
+        returns their names. Sessions that are gone, or that this member was removed from, are
+        dropped from their list.
 
         Idle means the timer is stopped (or never started) and nothing changed for that long.
-        The rules let the owner delete a session at any time and any member once it has been
-        idle for an hour; sessions that are already gone are dropped from the user's list.
+        Only a session's owner may delete it (so nobody can take over a session's name).
         """
         removed = []
         now = self.server_now()
@@ -298,25 +393,33 @@ class Focus:
             except PermissionDenied:
                 meta = state = None  # no longer a member
             if meta is None:
-                self.db.update("", {f"users/{self.user}/sessions/{session}": None})
+                self.db.update("", {f"users/{self.uid}/sessions/{session}": None})
+                continue
+            if meta.get("owner") != self.uid:
                 continue
             if state is not None and state.get("status") != "idle":
                 continue  # a running or paused timer is never idle, however long its phase
             last = (state or {}).get("updated_at") or meta.get("created_at")
             if isinstance(last, int) and now - last > idle_after_ms:
-                try:
-                    self.db.update(
-                        "",
-                        {
-                            f"sessions/{session}": None,
-                            f"invites/{session}": None,
-                            f"users/{self.user}/sessions/{session}": None,
-                        },
-                    )
-                except PermissionDenied:
-                    continue  # not idle long enough for the rules yet; the owner or time will do it
+                self.delete(session)
                 removed.append(session)
         return removed
+
+    def watch_ended(self, session: str, detail: str) -> FocusError:
+        """Why the server ended this member's stream of ``session``: it is gone, the member was
+        removed, or ``detail`` (the stream's own reason)."""
+        try:
+            if self.db.get(f"sessions/{session}/meta") is None:
+                return BackendError(f"session {session!r} no longer exists")
+            self.db.get(f"sessions/{session}/members/{self.uid}")
+        except PermissionDenied:
+            return BackendError(
+                f"you were removed from {session!r} (by its owner); to come back, ask a member "
+                f"for the new invite code: focus join {session} --code CODE"
+            )
+        except BackendError:
+            pass
+        return BackendError(f"stopped watching {session!r}: {detail}")
 
     def _member_read(self, session: str, path: str) -> Any:
         try:
@@ -327,7 +430,7 @@ class Focus:
     def _not_member(self, session: str) -> FocusError:
         if not self.exists(session):
             return UsageError(f"no session named {session!r}; start one with: focus start --session {session}")
-        return BackendError(f"you ({self.user}) are not a member of {session!r}; join with: focus join {session} --code CODE")
+        return BackendError(f"you ({self.me.name}) are not a member of {session!r}; join with: focus join {session} --code CODE")
 
     # -- the timer --------------------------------------------------------------------------
 
@@ -375,7 +478,8 @@ class Focus:
                 new = action(state, now)
             except timer.TimerError as err:
                 raise NotNow(str(err)) from None
-            entry = plan.log_entry(new, self.user, op, note)
+            new = replace(new, updated_by_name=self.name)
+            entry = plan.log_entry(new, self.uid, self.name, op, note)
             tried[new.rev] = new
             try:
                 self.db.update(f"sessions/{session}", plan.update(new, entry))
@@ -460,7 +564,7 @@ class Focus:
         disconnected, ``revive()`` (if given) is called now and then: the CLI passes one that
         starts the embedded server again.
         """
-        if self._member_read(session, f"sessions/{session}/members/{self.user}") is None:
+        if self._member_read(session, f"sessions/{session}/members/{self.uid}") is None:
             raise self._not_member(session)
         from focuscli.watching import follow
 
@@ -506,6 +610,11 @@ class Focus:
             if timeout_ms is not None:
                 pause = min(pause, max(0.0, (timeout_ms - waited_ms) / 1000))
             self.sleep(max(pause, 0.01))
+
+
+def new_code() -> str:
+    """A fresh invite code: 10 characters of CODE_ALPHABET (no 0/O, 1/I)."""
+    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(10))
 
 
 def presence(members: Mapping[str, Any], server_now: int) -> dict[str, dict[str, Any]]:

@@ -3,20 +3,26 @@
 Each setting takes the first value found, in this order:
 
     database   1. --db URL, FOCUS_DATABASE_URL, config `db_url`:
-                  https://...                  a Firebase project (production); it needs a
-                                               service-account key from --credentials,
-                                               GOOGLE_APPLICATION_CREDENTIALS or config `credentials`
+                  https://...                  a Firebase project (production)
                   http://host:port?ns=NAME     an emulator or a `focus serve` you run yourself
                2. FIREBASE_DATABASE_EMULATOR_HOST set: the emulator, namespace
                   `<project>-default-rtdb` (where `firebase emulators:exec` loads the rules)
                3. otherwise the embedded default: http://127.0.0.1:9000?ns=focus, a `focus serve`
                   started on demand (FOCUS_SERVE_PORT changes the port)
+    sign-in    a Firebase project: Google's Identity Toolkit with the project's Web API key
+               (FOCUS_API_KEY, config `api_key`; config `auth_url` / FOCUS_AUTH_URL moves the
+               endpoints, for a proxy); FIREBASE_AUTH_EMULATOR_HOST set: that Auth emulator;
+               otherwise the database's own host and port (a `focus serve` is also the Auth
+               emulator)
+    admin      a service-account key (--credentials, GOOGLE_APPLICATION_CREDENTIALS, config
+               `credentials`): only for administrator tasks (`focus doctor`'s rules check)
     project    FOCUS_PROJECT, config `project`, the production URL's project, "demo-focus"
-    user       --user, FOCUS_USER, config `user`, your login name
+    user       the local profile: --user, FOCUS_USER, config `user`, your login name; each
+               profile has its own sign-in per backend
     session    --session, FOCUS_SESSION, config `session`, the session you last joined, none
 
 The config file is $FOCUS_CONFIG, else $XDG_CONFIG_HOME/focus/config.toml (default
-~/.config/focus/config.toml); TOML with the keys db_url, credentials, project, user, session,
+~/.config/focus/config.toml); TOML with the keys db_url, api_key, auth_url, credentials, project, user, session,
 cleanup_after (a duration such as "7d", "12h", "90m" or "1d12h"; default 7d), and for hooks
 (focuscli.hooks): hook_timeout (seconds, default 10), bell and notify (booleans, default true)
 and a [hooks] table of event name -> shell command. State (the
@@ -43,10 +49,16 @@ from urllib.parse import parse_qs, urlsplit
 from focuscli.backend import Target
 from focuscli.errors import UsageError
 from focuscli.hooks import HOOK_EVENTS
+from focuscli.signin import PRODUCTION_ROOT, AuthService
 
 ENV_DATABASE_URL = "FOCUS_DATABASE_URL"
 ENV_CREDENTIALS = "GOOGLE_APPLICATION_CREDENTIALS"
 ENV_EMULATOR_HOST = "FIREBASE_DATABASE_EMULATOR_HOST"
+ENV_AUTH_EMULATOR_HOST = "FIREBASE_AUTH_EMULATOR_HOST"
+ENV_API_KEY = "FOCUS_API_KEY"
+ENV_AUTH_URL = "FOCUS_AUTH_URL"
+ENV_ADMIN_SECRET_FILE = "FOCUS_ADMIN_SECRET_FILE"
+EMULATOR_API_KEY = "fake-api-key"  # any non-empty key does on emulators (the emulator's own choice)
 ENV_PROJECT = "FOCUS_PROJECT"
 ENV_USER = "FOCUS_USER"
 ENV_SESSION = "FOCUS_SESSION"
@@ -59,10 +71,13 @@ EMBEDDED_PORT = 9000
 EMBEDDED_NAMESPACE = "focus"
 DEFAULT_CLEANUP_AFTER = "7d"
 CONFIG_KEYS = (
-    "db_url", "credentials", "project", "user", "session", "cleanup_after",
-    "hooks", "hook_timeout", "bell", "notify",
+    "db_url", "api_key", "auth_url", "credentials", "admin_secret_file", "project", "user", "session",
+    "cleanup_after", "hooks", "hook_timeout", "bell", "notify",
 )  # fmt: skip
-STRING_KEYS = ("db_url", "credentials", "project", "user", "session", "cleanup_after")
+STRING_KEYS = (
+    "db_url", "api_key", "auth_url", "credentials", "admin_secret_file", "project", "user", "session",
+    "cleanup_after",
+)  # fmt: skip
 DEFAULT_HOOK_TIMEOUT_S = 10.0
 MAX_HOOK_TIMEOUT_S = 3600.0
 
@@ -79,7 +94,10 @@ class Settings:
     """Everything a focus command needs to know before it talks to the database."""
 
     target: Target
-    user: str
+    user: str  # the local profile's name (also the display name of an account focus creates)
+    auth: AuthService  # where members sign in
+    auto_profiles: str  # "yes": a profile's account is created on first use; "no"; "ask" the server
+    credentials_path: Path  # the member's stored sign-ins (focuscli.credentials)
     session: str | None
     project: str
     config_path: Path
@@ -90,6 +108,9 @@ class Settings:
     hook_timeout_s: float = DEFAULT_HOOK_TIMEOUT_S
     bell: bool = True  # terminal bell on phase end (watch, wait)
     notify: bool = True  # notify-send on phase end, when it is on PATH
+    ca_bundle: str | None = None  # TLS: trust only these CAs (SSL_CERT_FILE / REQUESTS_CA_BUNDLE)
+    admin_secret_file: Path | None = None  # a focus serve's admin secret: administrator tasks only
+    serve_port_fixed: bool = False  # the embedded server's port was set with FOCUS_SERVE_PORT
 
 
 def validate_name(kind: str, name: str) -> str:
@@ -142,21 +163,23 @@ def resolve(
         (None, ""),
     )
     project = _first(environ.get(ENV_PROJECT), config.get("project"))
+    key_file = _first(credentials, environ.get(ENV_CREDENTIALS), config.get("credentials"))
+    if key_file and key_file.startswith("~/"):
+        key_file = str(home / key_file[2:])
+    auto_profiles = "yes"
     if url is not None:
-        target = _explicit_target(
-            url,
-            _first(credentials, environ.get(ENV_CREDENTIALS), config.get("credentials")),
-            home,
-            source,
-        )
+        target = _explicit_target(url, key_file, source)
         if project is None and target.kind == "production":
             project = _project_of(target.url)
+        auto_profiles = "no" if target.kind == "production" else "ask"
     elif environ.get(ENV_EMULATOR_HOST):
         project = project or DEFAULT_PROJECT
-        target = Target(f"https://{project}-default-rtdb.firebaseio.com", None, "emulator")
+        host = _host_port(environ[ENV_EMULATOR_HOST], ENV_EMULATOR_HOST)
+        target = Target(f"http://{host}?ns={project}-default-rtdb", key_file, "emulator")
     else:
-        port = _serve_port(environ.get(ENV_SERVE_PORT))
+        port = _serve_port(environ.get(ENV_SERVE_PORT)) or _recorded_port(state_dir) or EMBEDDED_PORT
         target = Target(f"http://{EMBEDDED_HOST}:{port}?ns={EMBEDDED_NAMESPACE}", None, "embedded")
+    auth = _auth_service(target, environ, config, config_path)
 
     login = _first(user, environ.get(ENV_USER), config.get("user"))
     if login is None:  # the OS login name may hold '.', '@' ...: make it a key, as documented
@@ -173,6 +196,12 @@ def resolve(
     return Settings(
         target=target,
         user=validate_name("user", login),
+        auth=auth,
+        auto_profiles=auto_profiles,
+        credentials_path=_xdg(environ, "XDG_CONFIG_HOME", home / ".config") / "focus" / "credentials.json",
+        ca_bundle=_first(environ.get("SSL_CERT_FILE"), environ.get("REQUESTS_CA_BUNDLE")),
+        serve_port_fixed=target.kind == "embedded" and bool(environ.get(ENV_SERVE_PORT)),
+        admin_secret_file=_path(_first(environ.get(ENV_ADMIN_SECRET_FILE), config.get("admin_secret_file")), home),
         session=chosen,  # validated when a command uses it (an unused default may be odd)
         project=project or DEFAULT_PROJECT,
         config_path=config_path,
@@ -307,16 +336,10 @@ def _hooks_table(path: Path, value: object) -> dict[str, str]:
     return hooks
 
 
-def _explicit_target(url: str, credentials: str | None, home: Path, source: str) -> Target:
+def _explicit_target(url: str, credentials: str | None, source: str) -> Target:
     parts = urlsplit(url.strip())
     if parts.scheme == "https" and parts.hostname:
-        if not credentials:
-            raise UsageError(
-                f"the production database {url} needs a service-account key: use --credentials, "
-                f"{ENV_CREDENTIALS} or `credentials` in the config file"
-            )
-        path = str(home / credentials[2:]) if credentials.startswith("~/") else credentials
-        return Target(f"https://{parts.netloc}", path, "production")
+        return Target(f"https://{parts.netloc}", credentials, "production")
     if parts.scheme == "http" and parts.hostname and parts.path in ("", "/"):
         try:
             port = parts.port
@@ -325,8 +348,56 @@ def _explicit_target(url: str, credentials: str | None, home: Path, source: str)
         names = parse_qs(parts.query).get("ns", [])
         if port and len(names) == 1:
             validate_name("namespace", names[0])
-            return Target(f"http://{parts.netloc}?ns={names[0]}", None, "emulator")
+            return Target(f"http://{parts.netloc}?ns={names[0]}", credentials, "emulator")
     raise UsageError(f"invalid database URL {url!r} (from {source}): {BAD_URL}")
+
+
+def _auth_service(
+    target: Target, environ: Mapping[str, str], config: Mapping[str, str], config_path: Path
+) -> AuthService:
+    """Where members of `target` sign in (see the module docstring), and with which key."""
+    api_key = _first(environ.get(ENV_API_KEY), config.get("api_key"))
+    emulator = environ.get(ENV_AUTH_EMULATOR_HOST)
+    moved = _first(environ.get(ENV_AUTH_URL), config.get("auth_url"))
+    if moved:
+        parts = urlsplit(moved)
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.path not in ("", "/"):
+            raise UsageError(f"invalid auth_url {moved!r}: use https://host[:port] (a proxy of Google's sign-in hosts)")
+        root = f"{parts.scheme}://{parts.netloc}/"
+    elif emulator:
+        root = f"http://{_host_port(emulator, ENV_AUTH_EMULATOR_HOST)}/"
+    elif target.kind == "production":
+        root = PRODUCTION_ROOT
+    else:
+        return AuthService(target.display_url() + "/", api_key or EMULATOR_API_KEY, noun="the database")
+    if target.kind == "production" and not emulator:
+        if not api_key:
+            raise UsageError(
+                f"the Firebase project at {target.url} needs its Web API key to sign members in: "
+                f"set api_key in {config_path} or {ENV_API_KEY} (Firebase console → Project "
+                "settings → General → Web API key; it is not a secret)"
+            )
+        return AuthService(root, api_key)
+    return AuthService(root, api_key or EMULATOR_API_KEY)
+
+
+def _path(value: str | None, home: Path) -> Path | None:
+    if not value:
+        return None
+    return home / value[2:] if value.startswith("~/") else Path(value)
+
+
+def _host_port(value: str, name: str) -> str:
+    """`host:port` from an emulator-host variable, as firebase-admin reads it."""
+    text = value.strip()
+    parts = urlsplit(f"//{text}")
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if "/" in text or not parts.hostname or not port:
+        raise UsageError(f"{name} must be host:port (like 127.0.0.1:9099), not {value!r}")
+    return text
 
 
 def _project_of(url: str) -> str:
@@ -334,9 +405,18 @@ def _project_of(url: str) -> str:
     return label.removesuffix("-default-rtdb") or DEFAULT_PROJECT
 
 
-def _serve_port(value: str | None) -> int:
+def _recorded_port(state_dir: Path) -> int | None:
+    """The port this user's embedded server used last (focuscli.embedded records it)."""
+    try:
+        text = (state_dir / "serve.port").read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return int(text) if text.isdigit() and 1 <= int(text) <= 65535 else None
+
+
+def _serve_port(value: str | None) -> int | None:
     if not value:
-        return EMBEDDED_PORT
+        return None
     if value.isdigit() and 1 <= int(value) <= 65535:
         return int(value)
     raise UsageError(f"{ENV_SERVE_PORT} must be a port number (1-65535), not {value!r}")

@@ -1,28 +1,37 @@
-"""A live change stream: SSE over an authorised session, with a watchdog and reconnection.
+"""A live change stream: SSE over the standard library, with a watchdog, reconnection and token rotation.
 
 firebase-admin's ``listen()`` has no read timeout, so a silently dead connection hangs forever,
-and a failed reconnect ends its thread without a word. ``Stream`` keeps the SDK's session (its
-credentials) but reads the stream itself: no bytes for ``watchdog_s`` means a dead connection;
-every reconnect (exponential backoff) is followed by a full-state ``put``; connection changes
-arrive as events. ``focuscli.backend.Database.stream`` builds one for a user.
+and a failed reconnect ends its thread without a word. ``Stream`` reads the stream itself: no
+bytes for ``watchdog_s`` means a dead connection; every reconnect (exponential backoff) is
+followed by a full-state ``put``; connection changes arrive as events. The URL is built afresh
+for every connection (it carries the member's current ID token as ``auth=``), the stream
+reconnects by itself a little before that token expires, and on ``auth_revoked`` it gets a new
+token and reconnects at once (spec auth.md §5.5), so a watch never dies of an expired token.
+``focuscli.backend.Database.stream`` builds one for a member.
 """
 
 from __future__ import annotations
 
 import contextlib
+import http.client
 import json
 import queue
 import socket
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
+from urllib.parse import urljoin, urlsplit
 
+from focuscli.errors import FocusError, SignInError
 from focuscli.failures import failure_reason
+from focuscli.signin import SESSION_ENDED
 
 STREAM_CONNECT_TIMEOUT = 2.0  # seconds to open a connection before backing off
 STREAM_CLOSE_TIMEOUT = 1.0  # seconds close() may wait for the stream thread
+MAX_REDIRECTS = 5
 _READ_SIZE = 65536
 
 
@@ -110,6 +119,10 @@ class _Stopped(Exception):
     """close() was called: the stream thread unwinds quietly."""
 
 
+class _NoConnection(Exception):
+    """A connection could not be opened (the reason is the message)."""
+
+
 _END = object()
 
 
@@ -130,28 +143,29 @@ class Stream:
 
     def __init__(
         self,
-        session: Any,
-        url: str,
-        params: dict[str, str],
+        url: Callable[[], str],
         *,
         where: str,
         watchdog_s: float,
         backoff: tuple[float, float],
-        refresh: Callable[[], None] | None = None,
+        refresh: Callable[[], object] | None = None,
+        renew_at: Callable[[], float] | None = None,
+        ca_bundle: str | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
-        self._session = session
-        self._url = url
-        self._params = dict(params)
+        self._url = url  # called for every connection: the URL with a current credential
         self._where = where
         self._watchdog_s = watchdog_s
         self._backoff = backoff
         self._refresh = refresh
+        self._renew_at = renew_at  # when the credential in the URL should be replaced
+        self._ca_bundle = ca_bundle
+        self._clock = clock
         self._queue: queue.Queue[object] = queue.Queue()
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._sockets: list[socket.socket] = []
         self._ended = False
-        _track_sockets(session, self._register)
         self._thread = threading.Thread(target=self._run, name=f"focus-stream {where}", daemon=True)
         self._thread.start()
 
@@ -202,8 +216,6 @@ class Stream:
         for sock in sockets:
             _shutdown(sock)
         self._thread.join(STREAM_CLOSE_TIMEOUT)
-        with contextlib.suppress(Exception):
-            self._session.close()
         self._queue.put(_END)
 
     def __enter__(self) -> Stream:
@@ -220,7 +232,7 @@ class Stream:
     # -- the thread -------------------------------------------------------------------------
 
     def _register(self, sock: socket.socket) -> None:
-        """Called for every socket the session opens, so that close() can shut it down."""
+        """Called for every socket a connection opens, so that close() can shut it down."""
         with self._lock:
             if self._stop.is_set():
                 _shutdown(sock)
@@ -238,6 +250,15 @@ class Stream:
                 outcome, reason = self._attempt()
             except _Stopped:
                 break
+            except _NoConnection as err:
+                outcome, reason = "retry", str(err)
+            except SignInError as err:  # the sign-in is gone for good: nothing to retry
+                if err.code in SESSION_ENDED or err.code == "NOT_SIGNED_IN":
+                    outcome, reason = "cancelled", err.message
+                else:
+                    outcome, reason = "retry", err.message
+            except FocusError as err:  # e.g. the sign-in service did not answer
+                outcome, reason = "retry", err.message
             except Exception as err:  # never die silently: report and retry
                 outcome, reason = "retry", _stream_reason(err, self._watchdog_s)
             with self._lock:
@@ -248,6 +269,9 @@ class Stream:
                 self._emit(StreamEvent("cancelled", self._where, detail=reason))
                 self._queue.put(_END)
                 return
+            if outcome == "rotate":  # a planned reconnection with a new token: no gap to report
+                delay = self._backoff[0]
+                continue
             if outcome == "connected":  # the connection was good: start the backoff over
                 delay = self._backoff[0]
             self._emit(
@@ -260,34 +284,73 @@ class Stream:
             delay = min(delay * 2, self._backoff[1])
 
     def _attempt(self) -> tuple[str, str]:
-        """One connection: ("connected" | "retry" | "cancelled", reason why it ended).
+        """One connection: ("connected" | "retry" | "cancelled" | "rotate", reason it ended).
 
-        "connected" means the connection worked before it ended (the backoff starts over).
+        "connected" means the connection worked before it ended (the backoff starts over);
+        "rotate" that it was ended on purpose to renew the credential (reconnect at once).
         """
-        headers = {"Accept": "text/event-stream", "Cache-Control": "no-cache"}
-        response = self._session.get(
-            self._url,
-            params=self._params,
-            headers=headers,
-            stream=True,
-            timeout=(min(STREAM_CONNECT_TIMEOUT, self._watchdog_s), self._watchdog_s),
-        )
-        with response:
-            if self._stop.is_set():
-                raise _Stopped
-            status = response.status_code
-            if status in (401, 403):
-                return "cancelled", f"permission denied at {self._where}{_error_text(response)}"
-            if status != 200:
-                return "retry", f"HTTP {status} from the server{_error_text(response)}"
-            self._emit(StreamEvent("connected", self._where, detail=f"live at {self._where}"))
-            return self._consume(response)
+        url = self._url()
+        for _ in range(MAX_REDIRECTS + 1):
+            connection = self._open(url)
+            try:
+                parts = urlsplit(url)
+                connection.request(
+                    "GET",
+                    (parts.path or "/") + (f"?{parts.query}" if parts.query else ""),
+                    headers={"Accept": "text/event-stream", "Cache-Control": "no-cache"},
+                )
+                response = connection.getresponse()
+                if self._stop.is_set():
+                    raise _Stopped
+                status = response.status
+                location = response.getheader("location")
+                if status in (307, 308) and location:  # production: the namespace's own host
+                    response.read()
+                    url = urljoin(url, location)
+                    continue
+                if status in (401, 403):
+                    return "cancelled", f"permission denied at {self._where}{_error_text(response)}"
+                if status != 200:
+                    return "retry", f"HTTP {status} from the server{_error_text(response)}"
+                self._emit(StreamEvent("connected", self._where, detail=f"live at {self._where}"))
+                return self._consume(response)
+            finally:
+                connection.close()
+        return "retry", "too many redirects"
 
-    def _consume(self, response: Any) -> tuple[str, str]:
+    def _open(self, url: str) -> http.client.HTTPConnection:
+        parts = urlsplit(url)
+        timeout = min(STREAM_CONNECT_TIMEOUT, self._watchdog_s)
+        connection: http.client.HTTPConnection
+        if parts.scheme == "https":
+            from focuscli.http_client import tls_context
+
+            connection = http.client.HTTPSConnection(
+                parts.netloc, timeout=timeout, context=tls_context(self._ca_bundle)
+            )
+        else:
+            connection = http.client.HTTPConnection(parts.netloc, timeout=timeout)
+        try:
+            connection.connect()
+        except (OSError, http.client.HTTPException) as err:
+            connection.close()
+            if self._stop.is_set():
+                raise _Stopped from None
+            reason = failure_reason(err)
+            raise _NoConnection("connect timed out" if reason == "timed out" else reason) from None
+        assert connection.sock is not None
+        self._register(connection.sock)
+        if self._stop.is_set():
+            connection.close()
+            raise _Stopped
+        connection.sock.settimeout(self._watchdog_s)
+        return connection
+
+    def _consume(self, response: http.client.HTTPResponse) -> tuple[str, str]:
         parser = SseParser()
         while True:
             try:
-                chunk = response.raw.read1(_READ_SIZE)
+                chunk = response.read1(_READ_SIZE)
             except Exception as err:
                 if self._stop.is_set():
                     raise _Stopped from None
@@ -300,6 +363,10 @@ class Stream:
                 verdict = self._handle(name, text)
                 if verdict is not None:
                     return verdict
+            if self._renew_at is not None and self._clock() >= self._renew_at():
+                if self._refresh is not None:
+                    self._refresh()  # the next connection carries the new token
+                return "rotate", "the sign-in is about to expire"
 
     def _handle(self, name: str, text: str) -> tuple[str, str] | None:
         if name in ("put", "patch"):
@@ -314,31 +381,25 @@ class Stream:
             return "cancelled", f"the server cancelled the stream at {self._where}{cause}"
         elif name == "auth_revoked":
             if self._refresh is not None:
-                with contextlib.suppress(Exception):
-                    self._refresh()
+                self._refresh()  # a SignInError ends the stream (see _run)
+                return "rotate", "credential no longer valid (auth_revoked)"
             return "connected", "credential no longer valid (auth_revoked)"
         return None  # keep-alive (liveness only) and unknown events
 
 
-def _error_text(response: Any) -> str:
+def _error_text(response: http.client.HTTPResponse) -> str:
     """' (<error>)' from a JSON error body, else ''."""
     try:
-        error = json.loads(response.content.decode("utf-8", errors="replace"))["error"]
+        error = json.loads(response.read(65536).decode("utf-8", errors="replace"))["error"]
     except Exception:
         return ""
     return f" ({error})" if isinstance(error, str) and error else ""
 
 
 def _stream_reason(err: BaseException, watchdog_s: float) -> str:
-    import requests
-    import urllib3
-
-    timeouts = (requests.Timeout, urllib3.exceptions.TimeoutError, TimeoutError)
-    if isinstance(err, requests.ConnectTimeout):
-        return "connect timed out"
-    if isinstance(err, timeouts) or "timed out" in str(err).lower():
+    if isinstance(err, TimeoutError | socket.timeout) or "timed out" in str(err).lower():
         return f"no data for {watchdog_s:g} s (connection dead?)"
-    if isinstance(err, requests.RequestException | urllib3.exceptions.HTTPError | OSError):
+    if isinstance(err, OSError | http.client.HTTPException):
         reason = failure_reason(err)
         return "connection lost" if reason == "connection failed" else reason
     return f"stream error: {type(err).__name__}: {err}"
@@ -348,36 +409,3 @@ def _shutdown(sock: socket.socket) -> None:
     """Wake any thread blocked on `sock` (for TLS sockets too, without touching the TLS state)."""
     with contextlib.suppress(OSError):
         socket.socket.shutdown(sock, socket.SHUT_RDWR)
-
-
-def _track_sockets(session: Any, register: Callable[[socket.socket], None]) -> None:
-    """Mount adapters on `session` that report each new socket to `register`."""
-    from requests.adapters import HTTPAdapter
-    from urllib3.connection import HTTPConnection, HTTPSConnection
-    from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
-
-    class Connection(HTTPConnection):
-        def _new_conn(self) -> socket.socket:
-            sock = super()._new_conn()
-            register(sock)
-            return sock
-
-    class SecureConnection(HTTPSConnection):
-        def _new_conn(self) -> socket.socket:
-            sock = super()._new_conn()
-            register(sock)
-            return sock
-
-    class Pool(HTTPConnectionPool):
-        ConnectionCls = Connection
-
-    class SecurePool(HTTPSConnectionPool):
-        ConnectionCls = SecureConnection
-
-    class Adapter(HTTPAdapter):
-        def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-            super().init_poolmanager(*args, **kwargs)
-            self.poolmanager.pool_classes_by_scheme = {"http": Pool, "https": SecurePool}
-
-    for prefix in ("http://", "https://"):
-        session.mount(prefix, Adapter(max_retries=0))

@@ -212,7 +212,7 @@ def _poll_presence(
         wake.clear()
         delay = min(PRESENCE_EVERY_S, delay * 2)
         with contextlib.suppress(Exception):  # best effort; the stream reports trouble
-            items.put(("presence", {uid: bool(rec.get("here")) for uid, rec in presence().items()}))
+            items.put(("presence", {str(rec.get("name") or uid): bool(rec.get("here")) for uid, rec in presence().items()}))
 
 
 def _read_keys(fd: int, items: queue.Queue[Item], stop: threading.Event) -> None:

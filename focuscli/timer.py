@@ -169,7 +169,8 @@ class TimerState:
     label: str | None = None
     cycle: Cycle = field(default_factory=Cycle)
     updated_at: int | object | None = None
-    updated_by: str | None = None
+    updated_by: str | None = None  # the member's uid
+    updated_by_name: str | None = None  # their display name (as their ID token said)
     action: str | None = None
 
     def __post_init__(self) -> None:
@@ -187,7 +188,8 @@ class TimerState:
             (paused or self.paused_at is None, "'paused_at' must be absent unless paused",
              self.paused_at),
             *((v is None or isinstance(v, str), f"'{k}' must be text", v) for k, v in
-              (("label", self.label), ("updated_by", self.updated_by), ("action", self.action))),
+              (("label", self.label), ("updated_by", self.updated_by),
+               ("updated_by_name", self.updated_by_name), ("action", self.action))),
             (isinstance(self.cycle, Cycle), "'cycle' must be a Cycle", self.cycle),
         ]
         try:
@@ -251,6 +253,7 @@ class TimerView:
     updated_at: int | None
     updated_by: str | None
     action: str | None
+    updated_by_name: str | None = None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -315,7 +318,8 @@ def view(state: TimerState, now_ms: int) -> TimerView:
     return TimerView(status=status, phase=phase, round=rnd, remaining_ms=remaining,
                      duration_ms=length, elapsed_ms=length - remaining, label=state.label,
                      ends_at=ends_at, rev=state.rev, updated_at=updated_at,
-                     updated_by=state.updated_by, action=state.action)
+                     updated_by=state.updated_by, action=state.action,
+                     updated_by_name=state.updated_by_name)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -351,8 +355,8 @@ _STOPPED: Final = "the timer is stopped; start it first"
 
 
 def _commit(state: TimerState, by: str, action: str, **changes: Any) -> TimerState:
-    return replace(state, rev=state.rev + 1, updated_at=SERVER_NOW, updated_by=by, action=action,
-                   **changes)
+    return replace(state, rev=state.rev + 1, updated_at=SERVER_NOW, updated_by=by,
+                   updated_by_name=None, action=action, **changes)
 
 
 def _positive(name: str, ms: int) -> None:

@@ -128,7 +128,7 @@ def last_action(view: TimerView, server_now: int) -> str:
     if not view.action or not view.updated_by:
         return ""
     verb = VERBS.get(view.action, view.action)
-    text = f"{verb} by {view.updated_by}"
+    text = f"{verb} by {view.updated_by_name or view.updated_by}"
     if view.updated_at is not None:
         text += f" · {ago(server_now - view.updated_at)}"
     return text

@@ -39,7 +39,7 @@ def follow(
             event = stream.get(timeout=wait)
             if event is not None:
                 if event.kind == "cancelled":
-                    raise BackendError(f"stopped watching {session!r}: {event.detail}")
+                    raise focus.watch_ended(session, event.detail)
                 if event.kind == "connected":
                     connection, detail = "live", ""
                 elif event.kind == "disconnected":

@@ -7,6 +7,7 @@ emulator instead (tests marked `focus_serve` are then skipped: they test our pro
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
 from collections.abc import Iterator
@@ -243,8 +244,54 @@ def spawn_server() -> Iterator[Any]:
             server.kill()
 
 
-def focus_env(url: str, user: str, home: Path, **extra: str) -> dict[str, str]:
-    """The environment of one user's `focus` process: database URL, identity, private XDG dirs."""
+def seed_profile(url: str, config_home: Path, profile: str, *, uid: str | None = None, name: str | None = None) -> None:
+    """Sign local profile `profile` (kept under `config_home`, a XDG_CONFIG_HOME) in as the
+    member `uid` with display name `name` (both default to the profile's name) on the
+    emulator-mode server at `url` (``http://host:port?ns=NAME``).
+
+    The account comes from an unsigned custom token, which an emulator-mode server (like the
+    official Auth emulator) accepts, so that tests can name members ana and bob in the
+    database as well as on the command line; the CLI then signs in with the stored refresh
+    token exactly as it does for any account. Does nothing if the profile is signed in already.
+    """
+    from urllib.parse import urlsplit
+
+    from focuscli.account import Account
+    from focuscli.credentials import CredentialStore
+    from focuscli.http_client import HttpClient
+    from focuscli.signin import AuthService, SignIn
+
+    parts = urlsplit(url)
+    service = AuthService(f"http://{parts.netloc}/", "fake-api-key")
+    store = CredentialStore(config_home / "focus" / "credentials.json")
+    if store.get(service.key(), profile) is not None:
+        return
+    base = f"http://{parts.netloc}/identitytoolkit.googleapis.com/v1"
+    with requests.Session() as http:
+        answer = http.post(
+            f"{base}/accounts:signInWithCustomToken?key=fake-api-key",
+            json={"token": json.dumps({"uid": uid or profile}), "returnSecureToken": True}, timeout=10,
+        )
+        assert answer.status_code == 200, answer.text
+        http.post(
+            f"{base}/accounts:update?key=fake-api-key",
+            json={"idToken": answer.json()["idToken"], "displayName": name or profile}, timeout=10,
+        ).raise_for_status()
+    client = HttpClient()
+    try:
+        signin = SignIn(service, client)
+        account = Account(store, signin, profile, auto_create=lambda: False)
+        account.save_login(signin.refresh(answer.json()["refreshToken"]))
+    finally:
+        client.close()
+
+
+def focus_env(url: str, user: str, home: Path, *, seed: bool = True, **extra: str) -> dict[str, str]:
+    """The environment of one user's `focus` process: database URL, identity (the profile
+    `user`, signed in as the member with uid and name `user` unless `seed` is false: see
+    seed_profile), private XDG dirs."""
+    if seed and url.startswith("http://") and "?ns=" in url:
+        seed_profile(url, home / "config", user)
     env = {
         **os.environ,
         "FOCUS_DATABASE_URL": url,
@@ -310,23 +357,26 @@ FOCUS_RULES = (Path(__file__).resolve().parent.parent / "firebase" / "database.r
 
 @pytest.fixture
 def member(rest: Rest, server_url: str, ns: str, tmp_path: Path) -> Iterator[Any]:
-    """Factory: ``member(user, skew_s=0)`` is a `Focus` for that user on this test's namespace,
-    with focus's own rules in force; ``skew_s`` shifts the client's clock."""
+    """Factory: ``member(user, skew_s=0, name=None)`` is a `Focus` for the member with uid
+    `user` and display name `name` (default: `user`), with unsigned emulator tokens, on this
+    test's namespace, with focus's own rules in force; ``skew_s`` shifts the client's clock."""
     import time
 
     from focuscli.backend import Database, Target
     from focuscli.service import Focus
+    from tests.members import EmulatorMember
 
     rest.set_rules(FOCUS_RULES)
     opened: list[Database] = []
 
-    def make(user: str, skew_s: float = 0.0) -> Focus:
+    def make(user: str, skew_s: float = 0.0, *, name: str | None = None) -> Focus:
         def clock() -> float:
             return time.time() + skew_s
 
-        db = Database(Target(f"{server_url}?ns={ns}", None, "emulator"), user, clock=clock)
+        me = EmulatorMember(user, name)
+        db = Database(Target(f"{server_url}?ns={ns}", None, "emulator"), me, clock=clock)
         opened.append(db)
-        return Focus(db, user, state_dir=tmp_path / user, clock=clock)
+        return Focus(db, me, state_dir=tmp_path / user, clock=clock)
 
     yield make
     for db in opened:

@@ -1,13 +1,11 @@
-"""focuscli.backend against a real server: uid override, server timestamps, errors, clock offset."""
+"""focuscli.backend against a real server: ID tokens as `auth=`, server timestamps, errors, clock offset."""
 
 from __future__ import annotations
 
 import contextlib
-import json
 import socket
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,6 +13,7 @@ import pytest
 from focuscli.backend import Database, PermissionDenied, Target, Unreachable, to_wire
 from focuscli.errors import BackendError, UsageError
 from focuscli.timer import SERVER_NOW
+from tests.members import EmulatorMember, unsigned_token
 
 ANA_ONLY = {"rules": {".read": "auth.uid === 'ana'", ".write": "auth.uid === 'ana'"}}
 
@@ -26,11 +25,11 @@ def target(server_url: str, ns: str) -> Target:
 
 @pytest.fixture
 def open_db(target: Target) -> Iterator[Any]:
-    """Factory: a Database as the given uid, closed after the test."""
+    """Factory: a Database as the member with the given uid, closed after the test."""
     opened: list[Database] = []
 
     def make(uid: str, tgt: Target | None = None, **kw: Any) -> Database:
-        db = Database(tgt or target, uid, **kw)
+        db = Database(tgt or target, EmulatorMember(uid), **kw)
         opened.append(db)
         return db
 
@@ -69,7 +68,7 @@ def test_get_last_orders_by_key(open_db: Any) -> None:
     assert db.get_last("/nothing", 3) in (None, {}, [])
 
 
-def test_every_call_runs_as_the_uid(rest: Any, open_db: Any) -> None:
+def test_every_call_runs_as_the_member(rest: Any, open_db: Any) -> None:
     rest.set_rules(ANA_ONLY)
     ana, bob = open_db("ana"), open_db("bob")
     ana.set("/x", 1)
@@ -137,7 +136,7 @@ def test_server_time_measures_a_skewed_server_clock() -> None:
 
     with LocalServer(port=0, clock=lambda: time.time() + 10) as server:
         target = Target(f"{server.url}?ns=clock", None, "emulator")
-        with Database(target, "ana") as db:
+        with Database(target, EmulatorMember("ana")) as db:
             offset, rtt = db.server_time()
             assert db.get("/users/ana/clock") is not None
     assert abs(offset - 10_000) <= 200
@@ -157,54 +156,108 @@ def test_server_time_obeys_the_rules(rest: Any, open_db: Any) -> None:
 
 
 def test_closed_database_refuses_and_close_is_idempotent(target: Target) -> None:
-    db = Database(target, "ana")
+    db = Database(target, EmulatorMember("ana"))
     db.close()
     db.close()
     with pytest.raises(BackendError, match="closed"):
         db.get("/x")
 
 
-def test_apps_are_named_and_independent(target: Target) -> None:
-    with Database(target, "ana") as one, Database(target, "ana") as two:
+def test_two_databases_are_independent(target: Target) -> None:
+    with Database(target, EmulatorMember("ana")) as one, Database(target, EmulatorMember("ana")) as two:
         one.set("/n", 1)
         assert two.get("/n") == 1
 
 
-def test_production_needs_a_readable_service_account(tmp_path: Path) -> None:
-    url = "https://demo-focus-default-rtdb.firebaseio.com"
-    with pytest.raises(UsageError, match="needs a service-account key"):
-        Database(Target(url, None, "production"), "ana")
-    missing = tmp_path / "nope.json"
-    with pytest.raises(UsageError, match=f"^credentials file not found: {missing}$"):
-        Database(Target(url, str(missing), "production"), "ana")
-    garbled = tmp_path / "garbled.json"
-    garbled.write_text("{not json")
-    with pytest.raises(UsageError, match=f"^credentials file {garbled} is not JSON$"):
-        Database(Target(url, str(garbled), "production"), "ana")
-    wrong = tmp_path / "wrong.json"
-    wrong.write_text(json.dumps({"type": "authorized_user"}))
-    with pytest.raises(UsageError, match="is not a service-account key") as info:
-        Database(Target(url, str(wrong), "production"), "ana")
-    assert "\n" not in info.value.message
+def test_the_token_travels_only_as_the_auth_parameter(target: Target) -> None:
+    """Never as a header (the database reads any Authorization header as an administrator's,
+    spec auth.md §5.1): a recording server sees `auth=<token>` and no Authorization header."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    seen: list[tuple[str, str | None]] = []
+
+    class Recorder(BaseHTTPRequestHandler):
+        def _answer(self) -> None:
+            seen.append((self.path, self.headers.get("Authorization")))
+            body = b"1"
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_GET = do_PUT = do_PATCH = _answer
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    member = EmulatorMember("ana")
+    with HTTPServer(("127.0.0.1", 0), Recorder) as server:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        try:
+            with Database(Target(f"http://127.0.0.1:{server.server_port}?ns=x", None, "emulator"), member) as db:
+                db.get("/a")
+                db.set("/a", 1)
+                db.update("/", {"a": 2})
+        finally:
+            server.shutdown()
+    assert len(seen) == 3
+    for path, header in seen:
+        assert header is None
+        assert f"auth={member.id_token()}" in path and "ns=x" in path
+
+
+def test_a_stale_token_is_refreshed_once_and_the_request_sent_again(rest: Any, target: Target) -> None:
+    """A 401 that is not the rules' "Permission denied" (here: an expired token) means a stale
+    token: one refresh, one more try (spec auth.md §5.4); the rules' refusal is final."""
+    rest.set_rules({"rules": {".read": "auth != null", ".write": "auth != null"}})
+    member = EmulatorMember("ana")
+    member._token = unsigned_token("ana", "ana", lifetime_s=-60)  # expired a minute ago
+    with Database(target, member) as db:
+        db.set("/x", 1)
+        assert member.refreshes == 1
+        assert db.get("/x") == 1
+        assert member.refreshes == 1
+    rest.set_rules({"rules": {".read": False, ".write": False}})
+    with Database(target, member) as db, pytest.raises(PermissionDenied):
+        db.get("/x")
+    assert member.refreshes == 1
+
+
+def test_a_token_refused_after_a_refresh_asks_to_sign_in_again(target: Target) -> None:
+    class Broken(EmulatorMember):
+        def refreshed(self) -> str:
+            self.refreshes += 1
+            return "not-a-token"
+
+    member = Broken("ana")
+    member._token = "still-not-a-token"
+    with Database(target, member) as db, pytest.raises(BackendError) as info:
+        db.get("/x")
+    assert member.refreshes == 1
+    assert info.value.message == (
+        "the database did not accept your sign-in (Could not parse auth token.); "
+        "sign in again with: focus login EMAIL"
+    )
 
 
 def test_bad_emulator_urls_are_usage_errors() -> None:
     with pytest.raises(UsageError, match="use http://host:port\\?ns=NAME"):
-        Database(Target("http://127.0.0.1:9000", None, "emulator"), "ana")
+        Database(Target("http://127.0.0.1:9000", None, "emulator"), EmulatorMember("ana"))
 
 
-def test_rules_json_reads_the_rules_in_force(rest: Any, open_db: Any) -> None:
-    rest.set_rules('{\n  // a comment\n  "rules": {".read": "auth != null", ".write": false}\n}')
-    assert open_db("ana").rules_json() == {"rules": {".read": "auth != null", ".write": False}}
-
-
-def test_importing_the_backend_does_not_load_the_sdk() -> None:
+def test_importing_the_member_path_loads_neither_sdk_nor_google_auth() -> None:
+    """Members need no service-account key: the whole member path (backend, sign-in, service,
+    the stream) runs without firebase-admin, google-auth or requests."""
     import subprocess
     import sys
 
-    code = "import sys, focuscli.backend; print('firebase_admin' in sys.modules)"
+    code = (
+        "import sys, focuscli.backend, focuscli.account, focuscli.service, focuscli.stream, focuscli.shell;"
+        "print(sorted(m for m in ('firebase_admin', 'google.auth', 'requests') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"
+    assert out.stdout.strip() == "[]"
 
 
 def test_server_time_works_under_focus_rules(rest: Any, open_db: Any) -> None:
@@ -215,13 +268,6 @@ def test_server_time_works_under_focus_rules(rest: Any, open_db: Any) -> None:
     assert abs(offset) <= 200 and rtt >= 0
     with pytest.raises(PermissionDenied, match="at /users/bob/clock"):
         open_db("ana").set("/users/bob/clock", SERVER_NOW)
-
-
-def test_production_refuses_a_set_emulator_host(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("FIREBASE_DATABASE_EMULATOR_HOST", "127.0.0.1:9000")
-    url = "https://demo-focus-default-rtdb.firebaseio.com"
-    with pytest.raises(UsageError, match="unset it to use the production database"):
-        Database(Target(url, "/key.json", "production"), "ana")
 
 
 def test_a_silent_server_times_out_within_seconds(open_db: Any) -> None:

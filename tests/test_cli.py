@@ -12,6 +12,9 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import seed_profile
+from tests.members import EmulatorMember
+
 ROOT = Path(__file__).resolve().parent.parent
 RULES = (ROOT / "firebase" / "database.rules.json").read_text()
 
@@ -29,6 +32,7 @@ def focus(
 
     def run(*args: str, user: str = "ana") -> Any:
         monkeypatch.setenv("FOCUS_USER", user)
+        seed_profile(f"{server_url}?ns={ns}", tmp_path / user / "config", user)
         return run_cli(list(args), tmp_path / user)
 
     return run
@@ -93,7 +97,7 @@ def test_history_has_every_accepted_action_once_in_order(focus: Any, rest: Any) 
     as_json = [json.loads(line) for line in focus("log", "--json").out.splitlines()]
     assert [e["action"] for e in as_json] == ["start", "extend", "skip", "stop"]
     csv_lines = focus("log", "--csv").out.splitlines()
-    assert csv_lines[0] == "rev,at,at_iso,action,by,phase,ms,label"
+    assert csv_lines[0] == "rev,at,at_iso,action,by,by_uid,phase,ms,label"
     assert len(csv_lines) == 5
     assert focus("log", "--limit", "2", "--json").out.count("\n") == 2
 
@@ -151,7 +155,7 @@ def test_label_relabels_the_running_block_for_everyone(focus: Any, rest: Any) ->
     assert (done.code, done.out, done.err) == (0, 'team: relabelled focus: "write the report"\n', "")
     assert _state(rest)["label"] == "write the report"
     assert _log(rest)[-1] | {"at": 0, "op": ""} == {
-        "action": "label", "by": "ana", "at": 0, "rev": 2, "op": "", "label": "write the report",
+        "action": "label", "by": "ana", "name": "ana", "at": 0, "rev": 2, "op": "", "label": "write the report",
     }  # fmt: skip
     assert '"write the report"' in focus("status").out
     assert focus("label", "").out == "team: cleared the label of focus\n"
@@ -241,8 +245,8 @@ def _heartbeat(server_url: str, ns: str, tmp_path: Path, user: str, session: str
     from focuscli.backend import Database, Target
     from focuscli.service import Focus
 
-    with Database(Target(f"{server_url}?ns={ns}", None, "emulator"), user) as db:
-        Focus(db, user, state_dir=tmp_path / user).heartbeat(session)
+    with Database(Target(f"{server_url}?ns={ns}", None, "emulator"), EmulatorMember(user)) as db:
+        Focus(db, EmulatorMember(user), state_dir=tmp_path / user).heartbeat(session)
 
 
 def _server_now(rest: Any) -> int:
@@ -330,7 +334,7 @@ def test_doctor_reports_backend_identity_and_rules(focus: Any) -> None:
     lines = report.out.splitlines()
     assert lines[0].startswith("backend: emulator at http://127.0.0.1:")
     assert re.fullmatch(r"round trip: \d+ ms; server clock offset: [+-]\d+ ms \(server minus this machine\)", lines[1])
-    assert lines[2:] == ["identity: ana", "rules: the rules in force match firebase/database.rules.json"]
+    assert lines[2:] == ["identity: ana, uid ana (unsigned emulator token; profile ana)", "rules: the rules in force match firebase/database.rules.json"]
 
 
 def test_doctor_fails_when_the_rules_differ(focus: Any, rest: Any) -> None:

@@ -72,8 +72,11 @@ def test_session_names_complete_from_what_you_joined(
     assert _complete(run_cli, monkeypatch, ana, shell, "focus status --session te") == ["team"]
 
 
-def test_completion_is_offered_for_install(run_cli: Any, tmp_path: Path) -> None:
+def test_completion_is_offered_for_install(run_cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     helped = run_cli(["--help"], tmp_path)
     assert "--install-completion" in helped.out and "--show-completion" in helped.out
+    # Without a shell to detect (which depends on the processes this test runs under), Typer
+    # takes the shell as the option's value.
+    monkeypatch.setenv("_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION", "1")
     script = run_cli(["--show-completion", "bash"], tmp_path)
     assert script.code == 0 and "_FOCUS_COMPLETE=complete_bash" in script.out

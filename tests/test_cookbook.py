@@ -14,8 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 
 from focuscli import timer
+from tests.conftest import seed_profile
 
 ROOT = Path(__file__).resolve().parent.parent
 COOKBOOK = ROOT / "docs" / "cookbook"
@@ -50,6 +52,8 @@ def shell_env(server_url: str, ns: str, tmp_path: Path) -> dict[str, str]:
 
 
 def _pre_push(env: dict[str, str], user: str) -> subprocess.CompletedProcess[str]:
+    if "?ns=" in env["FOCUS_DATABASE_URL"] and not env["FOCUS_DATABASE_URL"].startswith("http://127.0.0.1:9?"):
+        seed_profile(env["FOCUS_DATABASE_URL"], Path(env["XDG_CONFIG_HOME"]), user)
     return subprocess.run(
         [str(COOKBOOK / "pre-push"), "origin", "git@example.com:team/app.git"],
         env={**env, "FOCUS_USER": user}, input="", capture_output=True, text=True, timeout=60,
@@ -93,13 +97,20 @@ def _workflow_step(name: str) -> str:
 
 
 def test_the_ci_job_starts_a_focus_block_and_tolerates_one_already_running(
-    member: Any, shell_env: dict[str, str], rest: Any
+    member: Any, shell_env: dict[str, str], rest: Any, server_url: str
 ) -> None:
-    ana, bot = member("ana"), member("ci-bot")
+    """The job signs its bot in with the password from a secret (--password-stdin): no key file."""
+    password = "ci-bot password"
+    signed_up = requests.post(
+        f"{server_url}/identitytoolkit.googleapis.com/v1/accounts:signUp?key=k",
+        json={"email": "ci-bot@team.example", "password": password, "displayName": "ci-bot", "returnSecureToken": True},
+        timeout=10,
+    ).json()
+    ana, bot = member("ana"), member(signed_up["localId"], name="ci-bot")
     ana.create("team")
     bot.join("team", ana.invite_code("team"))
     script = _workflow_step("Start a 50-minute focus block")
-    env = {**shell_env, "FOCUS_USER": "ci-bot", "FOCUS_KEY_JSON": "{}"}
+    env = {**shell_env, "FOCUS_BOT_EMAIL": "ci-bot@team.example", "FOCUS_BOT_PASSWORD": password, "FOCUS_API_KEY": "k"}
 
     first = subprocess.run(["bash", "-e", "-c", script], env=env, capture_output=True, text=True, timeout=60)
     assert first.returncode == 0, first.stderr

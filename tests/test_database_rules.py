@@ -46,9 +46,10 @@ ANON = object()  # acting as an unauthenticated caller (auth == null)
 # Helpers
 
 
-def as_user(uid: Any) -> dict[str, str]:
-    """Query parameters that make an admin request run as `uid` (ANON: unauthenticated)."""
-    auth = None if uid is ANON else {"uid": uid}
+def as_user(uid: Any, name: str | None = None) -> dict[str, str]:
+    """Query parameters that make an admin request run as `uid` (ANON: unauthenticated), whose
+    ID token names them `name` (default: the uid itself, as in the cast below)."""
+    auth = None if uid is ANON else {"uid": uid, "token": {"name": uid if name is None else name, "sub": uid}}
     return {"auth_variable_override": json.dumps(auth)}
 
 
@@ -137,7 +138,7 @@ def session_data(
     """Admin-side data for one session (timestamps are plain numbers unless given as SV)."""
     session: dict[str, Any] = {
         "meta": {"owner": owner, "created_at": created_at},
-        "members": {m: {"joined_at": OLD} for m in members},
+        "members": {m: {"joined_at": OLD, "name": m} for m in members},
     }
     if state is not None:
         session["state"] = state
@@ -172,13 +173,14 @@ def running_state(rev: int = 1, **changes: Any) -> dict[str, Any]:
         "cycle": CYCLE,
         "updated_at": OLD,
         "updated_by": "ana",
+        "updated_by_name": "ana",
         "action": "start",
     }
     return override(base, changes)
 
 
 def stored_entry(rev: int, action: str = "start", by: str = "ana") -> dict[str, Any]:
-    return {"action": action, "by": by, "at": OLD, "rev": rev}
+    return {"action": action, "by": by, "name": by, "at": OLD, "rev": rev}
 
 
 def seeded_world(**state_changes: Any) -> dict[str, Any]:
@@ -202,14 +204,14 @@ def stopped_world(**state_changes: Any) -> dict[str, Any]:
 def create_body(uid: str = "ana", sid: str = "s1", code: str = CODE) -> dict[str, Any]:
     return {
         f"sessions/{sid}/meta": {"owner": uid, "created_at": SV},
-        f"sessions/{sid}/members/{uid}": {"joined_at": SV},
+        f"sessions/{sid}/members/{uid}": {"joined_at": SV, "name": uid},
         f"invites/{sid}": {"code": code},
         f"users/{uid}/sessions/{sid}": {"joined_at": SV},
     }
 
 
 def join_body(uid: str, code: Any = CODE, sid: str = "s1") -> dict[str, Any]:
-    member: dict[str, Any] = {"joined_at": SV}
+    member: dict[str, Any] = {"joined_at": SV, "name": uid}
     if code is not None:
         member["code"] = code
     return {f"sessions/{sid}/members/{uid}": member, f"users/{uid}/sessions/{sid}": {"joined_at": SV}}
@@ -242,9 +244,10 @@ def pause_body(
         "cycle": CYCLE,
         "updated_at": SV,
         "updated_by": by,
+        "updated_by_name": by,
         "action": "pause",
     }
-    new_entry = {"action": "pause", "by": by, "at": SV, "rev": rev}
+    new_entry = {"action": "pause", "by": by, "name": by, "at": SV, "rev": rev}
     return {
         "state": override(new_state, state or {}),
         f"log/{rev}": override(new_entry, entry or {}),
@@ -265,11 +268,12 @@ def start_body(by: str = "ana", rev: int = 1, **state_changes: Any) -> dict[str,
         "cycle": CYCLE,
         "updated_at": SV,
         "updated_by": by,
+        "updated_by_name": by,
         "action": "start",
     }
     return {
         "state": override(new_state, state_changes),
-        f"log/{rev}": {"action": "start", "by": by, "at": SV, "rev": rev, "label": "write the report"},
+        f"log/{rev}": {"action": "start", "by": by, "name": by, "at": SV, "rev": rev, "label": "write the report"},
     }
 
 
@@ -284,7 +288,7 @@ def test_create_session(db: Db) -> None:
     meta = data["sessions"]["s1"]["meta"]
     assert meta["owner"] == "ana"
     assert_server_time(meta["created_at"])
-    assert data["sessions"]["s1"]["members"] == {"ana": {"joined_at": meta["created_at"]}}
+    assert data["sessions"]["s1"]["members"] == {"ana": {"joined_at": meta["created_at"], "name": "ana"}}
     assert data["invites"] == {"s1": {"code": CODE}}
     assert data["users"] == {"ana": {"sessions": {"s1": {"joined_at": meta["created_at"]}}}}
     # The creator is a member: they read the whole session and the invite.
@@ -389,7 +393,7 @@ def test_owner_rejoins_without_code(db: Db) -> None:
     resp = db.patch("ana", "/", join_body("ana", None))
     assert resp.status_code == 200, resp.text
     member = db.value("sessions/s1/members/ana")
-    assert set(member) == {"joined_at"}
+    assert set(member) == {"joined_at", "name"}
     assert_server_time(member["joined_at"])
     assert db.get("ana", "sessions/s1").status_code == 200
 
@@ -408,12 +412,15 @@ def test_leave(db: Db) -> None:
 @pytest.mark.parametrize(
     ("uid", "body"),
     [
-        ("ana", {"sessions/s1/members/bob": None}),  # not even the owner removes a member
+        ("bob", {"sessions/s1/members/ana": None}),  # a member is not the owner
         ("cara", leave_body("bob")),
         (ANON, {"sessions/s1/members/bob": None}),
         ("bob", {"sessions/s1/members": None}),
+        ("ana", {"sessions/s1/members": None}),  # the owner removes one member at a time
+        ("ana", {"sessions/s1/members/bob": {"joined_at": SV, "name": "bob"}}),  # nor rewrites one
     ],
-    ids=["owner removes bob", "cara removes bob", "unauthenticated", "bob removes all members"],
+    ids=["member removes the owner", "cara removes bob", "unauthenticated", "bob removes all members",
+         "owner removes all members", "owner rewrites bob"],
 )
 def test_removing_others_denied(db: Db, uid: Any, body: dict[str, Any]) -> None:
     db.seed(world())
@@ -675,9 +682,9 @@ def test_first_action_on_new_session(db: Db) -> None:
     assert {k: v for k, v in state.items() if k not in ("started_at", "updated_at")} == {
         "rev": 1, "status": "running", "phase": "focus", "round": 1, "duration_ms": 1_500_000,
         "offset_ms": 0, "label": "write the report", "cycle": CYCLE, "updated_by": "bob",
-        "action": "start",
+        "updated_by_name": "bob", "action": "start",
     }
-    assert entry == {"action": "start", "by": "bob", "at": state["updated_at"], "rev": 1,
+    assert entry == {"action": "start", "by": "bob", "name": "bob", "at": state["updated_at"], "rev": 1,
                      "label": "write the report"}
 
 
@@ -696,16 +703,16 @@ def test_action_sequence_start_pause_resume_stop(db: Db) -> None:
     resumed = {
         "rev": 3, "status": "running", "phase": "focus", "round": 1, "duration_ms": 1_500_000,
         "started_at": SV, "offset_ms": paused["paused_at"] - started, "cycle": CYCLE,
-        "updated_at": SV, "updated_by": "ana", "action": "resume",
+        "updated_at": SV, "updated_by": "ana", "updated_by_name": "ana", "action": "resume",
     }
-    body = {"state": resumed, "log/3": {"action": "resume", "by": "ana", "at": SV, "rev": 3}}
+    body = {"state": resumed, "log/3": {"action": "resume", "by": "ana", "name": "ana", "at": SV, "rev": 3}}
     assert db.patch("ana", "sessions/s1", body).status_code == 200
 
     stopped = {
         "rev": 4, "status": "idle", "phase": "focus", "round": 1, "duration_ms": 1_500_000,
-        "cycle": CYCLE, "updated_at": SV, "updated_by": "bob", "action": "stop",
+        "cycle": CYCLE, "updated_at": SV, "updated_by": "bob", "updated_by_name": "bob", "action": "stop",
     }
-    body = {"state": stopped, "log/4": {"action": "stop", "by": "bob", "at": SV, "rev": 4, "ms": 1234}}
+    body = {"state": stopped, "log/4": {"action": "stop", "by": "bob", "name": "bob", "at": SV, "rev": 4, "ms": 1234}}
     assert db.patch("bob", "sessions/s1", body).status_code == 200
 
     session = db.value("sessions/s1")
@@ -839,7 +846,11 @@ DENIED_ACTIONS: list[tuple[str, Any, dict[str, Any]]] = [
     ("running without started_at", "ana", pause_body(state={"status": "running", "started_at": DROP, "paused_at": DROP})),
     ("idle with started_at", "ana", pause_body(state={"status": "idle", "paused_at": DROP})),
     ("something else in the session", "ana", {**pause_body(), "chat/1": "hi"}),
-    ("meta rewritten alongside", "ana", {**pause_body(), "meta/owner": "bob"}),
+    ("meta rewritten alongside", "bob", {**pause_body("bob"), "meta/owner": "bob"}),
+    ("state name not the token's", "ana", pause_body(state={"updated_by_name": "bob"})),
+    ("entry name not the token's", "ana", pause_body(entry={"name": "bob"})),
+    ("entry without name", "ana", pause_body(entry={"name": DROP})),
+    ("state without name", "ana", pause_body(state={"updated_by_name": DROP})),
 ]
 
 
@@ -877,14 +888,15 @@ def test_partial_state_update_is_a_full_cas(db: Db) -> None:
         "state/rev": 2,
         "state/updated_at": SV,
         "state/updated_by": "bob",
+        "state/updated_by_name": "bob",
         "state/label": "renamed",
-        "log/2": {"action": "start", "by": "bob", "at": SV, "rev": 2, "label": "renamed"},
+        "log/2": {"action": "start", "by": "bob", "name": "bob", "at": SV, "rev": 2, "label": "renamed"},
     }
     resp = db.patch("bob", "sessions/s1", body)
     assert resp.status_code == 200, resp.text
     state = db.value("sessions/s1/state")
     assert_server_time(state["updated_at"])
-    assert state == running_state(2, updated_at=state["updated_at"], updated_by="bob", label="renamed")
+    assert state == running_state(2, updated_at=state["updated_at"], updated_by="bob", updated_by_name="bob", label="renamed")
 
 
 def test_action_as_put_of_whole_session_denied(db: Db) -> None:
@@ -1007,9 +1019,9 @@ def test_resent_action_is_refused_and_its_op_stays(db: Db) -> None:
     resumed = {
         "rev": 3, "status": "running", "phase": "focus", "round": 1, "duration_ms": 1_500_000,
         "started_at": SV, "offset_ms": 0, "cycle": CYCLE, "updated_at": SV, "updated_by": "bob",
-        "action": "resume",
+        "updated_by_name": "bob", "action": "resume",
     }
-    entry = {"action": "resume", "by": "bob", "at": SV, "rev": 3, "op": OP}
+    entry = {"action": "resume", "by": "bob", "name": "bob", "at": SV, "rev": 3, "op": OP}
     assert db.patch("bob", "sessions/s1", {"state": resumed, "log/3": entry}).status_code == 200
 
 
@@ -1082,13 +1094,14 @@ DELETE_CASES: list[tuple[str, Any, Callable[[], dict[str, Any]], dict[str, Any],
     # (id, uid, data (built when the test runs: some are relative to now), body, status)
     ("owner, fresh session", "ana", lambda: _fresh_state_world(), delete_body(), 200),
     ("owner who left, fresh session", "ana", lambda: _owner_left(_fresh_state_world()), delete_body(), 200),
-    ("member, idle state", "bob", lambda: stopped_world(updated_at=OLD), delete_body(), 200),
-    ("member, state touched 61 min ago", "bob", lambda: stopped_world(updated_at=now_ms() - HOUR - 60_000), delete_body(), 200),
+    # Only the owner deletes: a member could otherwise take over an idle session's name.
+    ("member, idle state", "bob", lambda: stopped_world(updated_at=OLD), delete_body(), 401),
+    ("member, state touched 61 min ago", "bob", lambda: stopped_world(updated_at=now_ms() - HOUR - 60_000), delete_body(), 401),
     ("member, timer running for hours", "bob", lambda: seeded_world(updated_at=OLD), delete_body(), 401),
     ("owner, timer running for hours", "ana", lambda: seeded_world(updated_at=OLD), delete_body(), 200),
     ("member, fresh state", "bob", lambda: _fresh_state_world(), delete_body(), 401),
     ("member, state touched 50 min ago", "bob", lambda: seeded_world(updated_at=now_ms() - HOUR + 600_000), delete_body(), 401),
-    ("member, no state, old session", "bob", lambda: world(created_at=OLD), delete_body(), 200),
+    ("member, no state, old session", "bob", lambda: world(created_at=OLD), delete_body(), 401),
     ("member, no state, new session", "bob", lambda: world(created_at=SV), delete_body(), 401),
     ("non-member, idle state", "cara", lambda: seeded_world(updated_at=OLD), delete_body(), 401),
     ("unauthenticated, idle state", ANON, lambda: seeded_world(updated_at=OLD), delete_body(), 401),
@@ -1131,6 +1144,106 @@ def test_delete_session_by_http_delete_denied(db: Db) -> None:
     db.seed(seeded_world())
     before = db.value()
     db.denied(db.delete("ana", "sessions/s1"), before)
+
+
+# --------------------------------------------------------------------------------------------
+# 7b. Owner powers: kick (with a new invite code), rotate the code, hand the session over;
+#     names come from the ID token; every auth.uid path is guarded by the uid pattern
+
+
+def test_owner_kicks_a_member_and_replaces_the_code(db: Db) -> None:
+    db.seed(seeded_world())
+    kick = {"sessions/s1/members/bob": None, "invites/s1": {"code": "New-code-0001"}}
+    resp = db.patch("ana", "/", kick)
+    assert resp.status_code == 200, resp.text
+    assert set(db.value("sessions/s1/members")) == {"ana"}
+    # bob lost access at once, and the code he knew no longer lets him back in.
+    assert db.get("bob", "sessions/s1").status_code == 401
+    before = db.value()
+    db.denied(db.patch("bob", "/", join_body("bob", CODE)), before)
+    assert db.patch("bob", "/", join_body("bob", "New-code-0001")).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("uid", "body"),
+    [
+        ("bob", {"invites/s1": {"code": "New-code-0001"}}),
+        ("cara", {"invites/s1": {"code": "New-code-0001"}}),
+        ("ana", {"invites/s1": {"code": "short"}}),
+        ("ana", {"invites/s2": {"code": "New-code-0001"}}),  # no such session
+    ],
+    ids=["member", "outsider", "bad code", "invite of a session that does not exist"],
+)
+def test_rotating_the_code_denied(db: Db, uid: str, body: dict[str, Any]) -> None:
+    db.seed(seeded_world())
+    before = db.value()
+    db.denied(db.patch(uid, "/", body), before)
+
+
+def test_owner_rotates_the_code(db: Db) -> None:
+    db.seed(seeded_world())
+    assert db.put("ana", "invites/s1", {"code": "Rotated-0001"}).status_code == 200
+    before = db.value()
+    db.denied(db.patch("cara", "/", join_body("cara", CODE)), before)
+    assert db.patch("cara", "/", join_body("cara", "Rotated-0001")).status_code == 200
+
+
+def test_owner_hands_the_session_over(db: Db) -> None:
+    db.seed(seeded_world())
+    resp = db.patch("ana", "sessions/s1/meta", {"owner": "bob"})
+    assert resp.status_code == 200, resp.text
+    assert db.value("sessions/s1/meta") == {"owner": "bob", "created_at": OLD}
+    # Now bob has the owner's powers, and ana has none left.
+    before = db.value()
+    db.denied(db.patch("ana", "/", {"invites/s1": {"code": "New-code-0001"}}), before)
+    assert db.patch("bob", "/", {"invites/s1": {"code": "New-code-0001"}}).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("uid", "body"),
+    [
+        ("bob", {"owner": "bob"}),  # a member takes it
+        ("ana", {"owner": "cara"}),  # to a non-member
+        ("ana", {"owner": "bob", "created_at": 5}),  # rewriting created_at on the way
+        ("ana", {"owner": "b/ob"}),  # a key that is not a uid
+        ("cara", {"owner": "cara"}),
+    ],
+    ids=["member takes it", "to a non-member", "created_at rewritten", "not a uid", "outsider"],
+)
+def test_handing_over_denied(db: Db, uid: str, body: dict[str, Any]) -> None:
+    db.seed(seeded_world())
+    before = db.value()
+    db.denied(db.patch(uid, "sessions/s1/meta", body), before)
+
+
+def test_names_are_the_tokens(db: Db) -> None:
+    """A member record's name is the display name of the caller's ID token, nothing else."""
+    db.seed(world())
+    before = db.value()
+    db.denied(db.patch("cara", "/", {**join_body("cara"), "sessions/s1/members/cara": {"joined_at": SV, "name": "ana", "code": CODE}}), before)
+    db.denied(db.patch("cara", "/", {**join_body("cara"), "sessions/s1/members/cara": {"joined_at": SV, "code": CODE}}), before)
+    resp = db.rest.patch(url("/"), join_body("cara") | {"sessions/s1/members/cara": {"joined_at": SV, "name": "Cara C.", "code": CODE}}, params=as_user("cara", "Cara C."))
+    assert resp.status_code == 200, resp.text
+    assert db.value("sessions/s1/members/cara/name") == "Cara C."
+    # A record never holds a name the caller's token does not state.
+    beat = db.rest.patch(url("sessions/s1/members/cara"), {"seen_at": SV, "name": "x"}, params=as_user("cara", "Cara C."))
+    assert beat.status_code == 401
+
+
+@pytest.mark.parametrize("uid", ["a/b", "../ana", "x" * 129, ""], ids=["slash", "dots", "too long", "empty"])
+def test_uids_that_are_not_uids_are_refused(db: Db, uid: str) -> None:
+    """A uid holding '/' would address someone else's data in `'members/' + auth.uid`."""
+    data = world()
+    db.seed(data)
+    before = db.value()
+    for path, body in (
+        ("/", create_body(sid="s9")),
+        ("sessions/s1", start_body("ana", 1)),
+        ("/", join_body("ana")),
+    ):
+        resp = db.rest.patch(url(path), body, params={"auth_variable_override": json.dumps({"uid": uid, "token": {"name": "ana"}})})
+        db.denied(resp, before)
+    assert db.rest.get(url("sessions/s1"), params={"auth_variable_override": json.dumps({"uid": uid})}).status_code == 401
 
 
 # --------------------------------------------------------------------------------------------

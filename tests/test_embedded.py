@@ -7,6 +7,7 @@ import os
 import queue
 import signal
 import socket
+import stat
 import threading
 import time
 from collections.abc import Iterator
@@ -70,6 +71,13 @@ def _base(s: Settings) -> str:
     return s.target.url.split("?")[0]
 
 
+def _admin(s: Settings) -> dict[str, str]:
+    """The embedded server's administrator: its secret, readable by this OS user only."""
+    secret = embedded.admin_secret_path(s)
+    assert stat.S_IMODE(secret.stat().st_mode) == 0o600
+    return {"Authorization": f"Bearer {secret.read_text().strip()}"}
+
+
 def test_ensure_running_starts_reuses_and_stop_stops(settings: Settings) -> None:
     said: list[str] = []
     embedded.ensure_running(settings, say=said.append)
@@ -105,17 +113,36 @@ def test_the_server_enforces_the_packaged_rules(settings: Settings) -> None:
     resp = requests.get(
         f"{_base(settings)}/.settings/rules.json",
         params={"ns": "focus", "format": "strict"},
-        headers={"Authorization": "Bearer owner"},
+        headers=_admin(settings),
         timeout=10,
     )
     assert resp.status_code == 200, resp.text
     assert resp.json() == RulesDocument.parse(packaged).strict_json()
 
 
+def test_the_embedded_server_is_secure(settings: Settings) -> None:
+    """No other local user, and no web page, is administrator of a person's timer: the embedded
+    server runs in secure mode, where `owner` is nobody, unsigned tokens are refused, and
+    requests naming another host or coming from a foreign page are turned away."""
+    embedded.ensure_running(settings, say=lambda _: None)
+    base = _base(settings)
+    root = requests.get(base + "/", headers={"Accept": "application/json"}, timeout=10).json()
+    assert root["focusServe"]["mode"] == "secure"
+    owner = requests.get(f"{base}/.json", params={"ns": "focus"}, headers={"Authorization": "Bearer owner"}, timeout=10)
+    assert owner.status_code == 401
+    unsigned = "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJzdWIiOiJhbmEiLCJleHAiOjQxMDI0NDQ4MDB9."
+    assert requests.get(f"{base}/users/ana.json", params={"ns": "focus", "auth": unsigned}, timeout=10).status_code == 401
+    rebinding = requests.get(f"{base}/.json", params={"ns": "focus"}, headers={**_admin(settings), "Host": "evil.example:80"}, timeout=10)
+    assert rebinding.status_code == 421
+    page = requests.get(f"{base}/.json", params={"ns": "focus"}, headers={**_admin(settings), "Origin": "https://evil.example"}, timeout=10)
+    assert page.status_code == 403
+    assert requests.get(f"{base}/.json", params={"ns": "focus", "shallow": "true"}, headers=_admin(settings), timeout=10).status_code == 200
+
+
 def test_data_outlives_the_server(settings: Settings) -> None:
     embedded.ensure_running(settings, say=lambda _: None)
     url = f"{_base(settings)}/kept.json"
-    owner = {"Authorization": "Bearer owner"}
+    owner = _admin(settings)
     requests.put(url, params={"ns": "focus"}, json=42, headers=owner, timeout=10).raise_for_status()
     embedded.stop(settings)
     said: list[str] = []
@@ -144,13 +171,54 @@ def test_racing_starters_share_one_server(settings: Settings) -> None:
     assert len([p for p in embedded._started.values() if p.poll() is None]) == 1
 
 
-def test_an_already_running_focus_serve_is_reused(settings: Settings, spawn_server: Any) -> None:
+def test_a_focus_serve_someone_else_started_is_not_taken_for_ours(settings: Settings, spawn_server: Any) -> None:
+    """A `focus serve` this user did not start on the port FOCUS_SERVE_PORT names (another
+    user's, say) is not talked to as if it were theirs: one line says so."""
     port = settings.target.url.split(":")[2].split("?")[0]
     spawn_server("--port", port, "--memory")
-    said: list[str] = []
-    embedded.ensure_running(settings, say=said.append)
-    assert said == []
+    with pytest.raises(BackendError) as info:
+        embedded.ensure_running(settings, say=lambda _: None)
+    assert info.value.message == (
+        f"port {port} (FOCUS_SERVE_PORT) is held by something other than your focus serve "
+        "(another user's, or another program); pick another port with FOCUS_SERVE_PORT"
+    )
     assert embedded.stop(settings) == "no focus serve started by focus is running"
+
+
+def test_each_os_user_gets_a_server_of_their_own(tmp_path: Path) -> None:
+    """Two users (two HOMEs) whose servers would both like the same port: the second finds the
+    first one's server there, does not use it, and starts its own on another port; each user's
+    `stop` and `status` speak of their own server only."""
+    port = _free_port()
+    users = []
+    for name in ("ana", "bob"):
+        root = tmp_path / name
+        environ = {"HOME": str(root), "XDG_CONFIG_HOME": str(root / "config"),
+                   "XDG_STATE_HOME": str(root / "state"), "XDG_DATA_HOME": str(root / "data"), "USER": name}  # fmt: skip
+        (root / "state" / "focus").mkdir(parents=True)
+        (root / "state" / "focus" / "serve.port").write_text(f"{port}\n")  # both last used it
+        users.append(resolve(db=None, credentials=None, user=None, session=None, environ=environ))
+    ana, bob = users
+    try:
+        ana = embedded.ensure_running(ana, say=lambda _: None)
+        said: list[str] = []
+        bob = embedded.ensure_running(bob, say=said.append)
+        assert _base(ana) == f"http://127.0.0.1:{port}"
+        assert _base(bob) != _base(ana)
+        assert said == [f"started a local database server (focus serve) on {_base(bob)}; log: {bob.data_dir / 'serve.log'}"]
+        assert (bob.state_dir / "serve.port").read_text().strip() == _base(bob).rsplit(":", 1)[1]
+        assert embedded.status(ana)["running"] and embedded.status(bob)["running"]
+        assert embedded.admin_secret_path(ana).read_text() != embedded.admin_secret_path(bob).read_text()
+        # Bob's next command finds his own server at the port he recorded.
+        again = resolve(db=None, credentials=None, user=None, session=None, environ={
+            "HOME": str(tmp_path / "bob"), "XDG_STATE_HOME": str(tmp_path / "bob" / "state"),
+            "XDG_DATA_HOME": str(tmp_path / "bob" / "data"), "XDG_CONFIG_HOME": str(tmp_path / "bob" / "config"), "USER": "bob"})  # fmt: skip
+        assert _base(again) == _base(bob)
+        assert embedded.stop(bob).startswith("stopped focus serve (pid ")
+        assert embedded.status(ana)["running"] and not embedded.status(bob)["running"]
+    finally:
+        for who in (ana, bob):
+            embedded.stop(who)
 
 
 def test_something_else_on_the_port_is_reported(settings: Settings) -> None:
@@ -172,9 +240,10 @@ def test_something_else_on_the_port_is_reported(settings: Settings) -> None:
                 embedded.ensure_running(settings, say=lambda _: None)
         finally:
             server.shutdown()
+    port = _base(settings).rsplit(":", 1)[1]
     assert info.value.message == (
-        f"something other than focus serve answers at {_base(settings)}; "
-        "stop it or pick another port with FOCUS_SERVE_PORT"
+        f"port {port} (FOCUS_SERVE_PORT) is held by something other than your focus serve "
+        "(another user's, or another program); pick another port with FOCUS_SERVE_PORT"
     )
 
 
@@ -223,7 +292,7 @@ def test_a_server_started_by_an_older_focus_gets_the_packaged_rules(settings: Se
     packaged = embedded.packaged_rules().read_bytes()
     embedded.ensure_running(settings, say=lambda _: None)
     rules = f"{_base(settings)}/.settings/rules.json"
-    owner = {"Authorization": "Bearer owner"}
+    owner = _admin(settings)
     assert requests.get(rules, params={"ns": "focus"}, headers=owner, timeout=10).content == packaged
     older = b'{"rules": {".read": false, ".write": false}}'
     requests.put(rules, params={"ns": "focus"}, data=older, headers=owner, timeout=10).raise_for_status()

@@ -14,6 +14,8 @@ from focuscli.hooks import HOOK_EVENTS, HookRunner, WatchHooks, hook_env, hook_e
 from focuscli.service import Status, WatchEvent
 from focuscli.settings import resolve
 from focuscli.timer import TimerView
+from tests.conftest import seed_profile
+from tests.members import EmulatorMember
 
 
 def event(
@@ -237,8 +239,9 @@ def test_focus_watch_fires_hooks_and_keeps_the_snapshot(
     from focuscli.backend import Database, Target
     from focuscli.service import Focus
     rest.set_rules((Path(__file__).resolve().parent.parent / "firebase" / "database.rules.json").read_text())
-    dbs = [Database(Target(f"{server_url}?ns={ns}", None, "emulator"), u) for u in ("ana", "bob")]
-    ana, bob = (Focus(db, db_user, state_dir=tmp_path / db_user) for db, db_user in zip(dbs, ("ana", "bob"), strict=True))
+    me = [EmulatorMember(u) for u in ("ana", "bob")]
+    dbs = [Database(Target(f"{server_url}?ns={ns}", None, "emulator"), m) for m in me]
+    ana, bob = (Focus(db, m, state_dir=tmp_path / m.uid) for db, m in zip(dbs, me, strict=True))
     ana.act("team", lambda s, now: timer.start(s, "ana", now), create=True)
     bob.join("team", ana.invite_code("team"))
     out = tmp_path / "out"
@@ -258,6 +261,7 @@ def test_focus_watch_fires_hooks_and_keeps_the_snapshot(
         "XDG_CONFIG_HOME": str(tmp_path / "w" / "config"),
         "XDG_DATA_HOME": str(tmp_path / "w" / "data"),
     }
+    seed_profile(env["FOCUS_DATABASE_URL"], tmp_path / "w" / "config", "ana")
     proc = subprocess.Popen(
         [sys.executable, "-m", "focuscli", "watch", "--json", "--session", "team"],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -307,9 +311,9 @@ def test_focus_wait_until_end_fires_phase_ended(rest: Any, server_url: str, ns: 
     from focuscli.service import Focus
 
     rest.set_rules((Path(__file__).resolve().parent.parent / "firebase" / "database.rules.json").read_text())
-    db = Database(Target(f"{server_url}?ns={ns}", None, "emulator"), "ana")
+    db = Database(Target(f"{server_url}?ns={ns}", None, "emulator"), EmulatorMember("ana"))
     try:
-        Focus(db, "ana", state_dir=tmp_path / "ana").act(
+        Focus(db, EmulatorMember("ana"), state_dir=tmp_path / "ana").act(
             "team", lambda s, now: timer.start(s, "ana", now, duration_ms=700), create=True
         )
     finally:
@@ -322,7 +326,9 @@ def test_focus_wait_until_end_fires_phase_ended(rest: Any, server_url: str, ns: 
         **os.environ, "OUT": str(out), "FOCUS_CONFIG": str(config),
         "FOCUS_DATABASE_URL": f"{server_url}?ns={ns}", "FOCUS_USER": "ana",
         "XDG_STATE_HOME": str(tmp_path / "state"), "XDG_DATA_HOME": str(tmp_path / "data"),
+        "XDG_CONFIG_HOME": str(tmp_path / "xdg-config"),
     }  # fmt: skip
+    seed_profile(env["FOCUS_DATABASE_URL"], tmp_path / "xdg-config", "ana")
     done = subprocess.run(
         [sys.executable, "-m", "focuscli", "wait", "--session", "team"],
         env=env, capture_output=True, text=True, timeout=60,

@@ -1,29 +1,35 @@
-"""focus in production mode, end to end: an https database URL and a service-account key.
+"""focus in production mode, end to end: an https database URL, members signed in with Firebase
+Authentication, and a service-account key only for the administrator's rules check.
 
 Everything production has, built locally from real components:
 
-* TLS: a trustme CA issues the certificates of both servers below; the CA is trusted only
-  through the environment (REQUESTS_CA_BUNDLE, which requests, google-auth and firebase-admin's
-  sessions all honour), exactly as a user would trust a corporate CA.
-* OAuth2: a token endpoint (aiohttp over HTTPS) that accepts only the JWT-bearer grant, checks
-  the assertion's signature against the service account's public key, its issuer and its
-  audience, and answers with an access token. The service account JSON is generated here and
-  names that endpoint as its `token_uri`. (google-auth always sets the assertion's `aud` to
-  Google's token endpoint, https://oauth2.googleapis.com/token, not to `token_uri`: that is the
-  audience Google's endpoint checks, so it is the one checked here too.)
-* The database: `focus serve`'s server over HTTPS, with focus's rules, whose only admin
-  credential is that access token (the emulator's `owner` is refused), and which puts requests
-  without `ns` (what firebase-admin sends to a production URL) in the `fake-server` namespace.
+* TLS: a trustme CA issues the certificates of the servers below; the CA is trusted only through
+  the environment (SSL_CERT_FILE for focus's member path, REQUESTS_CA_BUNDLE for google-auth's
+  requests on the administrator's path), exactly as a user would trust a corporate CA.
+* Identity Toolkit, Secure Token and the database: `focus serve --secure` over HTTPS, standing in
+  for Google's sign-in hosts (the client is pointed at it with FOCUS_AUTH_URL, the way it would
+  be at a proxy) and for the database, which verifies every member's RS256-signed ID token and
+  puts requests without `ns` (what a production URL sends) in the `fake-server` namespace. Its
+  only administrator credential is the OAuth access token below (`owner` is refused).
+* OAuth2 for the administrator: a token endpoint (aiohttp over HTTPS) that accepts only the
+  JWT-bearer grant, checks the assertion's signature against the service account's public key,
+  its issuer and its audience, and answers with that access token. The service account JSON is
+  generated here and names that endpoint as its `token_uri`. (google-auth always sets the
+  assertion's `aud` to Google's token endpoint, https://oauth2.googleapis.com/token, not to
+  `token_uri`: that is the audience Google's endpoint checks, so it is the one checked here.)
 
-So a passing test proves the https + OAuth code path of focus (settings -> backend ->
-firebase-admin -> google-auth), not just the emulator path the other tests use.
+So a passing test proves the https code path of focus for members (settings -> sign-in over TLS ->
+ID tokens as `auth=` -> the database's verification) without any key file, and the
+administrator's path (`focus doctor` -> google-auth -> the rules in force) with one.
 """
 
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import ssl
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -48,6 +54,8 @@ JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 GOOGLE_TOKEN_AUDIENCE = "https://oauth2.googleapis.com/token"
 CLIENT_EMAIL = "focus-ci@focus-prod-test.iam.gserviceaccount.com"
 PROJECT_ID = "focus-prod-test"
+API_KEY = "AIzaSy-local-test-web-api-key"
+PASSWORD = "a long enough password"
 CREATED_NOTE = (
     "focus: created session team (you own it); invite others with: focus session invite\n"
 )
@@ -245,7 +253,8 @@ def service_account(tmp_path: Path, key_pair: KeyPair, token_endpoint: TokenEndp
 
 @pytest.fixture
 def database(tls: Tls) -> Iterator[str]:
-    """`focus serve`'s server over HTTPS, admin only with the OAuth access token; its URL."""
+    """`focus serve --secure` over HTTPS: sign-in and the database, admin only with the OAuth
+    access token; its URL."""
     from focuscli.server import LocalServer
 
     with LocalServer(
@@ -254,6 +263,7 @@ def database(tls: Tls) -> Iterator[str]:
         rules_source=RULES,
         admin_token=ACCESS_TOKEN,
         ssl_context=tls.server_context,
+        secure=True,
     ) as server:
         assert server.url.startswith("https://127.0.0.1:")
         yield server.url
@@ -278,7 +288,8 @@ def admin_get(url: str, path: str, tls: Tls, token: str = ACCESS_TOKEN) -> reque
 def environment(tls: Tls, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Production mode only: no emulator, no other configuration; the test CA trusted."""
     for var in (
-        "FIREBASE_DATABASE_EMULATOR_HOST",  # backend refuses production while this is set
+        "FIREBASE_DATABASE_EMULATOR_HOST",
+        "FIREBASE_AUTH_EMULATOR_HOST",
         "FOCUS_DATABASE_URL",
         "GOOGLE_APPLICATION_CREDENTIALS",
         "FOCUS_SESSION",
@@ -296,7 +307,9 @@ def environment(tls: Tls, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     ):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    monkeypatch.setenv("SSL_CERT_FILE", str(tls.ca_pem))
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(tls.ca_pem))
+    monkeypatch.setenv("FOCUS_API_KEY", API_KEY)
     monkeypatch.setenv("COLUMNS", "200")
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
 
@@ -306,22 +319,27 @@ def focus(
     run_cli: Any,
     environment: None,
     database: str,
-    service_account: Path,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> Any:
-    """Run `focus --db URL --credentials SA --user USER ARGS...` in-process; a CliResult."""
+    """Run `focus --db URL --user USER ARGS...` in-process with Google's sign-in hosts at the
+    local server (FOCUS_AUTH_URL); `stdin` feeds --password-stdin; a CliResult."""
 
-    def run(*args: str, user: str = "ana", db: str | None = None, credentials: Path | None = None) -> Any:
-        argv = [
-            "--db", db or database,
-            "--credentials", str(credentials or service_account),
-            "--user", user,
-            *args,
-        ]  # fmt: skip
+    def run(*args: str, user: str = "ana", db: str | None = None, auth: str | None = None,
+            credentials: Path | None = None, stdin: str = "") -> Any:  # fmt: skip
+        monkeypatch.setenv("FOCUS_AUTH_URL", auth or database)
+        monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+        extra = ["--credentials", str(credentials)] if credentials is not None else []
+        argv = ["--db", db or database, *extra, "--user", user, *args]
         return run_cli(argv, tmp_path / user)
 
     return run
+
+
+def sign_up(focus: Any, user: str) -> None:
+    created = focus("login", f"{user}@example.com", "--create", "--name", user.capitalize(),
+                    "--password-stdin", user=user, stdin=PASSWORD + "\n")  # fmt: skip
+    assert created.code == 0, created
 
 
 def one_line(result: Any) -> str:
@@ -337,55 +355,138 @@ def one_line(result: Any) -> str:
 
 def test_production_settings_resolve_the_local_https_url(database: str, service_account: Path) -> None:
     from focuscli.settings import resolve
+    from focuscli.signin import AuthService
 
     settings = resolve(
         db=database, credentials=str(service_account), user="ana", session=None,
-        environ={"HOME": "/nonexistent", "FOCUS_CONFIG": ""},
+        environ={"HOME": "/nonexistent", "FOCUS_CONFIG": "", "FOCUS_API_KEY": API_KEY},
     )
     assert settings.target.kind == "production"
     assert settings.target.url == database
-    assert settings.target.credentials == str(service_account)
+    assert settings.target.credentials == str(service_account)  # for the administrator only
+    assert settings.auth == AuthService("https://", API_KEY)
+    assert settings.auto_profiles == "no"
 
 
-def test_two_members_share_a_session_over_https_and_oauth(
+def test_two_members_share_a_session_over_https_signed_in(
     focus: Any, database: str, tls: Tls, token_endpoint: TokenEndpoint
 ) -> None:
-    def signing_in(*args: str, user: str = "ana") -> tuple[Any, int]:
-        """`focus ARGS` as `user`, and how many access tokens it fetched."""
-        before = len(token_endpoint.grants)
-        result = focus(*args, user=user)
-        return result, len(token_endpoint.grants) - before
+    """Members sign in (email and password over TLS) and act with signed ID tokens the database
+    verifies; no member command fetches an OAuth token or reads a key file."""
+    not_signed_in = focus("start", "5m", "--session", "team")
+    assert (not_signed_in.code, one_line(not_signed_in)) == (
+        1, f"focus: profile 'ana' is not signed in to {database}; sign in with: focus --user ana login EMAIL "
+        "(or create an account: add --create --name NAME)")  # fmt: skip
+    sign_up(focus, "ana")
+    sign_up(focus, "bob")
+    started = focus("start", "5m", "--session", "team")
+    assert (started.code, started.out, started.err) == (0, "team: started focus (5:00)\n", CREATED_NOTE), started
 
-    started, tokens = signing_in("start", "5m", "--session", "team")
-    assert (started.code, started.out) == (0, "team: started focus (5:00)\n"), started
-    assert started.err in ("", CREATED_NOTE), started
-    assert tokens == 1  # one access token per focus process (each builds its own App)
-
-    # The rules apply as each user: bob is not a member yet, so he can neither read nor act.
-    # (A refusal is HTTP 401, as on production, so google-auth refreshes the token and retries
-    # before giving up: such a command fetches more than one token.)
-    not_a_member = "focus: you (bob) are not a member of 'team'; join with: focus join team --code CODE"
+    # The rules apply as each member: bob is not a member yet, so he can neither read nor act.
+    not_a_member = "focus: you (Bob) are not a member of 'team'; join with: focus join team --code CODE"
     for args in (("status", "--session", "team"), ("pause", "--session", "team")):
-        refused, tokens = signing_in(*args, user="bob")
+        refused = focus(*args, user="bob")
         assert refused.code == 1, refused
         assert one_line(refused) == not_a_member
-        assert tokens >= 1
 
-    invite, tokens = signing_in("session", "invite", "--json", "--session", "team")
-    assert (invite.code, tokens) == (0, 1), invite
+    invite = focus("session", "invite", "--json", "--session", "team")
     code = json.loads(invite.out)["code"]
-    joined, tokens = signing_in("join", "team", "--code", code, user="bob")
-    assert (joined.code, joined.err, joined.out, tokens) == (0, "", "joined team\n", 1)
-    status, tokens = signing_in("status", "--json", user="bob")
-    assert (status.code, tokens) == (0, 1), status
+    joined = focus("join", "team", "--code", code, user="bob")
+    assert (joined.code, joined.err, joined.out) == (0, "", "joined team\n")
+    status = focus("status", "--json", user="bob")
+    assert status.code == 0, status
     data = json.loads(status.out)
-    assert (data["session"], data["phase"], data["status"]) == ("team", "focus", "running")
-    assert data["updated_by"] == "ana"
+    assert (data["session"], data["phase"], data["status"], data["updated_by"]) == ("team", "focus", "running", "Ana")
     assert 0 < data["remaining_ms"] <= 300_000
+    whoami = json.loads(focus("whoami", "--json", user="bob").out)
+    assert (whoami["verified"], whoami["algorithm"], whoami["backend"]["kind"]) == ("signed", "RS256", "production")
 
-    # Every grant was a valid JWT-bearer assertion signed with the service account's key,
-    # POSTed to the key's token_uri (the local endpoint).
-    assert token_endpoint.rejected == []
+    assert token_endpoint.calls == 0  # members never touch the administrator's credentials
+    # The data is in the default namespace (no `ns`, as production requests have), readable
+    # with the OAuth access token, the server's only administrator credential.
+    state = admin_get(database, "/sessions/team/state", tls)
+    assert state.status_code == 200, state.text
+    assert (state.json()["status"], state.json()["updated_by_name"]) == ("running", "Ana")
+    members = admin_get(database, "/sessions/team/members", tls).json()
+    assert sorted(rec["name"] for rec in members.values()) == ["Ana", "Bob"]
+    assert state.json()["updated_by"] == whoami["uid"] or state.json()["updated_by"] in members
+    assert admin_get(database, "/sessions/team/state", tls, token="owner").status_code == 401
+
+
+@pytest.mark.parametrize("trust", ["system", "unset"])
+def test_the_ca_must_be_trusted(
+    focus: Any, database: str, tls: Tls, monkeypatch: pytest.MonkeyPatch, trust: str
+) -> None:
+    """Without the CA trusted (SSL_CERT_FILE, else REQUESTS_CA_BUNDLE, else the system's), focus
+    fails in one line naming the server, and nothing is written."""
+    import certifi
+
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE")
+    if trust == "system":
+        monkeypatch.setenv("SSL_CERT_FILE", certifi.where())
+    else:
+        monkeypatch.delenv("SSL_CERT_FILE")
+    failed = focus("login", "ana@example.com", "--create", "--name", "Ana", "--password-stdin", stdin=PASSWORD + "\n")
+    assert failed.code == 1, failed
+    assert one_line(failed) == (
+        f"focus: cannot reach the sign-in service at {database} (TLS certificate not trusted; see SSL_CERT_FILE); "
+        "check your network"
+    )
+    assert admin_get(database, "/sessions", tls).json() is None  # nothing was written
+
+
+def test_requests_ca_bundle_trusts_the_ca_too(focus: Any, tls: Tls, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SSL_CERT_FILE")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(tls.ca_pem))
+    sign_up(focus, "ana")
+    started = focus("start", "5m", "--session", "team")
+    assert (started.code, started.out) == (0, "team: started focus (5:00)\n"), started
+
+
+def test_a_database_certificate_from_an_unknown_ca_is_refused(focus: Any, database: str, tmp_path: Path) -> None:
+    """Signing in works (its CA is trusted) but the database's certificate is not: refused."""
+    from focuscli.server import LocalServer
+
+    sign_up(focus, "ana")
+    rogue = _tls(trustme.CA(), tmp_path / "rogue")
+    with LocalServer(
+        port=0, rules_source=RULES, admin_token=ACCESS_TOKEN, ssl_context=rogue.server_context, secure=True
+    ) as server:
+        began = time.monotonic()
+        failed = focus("start", "5m", "--session", "team", db=server.url, auth=database)
+        assert time.monotonic() - began < 10  # fails fast instead of retrying for minutes
+    assert failed.code == 1, failed
+    assert one_line(failed) == (
+        f"focus: cannot reach the database at {server.url} (TLS certificate not trusted; see SSL_CERT_FILE); "
+        "check the URL and your network"
+    )
+
+
+def test_a_database_that_does_not_trust_the_sign_in_is_one_line(focus: Any, database: str, tls: Tls) -> None:
+    """Tokens signed by another project's keys (here: another server's) are refused by the
+    database with 401; after one refresh the member is told to sign in again."""
+    from focuscli.server import LocalServer
+
+    sign_up(focus, "ana")
+    with LocalServer(port=0, rules_source=RULES, admin_token=ACCESS_TOKEN, ssl_context=tls.server_context,
+                     secure=True) as other:  # fmt: skip
+        failed = focus("start", "5m", "--session", "team", db=other.url, auth=database)
+    assert failed.code == 1, failed
+    assert one_line(failed) == (
+        "focus: the database did not accept your sign-in (Could not parse auth token.); "
+        "sign in again with: focus login EMAIL"
+    )
+
+
+def test_the_administrator_compares_the_rules_with_a_key(
+    focus: Any, service_account: Path, token_endpoint: TokenEndpoint
+) -> None:
+    """`focus doctor` signs the member in as always; only its rules check uses the key."""
+    sign_up(focus, "ana")
+    done = focus("doctor", credentials=service_account)
+    assert done.code == 0, done
+    assert done.out.splitlines()[-1] == "rules: the rules in force match firebase/database.rules.json"
+    assert len(token_endpoint.grants) == 1 and token_endpoint.rejected == []
     for claims in token_endpoint.grants:
         assert claims["aud"] == GOOGLE_TOKEN_AUDIENCE and claims["iss"] == CLIENT_EMAIL
         # firebase-admin's scopes; Realtime Database wants userinfo.email plus a Firebase scope.
@@ -393,74 +494,18 @@ def test_two_members_share_a_session_over_https_and_oauth(
             "https://www.googleapis.com/auth/userinfo.email",
             "https://www.googleapis.com/auth/firebase",
         } <= set(claims["scope"].split())
-
-    # The data is in the default namespace (no `ns`, as production requests have), readable
-    # with the OAuth access token, which is the server's only admin credential.
-    state = admin_get(database, "/sessions/team/state", tls)
-    assert state.status_code == 200, state.text
-    assert (state.json()["status"], state.json()["updated_by"]) == ("running", "ana")
-    members = admin_get(database, "/sessions/team/members", tls)
-    assert sorted(members.json()) == ["ana", "bob"]
-    assert admin_get(database, "/sessions/team/state", tls, token="owner").status_code == 401
-
-
-@pytest.mark.parametrize("trust", ["certifi", "unset", "SSL_CERT_FILE"])
-def test_the_ca_must_be_trusted(
-    focus: Any, database: str, tls: Tls, monkeypatch: pytest.MonkeyPatch, trust: str
-) -> None:
-    """Without the CA in requests' bundle, focus fails in one line naming the database URL.
-
-    requests (so google-auth and firebase-admin) verifies against REQUESTS_CA_BUNDLE, else
-    CURL_CA_BUNDLE, else certifi's bundle; it never reads SSL_CERT_FILE (it passes its bundle
-    to ssl explicitly), so that variable alone does not trust the CA.
-    """
-    import certifi
-
-    if trust == "certifi":
-        monkeypatch.setenv("REQUESTS_CA_BUNDLE", certifi.where())
-    else:
-        monkeypatch.delenv("REQUESTS_CA_BUNDLE")
-    if trust == "SSL_CERT_FILE":
-        monkeypatch.setenv("SSL_CERT_FILE", str(tls.ca_pem))
-    failed = focus("start", "5m", "--session", "team")
-    assert failed.code == 1, failed
-    line = one_line(failed)
-    assert line.startswith("focus: ") and database in line, line
-    assert admin_get(database, "/sessions/team", tls).json() is None  # nothing was written
-
-
-def test_curl_ca_bundle_trusts_the_ca_too(
-    focus: Any, tls: Tls, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.delenv("REQUESTS_CA_BUNDLE")
-    monkeypatch.setenv("CURL_CA_BUNDLE", str(tls.ca_pem))
-    started = focus("start", "5m", "--session", "team")
-    assert (started.code, started.out) == (0, "team: started focus (5:00)\n"), started
-
-
-def test_a_database_certificate_from_an_unknown_ca_is_refused(
-    focus: Any, token_endpoint: TokenEndpoint, tmp_path: Path
-) -> None:
-    """Signing in works (its CA is trusted) but the database's certificate is not: refused."""
-    from focuscli.server import LocalServer
-
-    rogue = _tls(trustme.CA(), tmp_path / "rogue")
-    with LocalServer(
-        port=0, rules_source=RULES, admin_token=ACCESS_TOKEN, ssl_context=rogue.server_context
-    ) as server:
-        began = time.monotonic()
-        failed = focus("start", "5m", "--session", "team", db=server.url)
-        assert time.monotonic() - began < 10  # fails fast instead of retrying for minutes
-    assert failed.code == 1, failed
-    line = one_line(failed)
-    assert line.startswith(f"focus: cannot reach the database at {server.url} "), line
-    assert "TLS certificate not trusted" in line
-    assert len(token_endpoint.grants) == 1  # it got as far as the database
+    member = focus("doctor")
+    assert member.code == 0, member
+    assert member.out.splitlines()[-1] == (
+        "rules: not compared (reading the rules in force is for administrators: needs a "
+        "service-account key (--credentials or GOOGLE_APPLICATION_CREDENTIALS))"
+    )
 
 
 def test_a_key_that_is_not_a_service_account_is_a_usage_error(
     focus: Any, tmp_path: Path, token_endpoint: TokenEndpoint
 ) -> None:
+    sign_up(focus, "ana")
     not_a_service_account = tmp_path / "user.json"
     not_a_service_account.write_text(
         json.dumps(
@@ -473,20 +518,20 @@ def test_a_key_that_is_not_a_service_account_is_a_usage_error(
         ),
         encoding="utf-8",
     )
-    failed = focus("start", "5m", "--session", "team", credentials=not_a_service_account)
+    failed = focus("doctor", credentials=not_a_service_account)
     assert failed.code == 2, failed
-    line = one_line(failed)
+    line = failed.err.rstrip("\n").splitlines()[-1]
     assert line.startswith(f"focus: credentials file {not_a_service_account} is not a service-account key"), line
     assert token_endpoint.calls == 0
 
 
-def test_a_token_endpoint_that_refuses_the_key_is_a_runtime_error(
-    focus: Any, database: str, tls: Tls, token_endpoint: TokenEndpoint
+def test_a_token_endpoint_that_refuses_the_key_fails_the_rules_check(
+    focus: Any, service_account: Path, token_endpoint: TokenEndpoint
 ) -> None:
+    sign_up(focus, "ana")
     token_endpoint.refuse_with = 401
-    failed = focus("start", "5m", "--session", "team")
+    failed = focus("doctor", credentials=service_account)
     assert failed.code == 1, failed
-    line = one_line(failed)
-    assert line.startswith("focus: cannot sign in with the service account: "), line
+    assert failed.out.splitlines()[-1].startswith("rules: cannot check (cannot sign in with the service account: ")
+    assert failed.err == "focus: could not check the rules in force; see above\n"
     assert token_endpoint.calls >= 1 and token_endpoint.grants == []
-    assert admin_get(database, "/sessions/team", tls).json() is None  # nothing was written

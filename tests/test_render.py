@@ -53,13 +53,13 @@ def test_log_lines_show_dates_when_any_entry_is_not_from_today(new_york: None) -
 
 def test_log_csv_has_iso_8601_beside_epoch_ms(new_york: None) -> None:
     entries = [
-        {"rev": 1, "at": 1_700_000_000_123, "action": "start", "by": "ana", "phase": "focus", "ms": 1_500_000, "label": "a, b"},
+        {"rev": 1, "at": 1_700_000_000_123, "action": "start", "by": "ana", "name": "Ana", "phase": "focus", "ms": 1_500_000, "label": "a, b"},
         {"rev": 2, "at": 1_690_000_000_000, "action": "pause", "by": "bob"},  # summer: UTC-4
     ]
     assert log_csv(entries).splitlines() == [
-        "rev,at,at_iso,action,by,phase,ms,label",
-        '1,1700000000123,2023-11-14T17:13:20.123-05:00,start,ana,focus,1500000,"a, b"',
-        "2,1690000000000,2023-07-22T00:26:40.000-04:00,pause,bob,,,",
+        "rev,at,at_iso,action,by,by_uid,phase,ms,label",
+        '1,1700000000123,2023-11-14T17:13:20.123-05:00,start,Ana,ana,focus,1500000,"a, b"',
+        "2,1690000000000,2023-07-22T00:26:40.000-04:00,pause,bob,bob,,,",
     ]
 
 

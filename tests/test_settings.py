@@ -10,6 +10,7 @@ import pytest
 from focuscli.backend import Target
 from focuscli.errors import UsageError
 from focuscli.settings import parse_duration, remember_session, resolve, validate_name
+from focuscli.signin import AuthService
 
 EMBEDDED = Target("http://127.0.0.1:9000?ns=focus", None, "embedded")
 PROD = "https://my-proj-default-rtdb.firebaseio.com"
@@ -68,7 +69,7 @@ DATABASE_TABLE = [
     (EMU, "http://h:1?ns=env", "http://h:2?ns=cfg", "h:3", EMU, "emulator"),
     (None, "http://h:1?ns=env", "http://h:2?ns=cfg", "h:3", "http://h:1?ns=env", "emulator"),
     (None, None, "http://h:2?ns=cfg", "h:3", "http://h:2?ns=cfg", "emulator"),
-    (None, None, None, "h:3", "https://demo-focus-default-rtdb.firebaseio.com", "emulator"),
+    (None, None, None, "h:3", "http://h:3?ns=demo-focus-default-rtdb", "emulator"),
     ("http://h:9/?ns=x", None, None, None, "http://h:9?ns=x", "emulator"),
 ]
 
@@ -96,10 +97,10 @@ def test_database_precedence(
 def test_emulator_host_uses_the_project_namespace(env: dict[str, str]) -> None:
     env["FIREBASE_DATABASE_EMULATOR_HOST"] = "127.0.0.1:9000"
     config(env, 'project = "from-config"\n')
-    assert settings(env).target.url == "https://from-config-default-rtdb.firebaseio.com"
+    assert settings(env).target.url == "http://127.0.0.1:9000?ns=from-config-default-rtdb"
     env["FOCUS_PROJECT"] = "from-env"
     s = settings(env)
-    assert s.target.url == "https://from-env-default-rtdb.firebaseio.com"
+    assert s.target.url == "http://127.0.0.1:9000?ns=from-env-default-rtdb"
     assert s.project == "from-env"
 
 
@@ -116,7 +117,8 @@ def test_bad_serve_port(env: dict[str, str], port: str) -> None:
     assert info.value.message == f"FOCUS_SERVE_PORT must be a port number (1-65535), not {port!r}"
 
 
-# credentials: (flag, GOOGLE_APPLICATION_CREDENTIALS, config) -> chosen
+# credentials (a service-account key, for administrator tasks only):
+# (flag, GOOGLE_APPLICATION_CREDENTIALS, config) -> chosen
 CREDENTIALS_TABLE = [
     ("/f.json", "/e.json", "/c.json", "/f.json"),
     (None, "/e.json", "/c.json", "/e.json"),
@@ -132,23 +134,73 @@ def test_production_credentials_precedence(
         env["GOOGLE_APPLICATION_CREDENTIALS"] = env_value
     if cfg:
         config(env, f'credentials = "{cfg}"\n')
+    env["FOCUS_API_KEY"] = "AIza-test"
     s = settings(env, db=PROD + "/", credentials=flag)
     assert s.target == Target(PROD, chosen, "production")
     assert s.project == "my-proj"
 
 
 def test_production_credentials_tilde_expands_in_home(env: dict[str, str]) -> None:
+    env["FOCUS_API_KEY"] = "AIza-test"
     s = settings(env, db=PROD, credentials="~/key.json")
     assert s.target.credentials == str(Path(env["HOME"]) / "key.json")
 
 
-def test_production_without_credentials(env: dict[str, str]) -> None:
+def test_a_member_of_a_firebase_project_needs_no_key_file_but_the_web_api_key(env: dict[str, str]) -> None:
+    env["FOCUS_API_KEY"] = "AIza-from-env"
+    s = settings(env, db=PROD)
+    assert s.target == Target(PROD, None, "production")
+    assert s.auth == AuthService("https://", "AIza-from-env")
+    assert s.auto_profiles == "no"
+    del env["FOCUS_API_KEY"]
+    config(env, f'db_url = "{PROD}"\napi_key = "AIza-from-config"\n')
+    assert settings(env).auth == AuthService("https://", "AIza-from-config")
+
+
+def test_a_firebase_project_without_its_web_api_key(env: dict[str, str]) -> None:
     with pytest.raises(UsageError) as info:
         settings(env, db=PROD)
     assert info.value.message == (
-        f"the production database {PROD} needs a service-account key: use --credentials, "
-        "GOOGLE_APPLICATION_CREDENTIALS or `credentials` in the config file"
+        f"the Firebase project at {PROD} needs its Web API key to sign members in: set api_key in "
+        f"{Path(env['XDG_CONFIG_HOME']) / 'focus' / 'config.toml'} or FOCUS_API_KEY (Firebase console → "
+        "Project settings → General → Web API key; it is not a secret)"
     )
+
+
+# where members sign in: (database URL, FIREBASE_AUTH_EMULATOR_HOST, FOCUS_AUTH_URL) -> service
+AUTH_TABLE = [
+    (None, None, None, AuthService("http://127.0.0.1:9000/", "fake-api-key", "the database"), "yes"),
+    ("http://h:5?ns=x", None, None, AuthService("http://h:5/", "fake-api-key", "the database"), "ask"),
+    ("http://h:5?ns=x", "a:9099", None, AuthService("http://a:9099/", "fake-api-key"), "ask"),
+    (PROD, "a:9099", None, AuthService("http://a:9099/", "fake-api-key"), "no"),
+    (PROD, None, "https://proxy:8443", AuthService("https://proxy:8443/", "K"), "no"),
+    (PROD, None, None, AuthService("https://", "K"), "no"),
+]
+
+
+@pytest.mark.parametrize(("url", "emulator", "moved", "service", "auto"), AUTH_TABLE)
+def test_where_members_sign_in(
+    env: dict[str, str], url: str | None, emulator: str | None, moved: str | None, service: AuthService, auto: str
+) -> None:
+    env["FOCUS_API_KEY"] = "K" if url == PROD and emulator is None else ""
+    if emulator:
+        env["FIREBASE_AUTH_EMULATOR_HOST"] = emulator
+    if moved:
+        env["FOCUS_AUTH_URL"] = moved
+    s = settings(env, db=url)
+    assert (s.auth, s.auto_profiles) == (service, auto)
+
+
+@pytest.mark.parametrize("value", ["localhost", "http://a:1", "a:b", "a:1/x"])
+def test_a_bad_auth_emulator_host_is_a_usage_error(env: dict[str, str], value: str) -> None:
+    env["FIREBASE_AUTH_EMULATOR_HOST"] = value
+    with pytest.raises(UsageError) as info:
+        settings(env)
+    assert info.value.message == f"FIREBASE_AUTH_EMULATOR_HOST must be host:port (like 127.0.0.1:9099), not {value!r}"
+
+
+def test_credentials_are_kept_beside_the_config(env: dict[str, str]) -> None:
+    assert settings(env).credentials_path == Path(env["XDG_CONFIG_HOME"]) / "focus" / "credentials.json"
 
 
 @pytest.mark.parametrize(
@@ -360,7 +412,7 @@ def test_unknown_config_key(env: dict[str, str]) -> None:
         settings(env)
     assert info.value.message == (
         f"config file {path}: unknown key 'usr' "
-        "(known: db_url, credentials, project, user, session, cleanup_after, "
+        "(known: db_url, api_key, auth_url, credentials, admin_secret_file, project, user, session, cleanup_after, "
         "hooks, hook_timeout, bell, notify)"
     )
 

@@ -22,6 +22,7 @@ import pytest
 from focuscli.backend import Database, Target
 from focuscli.server import LocalServer
 from focuscli.stream import SseParser, Stream, StreamEvent
+from tests.members import EmulatorMember
 
 MEMBERS_ONLY = {"rules": {"room": {".read": "auth.uid === 'ana'", ".write": True}}}
 WAIT = 10.0  # seconds: the most any single expectation may take
@@ -246,7 +247,7 @@ def opened() -> Iterator[list[Any]]:
 
 
 def database(opened: list[Any], url: str, uid: str, ns: str = "demo") -> Database:
-    db = Database(Target(f"{url}?ns={ns}", None, "emulator"), uid)
+    db = Database(Target(f"{url}?ns={ns}", None, "emulator"), EmulatorMember(uid))
     opened.append(db)
     return db
 
@@ -289,8 +290,8 @@ def test_parser_frames_lf_crlf_cr_and_split_chunks() -> None:
 def test_member_streams_and_non_member_is_cancelled(server_url: str, ns: str, rest: Any) -> None:
     rest.set_rules(MEMBERS_ONLY)
     with (
-        Database(Target(f"{server_url}?ns={ns}", None, "emulator"), "ana") as ana,
-        Database(Target(f"{server_url}?ns={ns}", None, "emulator"), "bob") as bob,
+        Database(Target(f"{server_url}?ns={ns}", None, "emulator"), EmulatorMember("ana")) as ana,
+        Database(Target(f"{server_url}?ns={ns}", None, "emulator"), EmulatorMember("bob")) as bob,
     ):
         bob.set("/room", {"phase": "focus", "round": 1})
         with ana.stream("/room") as stream:
@@ -318,7 +319,7 @@ def test_member_streams_and_non_member_is_cancelled(server_url: str, ns: str, re
 
 
 def test_iteration_and_database_close_end_streams(server_url: str, ns: str) -> None:
-    db = Database(Target(f"{server_url}?ns={ns}", None, "emulator"), "ana")
+    db = Database(Target(f"{server_url}?ns={ns}", None, "emulator"), EmulatorMember("ana"))
     db.set("/a", 1)
     stream = db.stream("/a")
     kinds = []
@@ -337,7 +338,7 @@ def test_iteration_and_database_close_end_streams(server_url: str, ns: str) -> N
 @pytest.mark.focus_serve
 def test_losing_read_access_mid_stream_cancels(server_url: str, ns: str, rest: Any) -> None:
     rest.set_rules({"rules": {"room": {".read": "auth.uid === 'ana'", ".write": True}}})
-    with Database(Target(f"{server_url}?ns={ns}", None, "emulator"), "ana") as ana:
+    with Database(Target(f"{server_url}?ns={ns}", None, "emulator"), EmulatorMember("ana")) as ana:
         ana.set("/room", {"phase": "focus"})
         with ana.stream("/room") as stream:
             next_event(stream, {"put"})
@@ -363,17 +364,20 @@ def test_wire_request_auth_revoked_malformed_and_http_errors(opened: list[Any]) 
     ]
     fake = ScriptedServer(replies)
     opened.append(fake)
-    db = database(opened, fake.url, "ana", ns="team-ns")
+    member = EmulatorMember("ana")
+    db = Database(Target(f"{fake.url}?ns=team-ns", None, "emulator"), member)
+    opened.append(db)
+    first_token = member.id_token()
     stream = db.stream("/sessions/s1", watchdog_s=5, backoff=(0.05, 1.0))
     opened.append(stream)
     kinds_and_details = []
     while (event := stream.get(timeout=WAIT)) is not None:
         kinds_and_details.append((event.kind, event.data if event.kind == "put" else event.detail))
     assert stream.ended
+    # auth_revoked: a new token and a new connection at once, with no gap to report.
     assert kinds_and_details == [
         ("connected", "live at /sessions/s1"),
         ("put", 1),
-        ("disconnected", "credential no longer valid (auth_revoked); retrying in 0.05 s"),
         ("connected", "live at /sessions/s1"),
         ("put", 2),
         ("disconnected", "malformed patch event from the server; retrying in 0.05 s"),
@@ -382,15 +386,36 @@ def test_wire_request_auth_revoked_malformed_and_http_errors(opened: list[Any]) 
         ("put", 3),
         ("cancelled", "the server cancelled the stream at /sessions/s1: too big"),
     ]
-    path, headers = fake.requests[0]
-    assert path.startswith("/sessions/s1.json?")
-    assert parse_qs(urlsplit(path).query) == {
-        "ns": ["team-ns"],
-        "auth_variable_override": ['{"uid":"ana"}'],
-    }
-    assert headers["accept"] == "text/event-stream"
-    assert headers["authorization"] == "Bearer owner"
+    assert member.refreshes == 1
+    queries = [parse_qs(urlsplit(path).query) for path, _ in fake.requests]
+    assert all(urlsplit(path).path == "/sessions/s1.json" for path, _ in fake.requests)
+    assert queries[0] == {"ns": ["team-ns"], "auth": [first_token]}
+    assert queries[1] == {"ns": ["team-ns"], "auth": [member.id_token()]} != queries[0]
+    for _, headers in fake.requests:
+        assert headers["accept"] == "text/event-stream"
+        assert "authorization" not in headers  # the token travels only as auth=
     assert len(fake.requests) == 4
+
+
+def test_the_stream_renews_its_token_before_it_expires(opened: list[Any]) -> None:
+    """A token close to its expiry is replaced by reconnecting with a fresh one, without a
+    reported gap: a watch never dies of an expired token (spec auth.md §5.5)."""
+    replies: list[int | bytes] = [put("/", n) + b"event: keep-alive\ndata: null\n\n" for n in (1, 2)]
+    replies.append(put("/", 3) + b"event: cancel\ndata: end\n\n")
+    fake = ScriptedServer(replies)
+    opened.append(fake)
+    member = EmulatorMember("ana", lifetime_s=-60)  # past its renewal time from the start
+    db = Database(Target(f"{fake.url}?ns=x", None, "emulator"), member)
+    opened.append(db)
+    stream = db.stream("/s", watchdog_s=5, backoff=(0.05, 1.0))
+    opened.append(stream)
+    kinds = []
+    while (event := stream.get(timeout=WAIT)) is not None:
+        kinds.append((event.kind, event.data if event.kind == "put" else None))
+    assert kinds == [
+        ("connected", None), ("put", 1), ("connected", None), ("put", 2),
+        ("connected", None), ("put", 3), ("cancelled", None),
+    ]
 
 
 # -- reconnection ---------------------------------------------------------------------------------

@@ -133,9 +133,9 @@ def run_scenario(case: dict[str, Any]) -> None:
 
 def run_plan(case: dict[str, Any]) -> None:
     def write() -> dict[str, Any]:
-        new = apply(TimerState.from_wire(case["state"]), case)
+        new = replace(apply(TimerState.from_wire(case["state"]), case), updated_by_name=case["display_name"])
         note = {"ms": case["args"]["ms"]} if case["do"] == "extend" else None  # as cli/timer.py
-        return to_json(plan.update(new, plan.log_entry(new, case["by"], case["op"], note)))
+        return to_json(plan.update(new, plan.log_entry(new, case["by"], case["display_name"], case["op"], note)))
 
     assert outcome("update", write) == expected(case, "update")
 

@@ -14,6 +14,7 @@ import pytest
 
 from focuscli import timer
 from focuscli.mirror import Moment, SessionMirror, changes
+from tests.conftest import seed_profile
 
 
 @pytest.mark.parametrize(
@@ -130,6 +131,7 @@ def test_watch_json_lines_from_the_cli(member: Any, server_url: str, ns: str, tm
         "XDG_CONFIG_HOME": str(tmp_path / "w" / "config"),
         "XDG_DATA_HOME": str(tmp_path / "w" / "data"),
     }
+    seed_profile(env["FOCUS_DATABASE_URL"], tmp_path / "w" / "config", "ana")
     proc = subprocess.Popen(
         [sys.executable, "-m", "focuscli", "watch", "--json", "--session", "team"],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,

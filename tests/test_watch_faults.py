@@ -26,6 +26,7 @@ from focuscli.backend import Database, Target
 from focuscli.service import Focus
 from tests import faketime
 from tests.conftest import focus_env
+from tests.members import EmulatorMember
 
 ROOT = Path(__file__).resolve().parent.parent
 RULES = (ROOT / "firebase" / "database.rules.json").read_text()
@@ -121,9 +122,9 @@ def _member_factory(url: str, state_root: Path) -> tuple[Callable[[str], Focus],
     opened: list[Database] = []
 
     def make(user: str) -> Focus:
-        db = Database(Target(url, None, "emulator"), user)
+        db = Database(Target(url, None, "emulator"), EmulatorMember(user))
         opened.append(db)
-        return Focus(db, user, state_dir=state_root / user)
+        return Focus(db, EmulatorMember(user), state_dir=state_root / user)
 
     return make, opened
 
@@ -277,8 +278,8 @@ def test_a_watch_outlives_an_outage_when_its_clock_refresh_falls_due(tmp_path: P
     def clock() -> float:
         return time.time() + ahead[0]
 
-    db = Database(Target(f"{server.url}?ns={ns}", None, "emulator"), "ana", clock=clock)
-    ana = Focus(db, "ana", state_dir=tmp_path / "ana", clock=clock)
+    db = Database(Target(f"{server.url}?ns={ns}", None, "emulator"), EmulatorMember("ana"), clock=clock)
+    ana = Focus(db, EmulatorMember("ana"), state_dir=tmp_path / "ana", clock=clock)
     try:
         ana.act("team", lambda s, now: timer.start(s, "ana", now, duration_ms=36_000_000), create=True)
         events = ana.watch("team", tick_s=0.05)

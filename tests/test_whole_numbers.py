@@ -6,6 +6,7 @@ such write would leave the session unreadable for every terminal member."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 from focuscli import plan, timer
@@ -24,11 +25,11 @@ def test_a_member_s_whole_float_keeps_the_session_usable(member: Any, rest: Any)
     ann, bob = member("ann"), member("bob")
     ann.act("s1", lambda s, now: timer.start(s, "ann", now), create=True)
     bob.join("s1", ann.invite_code("s1"))
-    paused = timer.pause(bob.state("s1"), "bob", bob.server_now())
-    update = placeholders(plan.update(paused, plan.log_entry(paused, "bob", "Ab3_-xYz09kLmNoP")))
+    paused = replace(timer.pause(bob.state("s1"), "bob", bob.server_now()), updated_by_name="bob")
+    update = placeholders(plan.update(paused, plan.log_entry(paused, "bob", "bob", "Ab3_-xYz09kLmNoP")))
     update["state"]["duration_ms"] = float(paused.duration_ms)  # as some JSON writers put it
     update["state"]["offset_ms"] = 0.0
-    as_bob = {"auth_variable_override": json.dumps({"uid": "bob"})}
+    as_bob = {"auth_variable_override": json.dumps({"uid": "bob", "token": {"name": "bob"}})}
     written = rest.patch("/sessions/s1.json", update, params=as_bob)
     assert written.status_code == 200, written.text  # the rules accept it
     assert '"duration_ms":1500000,' in rest.get("/sessions/s1/state.json").text  # as RTDB serves it

@@ -17,9 +17,9 @@ from typing import Any, NoReturn
 
 import typer
 
-from focuscli.cli import serve, sessions, timer, watch  # noqa: F401  (registers the commands)
+from focuscli.cli import account, serve, sessions, timer, watch  # noqa: F401  (registers the commands)
 from focuscli.cli.common import Interrupted, app
-from focuscli.errors import BadArgument, ExitCode, FocusError
+from focuscli.errors import BadArgument, ExitCode, FocusError, error_text
 
 __all__ = ["app", "main"]
 
@@ -72,12 +72,9 @@ def _run(argv: list[str] | None) -> int:
     except Interrupted:
         return int(ExitCode.INTERRUPTED)
     except FocusError as err:
-        message = err.message
         if isinstance(err, BadArgument):  # as typed: say where the command's help is
-            message = f"{message.rstrip('.')}; see {_command_path(sys.argv[1:] if argv is None else argv)} --help"
-        typer.echo(f"focus: {message}", err=True)
-        if err.detail:
-            typer.echo(err.detail, err=True)
+            err.message = f"{err.message.rstrip('.')}; see {_command_path(sys.argv[1:] if argv is None else argv)} --help"
+        typer.echo(error_text(err), err=True)
         return int(err.exit_code)
     except KeyboardInterrupt:
         return int(ExitCode.INTERRUPTED)

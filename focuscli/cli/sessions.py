@@ -1,4 +1,4 @@
-"""Session commands: session create/list/invite/show/set, join, leave, who."""
+"""Session commands: session create/list/invite/show/set/kick/transfer/delete, join, leave, who."""
 
 from __future__ import annotations
 
@@ -51,14 +51,71 @@ def session_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
 
 
 @session_app.command("invite")
-def session_invite(ctx: typer.Context, as_json: JsonOpt = False, session: SessionOpt = None) -> None:
-    """Print the session's invite code (members only).
+def session_invite(
+    ctx: typer.Context,
+    rotate: Annotated[bool, typer.Option("--rotate", help="Replace the code (owner only); the old one stops working.")] = False,
+    as_json: JsonOpt = False,
+    session: SessionOpt = None,
+) -> None:
+    """Print the session's invite code (members only), or replace it with --rotate.
 
-    Example: focus session invite --json
+    Example: focus session invite --rotate
     """
     inv = _inv(ctx)
-    code = inv.focus.invite_code(inv.session_name(session))
+    sid = inv.session_name(session)
+    code = inv.focus.rotate_invite(sid) if rotate else inv.focus.invite_code(sid)
     typer.echo(json.dumps({"code": code}) if as_json else code)
+
+
+@session_app.command("kick")
+def session_kick(
+    ctx: typer.Context,
+    member: Annotated[str, typer.Argument(help="The member's name (or uid).")],
+    session: SessionOpt = None,
+) -> None:
+    """Remove a member (owner only): they lose access at once, and the invite code is replaced
+    so that the old one cannot bring them back.
+
+    Example: focus session kick bob
+    """
+    inv = _inv(ctx)
+    sid = inv.session_name(session)
+    name, code = inv.focus.kick(sid, member)
+    typer.echo(f"removed {name} from {sid}; the new invite code is {code} (the old one no longer works)")
+
+
+@session_app.command("transfer")
+def session_transfer(
+    ctx: typer.Context,
+    member: Annotated[str, typer.Argument(help="The member who becomes the owner (name or uid).")],
+    session: SessionOpt = None,
+) -> None:
+    """Hand the session over to another member (owner only).
+
+    Example: focus session transfer bob
+    """
+    inv = _inv(ctx)
+    sid = inv.session_name(session)
+    name = inv.focus.transfer(sid, member)
+    typer.echo(f"{name} now owns {sid}")
+
+
+@session_app.command("delete")
+def session_delete(
+    ctx: typer.Context, name: Annotated[str, typer.Argument(help="The session to delete (named in full, on purpose).")]
+) -> None:
+    """Delete a session with its timer and history, for everyone (owner only).
+
+    Example: focus session delete team
+    """
+    from focuscli.settings import remembered_session, validate_name
+
+    inv = _inv(ctx)
+    sid = validate_name("session", name)
+    inv.focus.delete(sid)
+    if remembered_session(inv.settings) == sid:
+        inv.remember(None)
+    typer.echo(f"deleted session {sid}")
 
 
 @session_app.command("show")
@@ -112,7 +169,7 @@ def session_set(
     if not changes:
         raise BadArgument("nothing to set: pass --focus, --short-break, --long-break, --long-every or --auto-advance.")
     status = inv.focus.act(
-        sid, lambda s, now: timer.configure(s, inv.settings.user, now, replace(s.cycle, **changes))
+        sid, lambda s, now: timer.configure(s, inv.focus.uid, now, replace(s.cycle, **changes))
     )
     typer.echo(render.action_line(status))
 
@@ -165,7 +222,7 @@ def who(ctx: typer.Context, as_json: JsonOpt = False, session: SessionOpt = None
     inv = _inv(ctx)
     members = inv.focus.presence(inv.session_name(session))
     if as_json:
-        typer.echo(json.dumps([{"user": uid, **rec} for uid, rec in members.items()]))
+        typer.echo(json.dumps([{**rec, "user": rec.get("name") or uid, "uid": uid} for uid, rec in members.items()]))
     else:
         for line in render.members_lines(members, inv.focus.clock_offset()):
             typer.echo(line)

@@ -40,7 +40,7 @@ def start(
     name = inv.session_name(session)
     status = inv.focus.act(
         name,
-        lambda s, now: timer.start(s, inv.settings.user, now, duration_ms=ms, label=label, phase=phase),
+        lambda s, now: timer.start(s, inv.focus.uid, now, duration_ms=ms, label=label, phase=phase),
         create=True,
     )
     inv.remember(name)
@@ -58,9 +58,9 @@ def _simple_action(ctx: typer.Context, session: str | None, name: str, **note: A
     fn = getattr(timer, name)
     extra = note.pop("ms", None)
     if extra is None:
-        status = inv.focus.act(sid, lambda s, now: fn(s, inv.settings.user, now))
+        status = inv.focus.act(sid, lambda s, now: fn(s, inv.focus.uid, now))
     else:
-        status = inv.focus.act(sid, lambda s, now: fn(s, inv.settings.user, now, extra), note={"ms": extra})
+        status = inv.focus.act(sid, lambda s, now: fn(s, inv.focus.uid, now, extra), note={"ms": extra})
     typer.echo(render.action_line(status))
 
 
@@ -130,7 +130,7 @@ def label(
     inv = _inv(ctx)
     sid = inv.session_name(session)
     note = {"label": text} if text else None
-    status = inv.focus.act(sid, lambda s, now: timer.relabel(s, inv.settings.user, now, text), note=note)
+    status = inv.focus.act(sid, lambda s, now: timer.relabel(s, inv.focus.uid, now, text), note=note)
     typer.echo(render.action_line(status))
 
 
@@ -150,6 +150,7 @@ def status(
     Example: focus status --format '{phase} {remaining}'
     """
     from focuscli import render
+    from focuscli.mirror import member_names
 
     if as_json and fmt is not None:
         raise BadArgument("--json and --format exclude each other; pick one.")
@@ -159,7 +160,7 @@ def status(
     if as_json:
         typer.echo(json.dumps(result.to_json(), ensure_ascii=False))
     elif fmt is not None:
-        members = sorted(inv.focus.members(sid)) if "{members}" in fmt else []
+        members = sorted(member_names(inv.focus.members(sid))) if "{members}" in fmt else []
         typer.echo(render.formatted(result, fmt, members))
     else:
         typer.echo(render.status_line(result))

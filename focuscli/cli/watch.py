@@ -43,11 +43,10 @@ def watch(
     sid = inv.session_name(session)
     revive: Callable[[], None] | None = None
     if inv.settings.target.kind == "embedded":  # the server focus starts: start it again if it stops
-        from functools import partial
-
         from focuscli import embedded
 
-        revive = partial(embedded.ensure_running, inv.settings, say=lambda text: None)
+        def revive() -> None:
+            embedded.ensure_running(inv.settings, say=lambda text: None)
     events = _Tracked(inv.focus.watch(sid, watchdog_s=watchdog, revive=revive))
     try:
         _show(inv, sid, events, as_json)
@@ -100,12 +99,11 @@ def _show(inv: Any, sid: str, tracked: _Tracked, as_json: bool) -> None:
         from focuscli.terminal import run_live
 
         def act(name: str) -> None:
-            user = inv.settings.user
             if name == "start":  # the phase a stopped timer shows as next
-                inv.focus.act(sid, lambda s, now: timer.start(s, user, now, phase=timer.view(s, now).phase))
+                inv.focus.act(sid, lambda s, now: timer.start(s, inv.focus.uid, now, phase=timer.view(s, now).phase))
                 return
             fn = getattr(timer, name)
-            inv.focus.act(sid, lambda s, now: fn(s, user, now))
+            inv.focus.act(sid, lambda s, now: fn(s, inv.focus.uid, now))
 
         try:
             run_live(events, act, presence=lambda: inv.focus.presence(sid))  # Ctrl-C: restored, then 130

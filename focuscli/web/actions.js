@@ -8,7 +8,7 @@
 // same entry for the CLI; tests/cases/timer/plan.json holds both to it.
 
 import {
-  SERVER_NOW, configure, cycleFromWire, extend, pause, resume, skip, start, stateToWire, stop,
+  SERVER_NOW, configure, cycleFromWire, extend, makeState, pause, resume, skip, start, stateToWire, stop,
 } from "./timer.js";
 
 const TRANSITIONS = {
@@ -32,11 +32,11 @@ export function applyAction(state, action, { by, now, args = {} }) {
   return TRANSITIONS[action](state, by, now, args);
 }
 
-/** The history entry of the action that made `next` (focuscli/plan.py's log_entry): who, when
- * (the server's time at commit), its rev and op; a start or skip adds its phase, length and
- * label; `note` adds fields of the action's own (the `ms` of an extend). */
-export function logEntry(next, { by, op, note = {} }) {
-  const entry = { action: next.action, by, at: SERVER_NOW, rev: next.rev, op };
+/** The history entry of the action that made `next` (focuscli/plan.py's log_entry): who (uid
+ * and display name), when (the server's time at commit), its rev and op; a start or skip adds
+ * its phase, length and label; `note` adds fields of the action's own (the `ms` of an extend). */
+export function logEntry(next, { by, name, op, note = {} }) {
+  const entry = { action: next.action, by, name, at: SERVER_NOW, rev: next.rev, op };
   if (next.action === "start" || next.action === "skip") {
     entry.phase = next.phase;
     entry.ms = next.duration_ms;
@@ -47,10 +47,10 @@ export function logEntry(next, { by, op, note = {} }) {
 
 /** The whole write of one action: `update` goes to update(ref(db, `sessions/${session}`), ...).
  * Plan again (same `op`) on the state read back whenever the write is refused for a moved rev. */
-export function planAction(state, action, { by, now, op, args = {} }) {
-  const next = applyAction(state, action, { by, now, args });
+export function planAction(state, action, { by, name, now, op, args = {} }) {
+  const next = makeState({ ...applyAction(state, action, { by, now, args }), updated_by_name: name });
   const note = action === "extend" ? { ms: args.ms } : {};
-  const entry = logEntry(next, { by, op, note });
+  const entry = logEntry(next, { by, name, op, note });
   const update = { state: stateToWire(next), [`log/${next.rev}`]: entry };
   return Object.freeze({ state: next, entry, update });
 }

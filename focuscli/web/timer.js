@@ -180,7 +180,7 @@ export function cycleToWire(cycle) {
 
 const STATE_FIELDS = [
   "rev", "status", "phase", "round", "duration_ms", "started_at", "offset_ms", "paused_at",
-  "label", "cycle", "updated_at", "updated_by", "action",
+  "label", "cycle", "updated_at", "updated_by", "updated_by_name", "action",
 ];
 const TS_FIELDS = ["started_at", "paused_at", "updated_at"];
 
@@ -190,7 +190,7 @@ export function makeState(fields = {}) {
   const s = {
     rev: 0, status: "idle", phase: "focus", round: 1, duration_ms: CYCLE_DEFAULTS.focus_ms,
     started_at: null, offset_ms: 0, paused_at: null, label: null, cycle: null,
-    updated_at: null, updated_by: null, action: null,
+    updated_at: null, updated_by: null, updated_by_name: null, action: null,
   };
   for (const k of STATE_FIELDS) if (Object.hasOwn(fields, k)) s[k] = fields[k] === undefined ? null : fields[k];
   if (s.cycle === null && !Object.hasOwn(fields, "cycle")) s.cycle = makeCycle();
@@ -208,7 +208,7 @@ export function makeState(fields = {}) {
     check(isInt(s.offset_ms), "'offset_ms' must be an integer", s.offset_ms);
     check(!idle || s.started_at === null, "'started_at' must be absent when idle", s.started_at);
     check(paused || s.paused_at === null, "'paused_at' must be absent unless paused", s.paused_at);
-    for (const k of ["label", "updated_by", "action"]) {
+    for (const k of ["label", "updated_by", "updated_by_name", "action"]) {
       check(s[k] === null || typeof s[k] === "string", `'${k}' must be text`, s[k]);
     }
     check(isCycle(s.cycle), "'cycle' must be a Cycle", s.cycle);
@@ -314,6 +314,7 @@ export function view(state, nowMs) {
     status, phase, round: rnd, remaining_ms: remaining, duration_ms: length,
     elapsed_ms: length - remaining, label: state.label, ends_at: endsAt, rev: state.rev,
     updated_at: updatedAt, updated_by: state.updated_by, action: state.action,
+    updated_by_name: state.updated_by_name,
   });
 }
 
@@ -327,7 +328,8 @@ const STOPPED = "the timer is stopped; start it first";
 
 function commit(state, by, action, changes) {
   return makeState({
-    ...state, ...changes, rev: state.rev + 1, updated_at: SERVER_NOW, updated_by: by, action,
+    ...state, ...changes, rev: state.rev + 1, updated_at: SERVER_NOW, updated_by: by,
+    updated_by_name: null, action,
   });
 }
 

@@ -31,6 +31,7 @@ import os
 import random
 import sys
 import time
+from dataclasses import replace
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -214,7 +215,8 @@ class Rest:
         if uid is not None or admin:
             headers["Authorization"] = "Bearer owner"
         if uid is not None:
-            params["auth_variable_override"] = json.dumps({"uid": uid})
+            # As the member's ID token would say: their uid and their display name (here the same).
+            params["auth_variable_override"] = json.dumps({"uid": uid, "token": {"name": uid}})
         kwargs: dict[str, Any] = {"params": params, "headers": headers, "timeout": 10}
         if body is not None or method in ("PUT", "PATCH"):
             kwargs["data"] = json.dumps(body)
@@ -244,7 +246,8 @@ def legit_write(state_raw: Any, user: str, rnd: random.Random) -> dict[str, Any]
             new = getattr(timer, name)(state, user, now)
     except timer.TimerError:  # a running phase that is over: start the next one
         new = timer.stop(state, user, now)
-    entry: dict[str, Any] = {"action": new.action, "by": user, "at": SERVER_NOW, "rev": new.rev}
+    new = replace(new, updated_by_name=user)
+    entry: dict[str, Any] = {"action": new.action, "by": user, "name": user, "at": SERVER_NOW, "rev": new.rev}
     if new.action in ("start", "skip"):
         entry.update(phase=new.phase, ms=new.duration_ms)
     if new.action == "extend":
@@ -306,6 +309,8 @@ def mallory_attack(
         state["updated_by"] = entry["by"] = victim
     elif name == "log-by-other":
         entry["by"] = victim
+    elif name == "forge-name":  # one's own uid, someone else's name
+        state["updated_by_name"] = entry["name"] = victim
     elif name == "unknown-field":
         state["hacked"] = True
     elif name == "bad-status":
@@ -341,7 +346,7 @@ MALLORY_ATTACKS = (
     "rev-rollback", "same-rev", "state-without-log", "state-field-only", "log-without-state",
     "rewrite-log", "rewrite-log-field",
     "delete-log", "delete-log-with-cas", "rewrite-log-with-cas", "impersonate", "log-by-other",
-    "unknown-field", "bad-status", "overlong-phase", "delete-state", "other-member-heartbeat",
+    "forge-name", "unknown-field", "bad-status", "overlong-phase", "delete-state", "other-member-heartbeat",
     "kick-member", "rejoin-other", "steal-owner", "new-invite", "delete-session", "replace-session",
 )  # fmt: skip
 
@@ -362,7 +367,7 @@ def run_attacker(rec: Recorder, role: str, session: str, seconds: float, rnd: ra
             if role == "mallory":  # a member: joins like anyone with the code, then attacks
                 code = line.split()[1]
                 got = rest.call("PATCH", "/", user, {
-                    f"sessions/{session}/members/{user}": {"joined_at": {".sv": "timestamp"}, "code": code},
+                    f"sessions/{session}/members/{user}": {"joined_at": {".sv": "timestamp"}, "code": code, "name": user},
                     f"users/{user}/sessions/{session}": {"joined_at": {".sv": "timestamp"}},
                 })  # fmt: skip
                 rec.attacks.append(

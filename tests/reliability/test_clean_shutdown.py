@@ -25,6 +25,7 @@ import requests
 
 from focuscli.backend import Database, Target
 from focuscli.stream import SseParser, Stream, StreamEvent
+from tests.members import EmulatorMember
 from tests.reliability.conftest import apply_event
 
 pytestmark = pytest.mark.focus_serve
@@ -89,7 +90,7 @@ class FocusClient:
     """focuscli.stream.Stream as `focus watch` uses it, with its events collected on a thread."""
 
     def __init__(self, url: str, user: str) -> None:
-        self.db = Database(Target(f"{url}?ns={NS}", None, "emulator"), user)
+        self.db = Database(Target(f"{url}?ns={NS}", None, "emulator"), EmulatorMember(user))
         self.stream: Stream = self.db.stream("/live", watchdog_s=5.0, backoff=(0.05, 0.2))
         self.events: list[tuple[float, StreamEvent]] = []
         self.cond = threading.Condition()

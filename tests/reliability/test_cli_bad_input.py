@@ -62,6 +62,7 @@ from focuscli.backend import CONNECT_TIMEOUT, Database, Target
 from focuscli.errors import ExitCode
 from focuscli.service import Focus
 from tests.conftest import FOCUS_RULES, Rest
+from tests.members import EmulatorMember
 from tests.reliability.conftest import focus_argv, focus_env
 
 DOCUMENTED = {int(code) for code in ExitCode}
@@ -82,7 +83,7 @@ TOKENS = (
 NOT_MEMBER = "focus: you (eve) are not a member of 'team'; join with: focus join team --code CODE"
 PROD = "https://demo-bad-input.firebaseio.com"
 CONFIG_KEYS = (
-    "db_url, credentials, project, user, session, cleanup_after, hooks, hook_timeout, bell, notify"
+    "db_url, api_key, auth_url, credentials, admin_secret_file, project, user, session, cleanup_after, hooks, hook_timeout, bell, notify"
 )
 HOOK_EVENTS = (
     "focus_started, break_started, paused, resumed, phase_ended, member_joined, member_left"
@@ -240,25 +241,20 @@ CASES = [
     C("config-bad-db-url", "status --session team", 2,
       f"focus: invalid database URL 'ftp://db.example' (from db_url in <CFG>): {URLS}",
       config='db_url = "ftp://db.example"\n', env=NO_DB),
-    # -- credentials -------------------------------------------------------------------------
-    C("credentials-none-for-https", f"--db {PROD} status --session team", 2,
-      f"focus: the production database {PROD} needs a service-account key: use --credentials, "
-      "GOOGLE_APPLICATION_CREDENTIALS or `credentials` in the config file"),
-    C("credentials-missing-file", f"--db {PROD} --credentials <HOME>/key.json status --session team", 2,
-      "focus: credentials file not found: <HOME>/key.json"),
-    C("credentials-not-json", f"--db {PROD} --credentials <HOME>/key.json status --session team", 2,
-      "focus: credentials file <HOME>/key.json is not JSON", files={"key.json": "-----BEGIN PRIVATE KEY-----\n"}),
-    C("credentials-json-not-a-key", f"--db {PROD} --credentials <HOME>/key.json status --session team", 2,
-      'focus: credentials file <HOME>/key.json is not a service-account key: Invalid service account '
-      'certificate. Certificate must contain a "type" field set to "service_account".',
-      files={"key.json": '{"project_id": "demo-bad-input"}'}),
-    C("credentials-json-array", f"--db {PROD} status --session team", 2,
-      'focus: credentials file <HOME>/key.json is not a service-account key: expected a JSON object '
-      'with "type": "service_account"',
-      files={"key.json": "[1, 2]"}, env={"GOOGLE_APPLICATION_CREDENTIALS": "<HOME>/key.json"}),
-    C("credentials-directory", f"--db {PROD} status --session team", 2,
-      "focus: cannot read credentials file <HOME>: is a directory",
-      config=f'db_url = "{PROD}"\ncredentials = "<HOME>"\n', env=NO_DB),
+    # -- sign-in: members need the project's Web API key, never a key file ---------------------
+    C("api-key-none-for-https", f"--db {PROD} status --session team", 2,
+      f"focus: the Firebase project at {PROD} needs its Web API key to sign members in: set api_key in "
+      "<CFG> or FOCUS_API_KEY (Firebase console → Project settings → General → Web API key; it is not a secret)"),
+    C("api-key-empty-in-config", "status --session team", 2,
+      f"focus: the Firebase project at {PROD} needs its Web API key to sign members in: set api_key in "
+      "<CFG> or FOCUS_API_KEY (Firebase console → Project settings → General → Web API key; it is not a secret)",
+      config=f'db_url = "{PROD}"\napi_key = ""\n', env=NO_DB),
+    C("auth-url-not-a-url", f"--db {PROD} status --session team", 2,
+      "focus: invalid auth_url 'ftp://x': use https://host[:port] (a proxy of Google's sign-in hosts)",
+      env={"FOCUS_API_KEY": "k", "FOCUS_AUTH_URL": "ftp://x"}),
+    C("auth-emulator-host-with-scheme", "status --session team", 2,
+      "focus: FIREBASE_AUTH_EMULATOR_HOST must be host:port (like 127.0.0.1:9099), not 'http://127.0.0.1:9099'",
+      env={"FIREBASE_AUTH_EMULATOR_HOST": "http://127.0.0.1:9099"}),
     # -- backends ----------------------------------------------------------------------------
     C("backend-refused", "status --session team", 1,
       "focus: cannot reach the database at <BASE> (connection refused); is focus serve running?",
@@ -270,9 +266,12 @@ CASES = [
       "focus: cannot reach the database at <BASE> (timed out); is focus serve running?",
       backend="blackhole", unreachable=True),
     C("backend-plain-http-404", "status --session team", 1,
-      "focus: unexpected answer from <BASE> (HTTP 404); is that a Realtime Database?", backend="http404"),
+      "focus: unexpected answer from <BASE> (HTTP 404); is that a focus serve or the Auth emulator? "
+      "(the official database emulator needs FIREBASE_AUTH_EMULATOR_HOST too)", backend="http404"),
     C("backend-plain-http-html", "start --session team", 1,
-      "focus: unexpected answer from <BASE> (not JSON); is that a Realtime Database?", backend="html200"),
+      "focus: unexpected answer from <BASE> (not the Auth emulator's answer); is that a focus serve or "
+      "the Auth emulator? (the official database emulator needs FIREBASE_AUTH_EMULATOR_HOST too)",
+      backend="html200"),
     C("backend-bad-scheme", "--db ftp://127.0.0.1:9000 status --session team", 2,
       f"focus: invalid database URL 'ftp://127.0.0.1:9000' (from --db): {URLS}"),
     C("backend-no-ns", "status --session team", 2,
@@ -409,9 +408,9 @@ def _template(server_url: str, state_root: Path) -> Any:
     rest = Rest(server_url, ns)
     rest.set_rules(FOCUS_RULES)
     target = Target(f"{server_url}?ns={ns}", None, "emulator")
-    with Database(target, "ana") as ana_db, Database(target, "bob") as bob_db:
-        ana = Focus(ana_db, "ana", state_dir=state_root / "ana")
-        bob = Focus(bob_db, "bob", state_dir=state_root / "bob")
+    with Database(target, EmulatorMember("ana")) as ana_db, Database(target, EmulatorMember("bob")) as bob_db:
+        ana = Focus(ana_db, EmulatorMember("ana"), state_dir=state_root / "ana")
+        bob = Focus(bob_db, EmulatorMember("bob"), state_dir=state_root / "bob")
 
         def start(s: timer.TimerState, now: int) -> timer.TimerState:
             return timer.start(
@@ -539,7 +538,10 @@ def _run_case(case: Case, world: World, home: Path) -> Outcome:
         (home / name).write_bytes(content if isinstance(content, bytes) else fill(content).encode())
     for name in case.unreadable:
         (home / name).chmod(0)
-    env = focus_env(f"{base}?ns={ns}", case.user, home)
+    # The case's profile is signed in as the member of the same name (see seed_profile), where
+    # there is a server to sign in to and the name is one the CLI takes.
+    seed = case.backend == "server" and re.fullmatch(r"[A-Za-z0-9_-]{1,64}", case.user) is not None
+    env = focus_env(f"{base}?ns={ns}", case.user, home, seed=seed)
     for var in (
         "GOOGLE_APPLICATION_CREDENTIALS",
         "FOCUS_PROJECT",
@@ -871,7 +873,10 @@ def test_ctrl_c(
         helper = _HoldWrites(server_port, int(case.when.partition(":")[2] or 1))
         port = helper.port
     home = tmp_path / "ana"
-    env = focus_env(f"http://127.0.0.1:{port}?ns={rest.ns}", "ana", home)
+    # Signed in beforehand where something will answer (the black hole and the silent server
+    # never do: there the command is interrupted while it tries to reach them).
+    seed = case.backend not in ("blackhole", "silent")
+    env = focus_env(f"http://127.0.0.1:{port}?ns={rest.ns}", "ana", home, seed=seed)
     before, before_state, quiet = (
         _stored(rest),
         rest.value("/sessions/team.json"),

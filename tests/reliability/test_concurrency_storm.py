@@ -52,9 +52,9 @@ OWNER = MEMBERS[0]
 STORM_S = 30.0
 DOCUMENTED = {0, 1, 2, 3}  # 4 and 5 are focus wait's, 130 is Ctrl-C: none of them apply here
 ACTIONS = ("start", "pause", "resume", "stop", "skip", "extend")
-LOG_KEYS = {"action", "by", "at", "rev", "label", "phase", "ms", "op"}
+LOG_KEYS = {"action", "by", "name", "at", "rev", "label", "phase", "ms", "op"}
 STATE_KEYS = {"rev", "status", "phase", "round", "duration_ms", "started_at", "offset_ms",
-              "paused_at", "label", "cycle", "updated_at", "updated_by", "action"}  # fmt: skip
+              "paused_at", "label", "cycle", "updated_at", "updated_by", "updated_by_name", "action"}  # fmt: skip
 COMMIT_SLACK_S = 0.05  # server and workers share this machine's clock; ms rounding only
 
 
@@ -247,12 +247,13 @@ def test_concurrency_storm(
     assert t_begin * 1000 <= sess["meta"]["created_at"] <= t_setup_done * 1000
     assert set(sess["members"]) == members, set(sess["members"])
     for user, rec in sess["members"].items():
-        assert set(rec) == ({"joined_at"} if user == OWNER else {"joined_at", "code"}), (user, rec)
+        assert set(rec) == ({"joined_at", "name"} if user == OWNER else {"joined_at", "name", "code"}), (user, rec)
+        assert rec["name"] == user, (user, rec)  # each member's name is their token's
         assert rec.get("code", code) == code and t_begin * 1000 <= rec["joined_at"] <= t_go * 1000
     assert raw["invites"] == {SESSION: {"code": code}}
     assert SESSION not in raw["users"].get("eve", {}).get("sessions", {})
     for e in log:
-        assert set(e) <= LOG_KEYS and e["action"] in ACTIONS and e["by"] in members, e
+        assert set(e) <= LOG_KEYS and e["action"] in ACTIONS and e["by"] in members and e["name"] == e["by"], e
         assert window[0] <= e["at"] <= window[1], (e, window)
     ops = [e["op"] for e in log if "op" in e]  # one per CLI action, whatever its attempts
     assert len(ops) == len(set(ops)), "an action's op is in the history twice"
@@ -275,7 +276,8 @@ def test_concurrency_storm(
     assert seen["status"] != "running", seen  # settled: nothing moves any more
     histories = {f[1]["out"] for u, f in finals.items() if u in members}
     assert len(histories) == 1
-    shown = [{k: v for k, v in e.items() if k != "op"} for e in log]  # op is not printed
+    # As `focus log --json` shows an entry: op not printed, `by` the name, `by_uid` the uid.
+    shown = [{**{k: v for k, v in e.items() if k not in ("op", "name")}, "by": e["name"], "by_uid": e["by"]} for e in log]
     assert [json.loads(line) for line in histories.pop().splitlines()] == shown
     # Each client's own reads never went back in time (monotonic reads).
     for user, r in results.items():

@@ -48,6 +48,7 @@ from focuscli import timer
 from focuscli.backend import Database, Target
 from focuscli.errors import BackendError
 from focuscli.service import Focus
+from tests.members import EmulatorMember
 from tests.reliability.conftest import FOCUS_RULES_FILE, focus_argv, focus_env
 
 pytestmark = pytest.mark.focus_serve
@@ -351,9 +352,9 @@ def test_watchers_follow_a_restart_and_a_kill(
     opened: list[Database] = []
 
     def member(user: str) -> Focus:
-        db = Database(Target(url, None, "emulator"), user, timeout=5.0)
+        db = Database(Target(url, None, "emulator"), EmulatorMember(user), timeout=5.0)
         opened.append(db)
-        return Focus(db, user, state_dir=tmp_path / "lib" / user)
+        return Focus(db, EmulatorMember(user), state_dir=tmp_path / "lib" / user)
 
     try:
         ana = member(OWNER)

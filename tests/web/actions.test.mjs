@@ -24,11 +24,11 @@ test("an operation id is 16 URL-safe characters, as the CLI's secrets.token_urls
 test("planning again after a lost race keeps the op and asks for the next rev", () => {
   const op = newOperationId();
   const read = withServerTimes(applyAction(makeState(), "start", { by: "ann", now: T0 }), T0);
-  const first = planAction(read, "extend", { by: "bob", now: T0 + 5, op, args: { ms: 60_000 } });
+  const first = planAction(read, "extend", { by: "bob", name: "Bob", now: T0 + 5, op, args: { ms: 60_000 } });
   assert.deepEqual(Object.keys(first.update), ["state", "log/2"]);
   // someone paused first (rev 2); the extend is planned again on what was read back
   const moved = withServerTimes(applyAction(read, "pause", { by: "cy", now: T0 + 6 }), T0 + 6);
-  const again = planAction(moved, "extend", { by: "bob", now: T0 + 7, op, args: { ms: 60_000 } });
+  const again = planAction(moved, "extend", { by: "bob", name: "Bob", now: T0 + 7, op, args: { ms: 60_000 } });
   assert.deepEqual(Object.keys(again.update), ["state", "log/3"]);
   assert.equal(again.update["log/3"].op, op);
   assert.equal(again.update["log/3"].ms, 60_000);
@@ -38,7 +38,7 @@ test("planning again after a lost race keeps the op and asks for the next rev", 
 test("a plan leaves the state it was given alone; an unknown action is a programming error", () => {
   const s = makeState();
   const before = JSON.stringify(stateToWire(s));
-  planAction(s, "start", { by: "ann", now: T0, op: "x".repeat(16) });
+  planAction(s, "start", { by: "ann", name: "Ann", now: T0, op: "x".repeat(16) });
   assert.equal(JSON.stringify(stateToWire(s)), before);
   assert.deepEqual(ACTIONS, ["start", "pause", "resume", "stop", "skip", "extend", "configure"]);
   assert.throws(() => applyAction(s, "nap", { by: "ann", now: T0 }), TypeError);

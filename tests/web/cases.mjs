@@ -78,7 +78,7 @@ const RUNNERS = {
   repr: (c) => assert.equal(pyRepr(c.value), c.repr),
   plan: (c) => {
     const write = () =>
-      planAction(stateFromWire(c.state), c.do, { by: c.by, now: c.now, op: c.op, args: c.args ?? {} }).update;
+      planAction(stateFromWire(c.state), c.do, { by: c.by, name: c.display_name, now: c.now, op: c.op, args: c.args ?? {} }).update;
     assert.deepEqual(outcome("update", write), expected(c, "update"));
   },
   action_line: (c) => assert.equal(actionLine(c.session, c.view), c.line),

@@ -169,7 +169,8 @@ class AuthEmulator:
                 if "text/html" in headers.get("accept", ""):
                     raise E.AuthApiError(404, NO_PAGE, status="NOT_FOUND",
                                          errors=[{"message": NO_PAGE, "reason": "notFound"}])
-                return Reply(200, READY)
+                mode = "secure" if self.settings.secure else "emulator"
+                return Reply(200, {**READY, "focusServe": {"mode": mode, "projectId": self.default_project}})
             route, target = self._match(method, path)
             privileged = self._authenticate(route, headers, params)
             fields = self._body(route, method, headers, body)
