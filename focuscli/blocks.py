@@ -103,12 +103,15 @@ def by_rev(raw: Any) -> dict[int, dict[str, Any]]:
 def _rev_key(key: object) -> int:
     if isinstance(key, int) and not isinstance(key, bool):
         return key
-    if isinstance(key, str) and key.isascii() and key.isdigit() and len(key) < 16:
+    if isinstance(key, str) and key.isascii() and key.isdigit() and len(key) < 16 and key == str(int(key)):
         return int(key)
-    return 0  # not a rev: left out
+    return 0  # not a rev (as the CLI writes them: 1, 2, ...): left out
 
 
 def _ts(value: Any) -> int | None:
+    """A whole number (JSON does not tell 1500.0 from 1500, nor does the page), else None."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
@@ -123,10 +126,31 @@ def _resolved(state: TimerState, at: int) -> TimerState:
     return replace(state, started_at=fix(state.started_at), paused_at=fix(state.paused_at), updated_at=at)
 
 
-def _from_record(rev: int, record: Mapping[str, Any]) -> Step | None:
+_STATE_FIELDS = tuple(f for f in TimerState.__dataclass_fields__ if f != "cycle")
+_PLAIN = (int, str)
+
+
+def _state_of(record: Mapping[str, Any], cycles: dict[tuple[Any, ...], Cycle]) -> TimerState:
+    """TimerState.from_wire, faster for the common record (whole numbers and text only, a cycle
+    seen before): a year of history is tens of thousands of records."""
+    wire = record.get("cycle")
+    key = tuple(wire.items()) if isinstance(wire, dict) else None
+    fields = {k: record[k] for k in _STATE_FIELDS if k in record}
+    if key is None or not all(type(v) in _PLAIN for v in fields.values()):
+        return TimerState.from_wire(record)
+    cycle = cycles.get(key)
+    if cycle is None:
+        cycle = cycles[key] = Cycle.from_wire(wire)
+    missing = [k for k in ("rev", "status", "phase", "round", "duration_ms") if k not in fields]
+    if missing:
+        return TimerState.from_wire(record)  # its error
+    return TimerState(cycle=cycle, **fields)
+
+
+def _from_record(rev: int, record: Mapping[str, Any], cycles: dict[tuple[Any, ...], Cycle]) -> Step | None:
     at = _ts(record.get("updated_at"))
     try:
-        state = TimerState.from_wire(record)
+        state = _state_of(record, cycles)
     except (ValueError, TypeError):
         return None
     if at is None or state.rev != rev or SERVER_NOW in (state.started_at, state.paused_at):
@@ -177,8 +201,9 @@ def steps(states: Any, log: Any = None, *, cycle: Cycle | None = None) -> tuple[
     out: list[Step] = []
     inexact = 0
     prev = TimerState(cycle=cycle or Cycle())
+    cycles: dict[tuple[Any, ...], Cycle] = {}
     for rev in sorted(records.keys() | entries.keys()):
-        step = _from_record(rev, records[rev]) if rev in records else None
+        step = _from_record(rev, records[rev], cycles) if rev in records else None
         if step is None:
             inexact += 1
             if rev in entries:

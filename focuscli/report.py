@@ -15,6 +15,8 @@ Definitions (docs/design.md, "Reports"):
 - the team's figures count the blocks someone attended; blocks nobody attended (a timer that ran
   on by itself) are counted apart, as ``unattended``;
 - ``completed``/``interrupted``/``in_progress`` count focus blocks; ``breaks`` counts breaks;
+- labels are those of focus blocks, as each block ended (a break keeps the label of the block
+  before it, which says nothing about the break);
 - the longest streak is the longest run of consecutive days with a completed focus block.
 """
 
@@ -34,6 +36,7 @@ SCHEMA: Final = 1
 PRESENCE_FRESH_MS: Final = 45_000  # a span whose last heartbeat is this recent is still open
 LOOKAHEAD_MS: Final = 2 * 24 * 3_600_000  # read past a range's end, so its last blocks can end
 TALLY: Final = ("focus_ms", "break_ms", "completed", "interrupted", "in_progress", "breaks")
+LABEL_TALLY: Final = ("focus_ms", "completed", "interrupted", "in_progress")  # labels: focus blocks
 
 
 def zone(name: str | None) -> tzinfo | None:
@@ -77,11 +80,13 @@ def spans(presence: Any, now: int) -> list[tuple[str, str | None, int, int]]:
         name = span.get("name") if isinstance(span.get("name"), str) else None
         if end > start:
             out.append((span["uid"], name, start, end))
-    out.sort(key=lambda s: s[2])
+    out.sort(key=lambda s: (s[2], s[0], s[3], s[1] or ""))
     return out
 
 
 def _int(value: Any) -> int | None:
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
@@ -94,6 +99,23 @@ def shares(block: Block, present: list[tuple[str, str | None, int, int]]) -> dic
         overlap = sum(max(0, min(b, end) - max(a, start)) for a, b in block.runs)
         if overlap > 0:
             out[uid] = out.get(uid, 0) + overlap
+    return out
+
+
+def attendance(chosen: list[Block], present: list[tuple[str, str | None, int, int]]) -> list[dict[str, int]]:
+    """`shares` of each block (in time order, as `blocks.replay` gives them), sweeping the
+    spans (sorted by start) once instead of testing every span against every block."""
+    out: list[dict[str, int]] = []
+    active: list[tuple[str, str | None, int, int]] = []
+    i = 0
+    for block in chosen:
+        first = block.runs[0][0] if block.runs else block.start
+        last = block.runs[-1][1] if block.runs else block.start
+        while i < len(present) and present[i][2] < last:
+            active.append(present[i])
+            i += 1
+        active = [s for s in active if s[3] > first]
+        out.append(shares(block, active))
     return out
 
 
@@ -158,9 +180,10 @@ def analyse(
 
     names: dict[str, str] = {}
     roster = history.get("roster")
-    for event in roster.values() if isinstance(roster, Mapping) else []:
-        if isinstance(event, Mapping) and isinstance(event.get("uid"), str) and isinstance(event.get("name"), str):
-            names[event["uid"]] = event["name"]
+    events = [e for e in roster.values() if isinstance(e, Mapping)] if isinstance(roster, Mapping) else []
+    events = [e for e in events if isinstance(e.get("uid"), str) and isinstance(e.get("name"), str)]
+    for event in sorted(events, key=lambda e: (_int(e.get("at")) or 0, e["uid"], e["name"])):
+        names[event["uid"]] = event["name"]
     names.update({s.by: s.name for s in steps if s.by and s.name})
     names.update({uid: name for uid, name, _, _ in present if name})
     members = history.get("members")
@@ -169,7 +192,7 @@ def analyse(
         name = members[uid].get("name")  # type: ignore[index]
         if isinstance(name, str):
             names[uid] = name
-    return History([(b, shares(b, present)) for b in chosen], steps, names, current_members, inexact)
+    return History(list(zip(chosen, attendance(chosen, present), strict=True)), steps, names, current_members, inexact)
 
 
 def build(
@@ -192,8 +215,10 @@ def build(
             continue
         d = day_of(block.start, tz)
         row = days.setdefault(d, {**_tally(), "members": {}})
-        for tally in (totals, row, labels.setdefault(block.label or None, _tally())):
-            _count(tally, block, block.running_ms)
+        _count(totals, block, block.running_ms)
+        _count(row, block, block.running_ms)
+        if block.phase == "focus":  # a break keeps the label of the block before it: not its own
+            _count(labels.setdefault(block.label or None, _tally()), block, block.running_ms)
         completed = block.phase == "focus" and block.outcome == blk.COMPLETED
         if completed:
             team_days.add(d)
@@ -215,7 +240,7 @@ def build(
         for uid, row in people.items()
     ]  # fmt: skip
     member_rows.sort(key=lambda r: (-r["focus_ms"], r["name"], r["uid"]))
-    label_rows = [{"label": label, **row} for label, row in labels.items()]
+    label_rows = [{"label": label, **{k: row[k] for k in LABEL_TALLY}} for label, row in labels.items()]
     label_rows.sort(key=lambda r: (-r["focus_ms"], r["label"] is None, r["label"] or ""))
     return {
         "schema": SCHEMA,
