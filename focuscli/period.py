@@ -85,6 +85,8 @@ def period(
         raise PeriodError("--to needs --from (the first day of the range)")
     if first is not None:
         begin = parse_date(first, "--from", today)
+        if begin > today:
+            raise PeriodError(f"the range begins in the future ({begin.isoformat()}); nothing to report yet")
         finish = parse_date(last, "--to", today) if last is not None else today
         if finish < begin:
             raise PeriodError(f"--to {finish.isoformat()} is before --from {begin.isoformat()}")
@@ -104,7 +106,7 @@ def period(
         end = now
     if start > now:
         raise PeriodError(f"the range begins in the future ({local_date(start, tz).isoformat()}); nothing to report yet")
+    end = min(end, now)
     if end - start > MAX_DAYS * DAY_MS + DAY_MS:
         raise PeriodError(f"the range is longer than {MAX_DAYS} days; pick a shorter one")
-    end = min(end, now)
     return Period(start, end, local_date(start, tz).isoformat(), local_date(max(start, end - 1), tz).isoformat())

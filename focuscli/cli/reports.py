@@ -88,5 +88,4 @@ def calendar(ctx: typer.Context, session: str | None, since: str | None) -> None
     target = inv.settings.target
     host = urlsplit(target.url).hostname or "focus"  # not the port: the embedded server's may change
     origin = ".".join(part for part in (host, target.namespace()) if part)
-    sys.stdout.buffer.write(ical.calendar(sid, seen.blocks, seen.names, now=now, origin=origin))
-    sys.stdout.flush()
+    typer.echo(ical.calendar(sid, seen.blocks, seen.names, now=now, origin=origin).decode("utf-8"), nl=False)
