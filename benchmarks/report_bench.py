@@ -116,7 +116,6 @@ def generate(actions: int, end: int, uids: list[str], seed: int = 15) -> dict[st
                 presence[f"span{len(presence):08d}"] = span
         while t < close and len(states) < min(target, actions):
             act(timer.start, t, label=rng.choice(LABELS))
-            ran = 0
             for _ in range(rng.randint(0, 3)):  # interruptions: pause, relabel, extend
                 t += rng.randint(1, 8) * MIN_MS
                 roll = rng.random()
@@ -128,7 +127,6 @@ def generate(actions: int, end: int, uids: list[str], seed: int = 15) -> dict[st
                     act(timer.relabel, t, rng.choice(LABELS))
                 else:
                     act(timer.extend, t, 5 * MIN_MS)
-                ran += 1
             t = max(t, timer.view(state, t).ends_at or t) if rng.random() < 0.75 else t + rng.randint(1, 10) * MIN_MS
             act(timer.skip if rng.random() < 0.5 else timer.stop, t + 1_000)
             t += 2_000

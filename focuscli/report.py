@@ -201,7 +201,8 @@ def build(
 ) -> dict[str, Any]:  # fmt: skip
     """The report of the blocks that began in [start, end) (see `analyse` for the arguments)."""
     seen = analyse(history, start=start, end=end, now=now, horizon=horizon)
-    days = {d: {**_tally(), "members": {}} for d in _dates(day_of(start, tz), day_of(max(start, end - 1), tz))}
+    days = {d: _tally() for d in _dates(day_of(start, tz), day_of(max(start, end - 1), tz))}
+    day_members: dict[str, dict[str, int]] = {d: {} for d in days}
     totals, unattended = _tally(), {"blocks": 0, "focus_ms": 0}
     people: dict[str, dict[str, int]] = {uid: {**_tally(), "actions": 0} for uid in seen.members}
     labels: dict[str | None, dict[str, int]] = {}
@@ -214,7 +215,8 @@ def build(
                 unattended["focus_ms"] += block.running_ms
             continue
         d = day_of(block.start, tz)
-        row = days.setdefault(d, {**_tally(), "members": {}})
+        row = days.setdefault(d, _tally())
+        on_day = day_members.setdefault(d, {})
         _count(totals, block, block.running_ms)
         _count(row, block, block.running_ms)
         if block.phase == "focus":  # a break keeps the label of the block before it: not its own
@@ -225,7 +227,7 @@ def build(
         for uid, ms in share.items():
             _count(people.setdefault(uid, {**_tally(), "actions": 0}), block, ms)
             if block.phase == "focus":
-                row["members"][uid] = row["members"].get(uid, 0) + ms
+                on_day[uid] = on_day.get(uid, 0) + ms
             if completed:
                 member_days.setdefault(uid, set()).add(d)
     actions = 0
@@ -234,13 +236,13 @@ def build(
             actions += 1
             people.setdefault(step.by, {**_tally(), "actions": 0})["actions"] += 1
 
-    member_rows = [
+    member_rows: list[dict[str, Any]] = [
         {"uid": uid, "name": seen.names.get(uid, uid), **row,
          "longest_streak": longest_streak(sorted(member_days.get(uid, ())))["days"]}
         for uid, row in people.items()
     ]  # fmt: skip
     member_rows.sort(key=lambda r: (-r["focus_ms"], r["name"], r["uid"]))
-    label_rows = [{"label": label, **{k: row[k] for k in LABEL_TALLY}} for label, row in labels.items()]
+    label_rows: list[dict[str, Any]] = [{"label": label, **{k: row[k] for k in LABEL_TALLY}} for label, row in labels.items()]
     label_rows.sort(key=lambda r: (-r["focus_ms"], r["label"] is None, r["label"] or ""))
     return {
         "schema": SCHEMA,
@@ -256,8 +258,7 @@ def build(
             "longest_streak": longest_streak(sorted(team_days)),
             "unattended": unattended,
         },
-        "days": [{"date": d, **{k: row[k] for k in TALLY}, "members": dict(sorted(row["members"].items()))}
-                 for d, row in sorted(days.items())],
+        "days": [{"date": d, **row, "members": dict(sorted(day_members[d].items()))} for d, row in sorted(days.items())],
         "members": member_rows,
         "labels": label_rows,
     }  # fmt: skip

@@ -14,8 +14,22 @@ from typing import Any
 import pytest
 
 from tests.test_database_rules import (
-    ANON, CYCLE, DROP, OLD, SV, Db, as_object, assert_server_time, join_body, leave_body, now_ms, override,
-    pause_body, seeded_world, start_body, world,
+    ANON,
+    CYCLE,
+    DROP,
+    OLD,
+    SV,
+    Db,
+    as_object,
+    assert_server_time,
+    join_body,
+    leave_body,
+    now_ms,
+    override,
+    pause_body,
+    seeded_world,
+    start_body,
+    world,
 )  # fmt: skip
 
 

@@ -49,9 +49,8 @@ def report(
 
     Example: focus report --since 7d --by member
     """
-    from focuscli import history
+    from focuscli import history, summary
     from focuscli import report as core
-    from focuscli import summary
 
     if as_json and as_csv:
         raise BadArgument("--json and --csv exclude each other; pick one.")
