@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 import typer
 
 from focuscli.cli.common import JsonOpt, SessionOpt, _inv, app
+from focuscli.completion import complete_by
 from focuscli.errors import BadArgument
 
 ICAL_SINCE = "30d"  # focus log --ical without --since: the last 30 days
@@ -34,7 +35,9 @@ def report(
         str | None, typer.Option("--from", help="First day (YYYY-MM-DD, today, yesterday).", show_default=False)
     ] = None,
     last: Annotated[str | None, typer.Option("--to", help="Last day, included (default: today).", show_default=False)] = None,
-    by: Annotated[str, typer.Option(help="Rows of the table or CSV: day, member or label.")] = "day",
+    by: Annotated[
+        str, typer.Option(help="Rows of the table or CSV: day, member or label.", autocompletion=complete_by)
+    ] = "day",
     as_json: JsonOpt = False,
     as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV (rows --by) with a header row.")] = False,
     session: SessionOpt = None,
