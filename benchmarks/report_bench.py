@@ -168,6 +168,7 @@ def bench(runs: int, actions: int, tmp: Path) -> int:
     print(f"report_bench: python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load avg {os.getloadavg()[0]:.2f}, runs={runs}, actions={actions}", flush=True)
     env = child_env(HOME=str(tmp), XDG_CONFIG_HOME=str(tmp / "config"), XDG_STATE_HOME=str(tmp / "state"),
                     XDG_DATA_HOME=str(tmp / "data"), XDG_CACHE_HOME=str(tmp / "cache"), TZ="UTC", LC_ALL="C.UTF-8")  # fmt: skip
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # an installed focus has its bytecode: do not compile on every run
     server, port = start_server(tmp, env)
     try:
         url = f"http://127.0.0.1:{port}"
