@@ -267,7 +267,8 @@ def test_ical_exports_attended_focus_blocks_with_stable_uids(focus: Any, rest: A
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--ical", "--json"], "--json, --csv and --ical exclude each other; pick one; see focus log --help"),
+        (["--ical", "--json"], "--ical and --json exclude each other; pick one; see focus log --help"),
+        (["--csv", "--ical"], "--ical and --csv exclude each other; pick one; see focus log --help"),
         (["--ical", "--limit", "5"], "--limit counts actions; --ical exports blocks: use --since to choose them; see focus log --help"),
         (["--ical", "--since", "later"], "--since: invalid duration or date 'later': use a duration (7d, 2w, 36h, 1d12h, 90m, 1h30m) or a date (YYYY-MM-DD, today, yesterday); see focus log --help"),
     ],

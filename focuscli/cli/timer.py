@@ -231,8 +231,10 @@ def log(
     """
     from focuscli import render
 
-    if sum((as_json, as_csv, as_ical)) > 1:
-        raise BadArgument("--json, --csv and --ical exclude each other; pick one.")
+    if as_json and as_csv:
+        raise BadArgument("--json and --csv exclude each other; pick one.")
+    if as_ical and (as_json or as_csv):
+        raise BadArgument(f"--ical and --{'json' if as_json else 'csv'} exclude each other; pick one.")
     if as_ical and _given(ctx, "limit"):
         raise BadArgument("--limit counts actions; --ical exports blocks: use --since to choose them.")
     if as_ical:
