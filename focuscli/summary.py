@@ -13,6 +13,7 @@ from focuscli.timer import format_duration
 
 BY: Final = ("day", "member", "label")
 COUNTS: Final = ("completed", "interrupted", "in_progress")
+LONG_RANGE_DAYS: Final = 31  # past that, the day table leaves out the days nothing ran
 CSV_FIELDS: Final = {
     "day": ("date", "focus_ms", "break_ms", "completed", "interrupted", "in_progress", "breaks"),
     "member": ("uid", "name", "focus_ms", "break_ms", "completed", "interrupted", "in_progress", "breaks",
@@ -107,7 +108,12 @@ def table(report: dict[str, Any], by: str) -> list[str]:
     if by == "member":
         columns += ["actions", "streak"]
     rows: list[list[str]] = []
-    for row in {"day": report["days"], "member": report["members"], "label": report["labels"]}[by]:
+    chosen = {"day": report["days"], "member": report["members"], "label": report["labels"]}[by]
+    hidden = 0
+    if by == "day" and len(chosen) > LONG_RANGE_DAYS:  # a long range: the days something ran
+        kept = [d for d in chosen if any(d[k] for k in ("focus_ms", "break_ms", *COUNTS, "breaks"))]
+        hidden, chosen = len(chosen) - len(kept), kept
+    for row in chosen:
         if by == "day":
             first = f"{date.fromisoformat(row['date']).strftime('%a')} {row['date']}"
         elif by == "member":
@@ -120,8 +126,9 @@ def table(report: dict[str, Any], by: str) -> list[str]:
         if by == "member":
             cells += [str(row["actions"]), _plural(row["longest_streak"], "day")]
         rows.append(cells)
+    note = [f"({_plural(hidden, 'day')} without blocks not shown)"] if hidden else []
     if not rows:
         return [f"(no {head}s with blocks)"]
     widths = [max(len(r[i]) for r in [columns, *rows]) for i in range(len(columns))]
     return ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True))).rstrip()
-            for r in [columns, *rows]]  # fmt: skip
+            for r in [columns, *rows]] + note  # fmt: skip

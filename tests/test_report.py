@@ -137,6 +137,14 @@ def test_report_of_a_week_by_day(focus: Any, rest: Any) -> None:
     )
 
 
+def test_a_long_range_lists_the_days_something_ran(focus: Any, rest: Any) -> None:
+    week().store(rest)
+    table = focus("report", "--from", "2024-05-01", "--to", "2024-06-30", "--session", "team").out.split("\n\n", 1)[1]
+    assert [line.split("  ")[0] for line in table.splitlines()] == [
+        "date", "Mon 2024-06-03", "Tue 2024-06-04", "Thu 2024-06-06", "(58 days without blocks not shown)",
+    ]  # fmt: skip
+
+
 def test_report_by_member_and_by_label(focus: Any, rest: Any) -> None:
     week().store(rest)
     members = focus("report", *RANGE, "--by", "member").out.split("\n\n", 1)[1]
