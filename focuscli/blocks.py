@@ -199,10 +199,11 @@ def steps(states: Any, log: Any = None, *, cycle: Cycle | None = None) -> tuple[
     """
     records, entries = by_rev(states), by_rev(log)
     out: list[Step] = []
-    inexact = 0
+    revs = sorted(records.keys() | entries.keys())
+    inexact = revs[-1] - revs[0] + 1 - len(revs) if revs else 0  # revs missing between them
     prev = TimerState(cycle=cycle or Cycle())
     cycles: dict[tuple[Any, ...], Cycle] = {}
-    for rev in sorted(records.keys() | entries.keys()):
+    for rev in revs:
         step = _from_record(rev, records[rev], cycles) if rev in records else None
         if step is None:
             inexact += 1
@@ -233,11 +234,12 @@ def replay(history: list[Step], horizon: int) -> list[Block]:
                 current.end, current.outcome = at, INTERRUPTED
                 _acted(current, step)
             current = None
-        elif current is not None:
-            _acted(current, step)
-            current.changes += 1
-            current.label = state.label
-        current = _enter(blocks, current, step)
+        entered = _enter(blocks, current, step)
+        if entered is not None and entered is current:  # a change to the block: it goes on
+            _acted(entered, step)
+            entered.changes += 1
+            entered.label = state.label
+        current = entered
         if state.status == "running":
             current = _run(blocks, current, state, at, until)
     if current is not None and current.end is None:
@@ -264,11 +266,12 @@ def _enter(blocks: list[Block], current: Block | None, step: Step) -> Block | No
             current.end, current.outcome = None, RUNNING  # extended after its time ran out
         return current
     if v.status == "done":
-        return current  # over with no block to show for it (a history that starts here)
+        return None  # over, with no block to show for it (a history that begins here)
+    if current is not None and current.end is None:  # (a history with a gap) it ended by now
+        current.end, current.outcome = at, INTERRUPTED
     begun = at if state.action in _NEW_BLOCK or v.ends_at is None else v.ends_at - v.duration_ms
     block = Block(v.phase, v.round, begun, step.rev, v.duration_ms, state.label)
-    if state.action in _NEW_BLOCK:
-        _acted(block, step)
+    _acted(block, step)  # its start or skip (or, after a gap, the first action seen on it)
     blocks.append(block)
     return block
 

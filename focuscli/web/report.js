@@ -117,7 +117,7 @@ export function steps(states, log = null, { cycle = null } = {}) {
   const entries = byRev(log);
   const revs = [...new Set([...records.keys(), ...entries.keys()])].sort((a, b) => a - b);
   const out = [];
-  let inexact = 0;
+  let inexact = revs.length ? revs[revs.length - 1] - revs[0] + 1 - revs.length : 0; // revs missing between them
   let prev = makeState(cycle ? { cycle } : {});
   for (const rev of revs) {
     let step = records.has(rev) ? fromRecord(rev, records.get(rev)) : null;
@@ -176,10 +176,14 @@ function enter(blocks, current, step) {
     }
     return current;
   }
-  if (v.status === "done") return current;
+  if (v.status === "done") return null;
+  if (current !== null && current.end === null) {
+    current.end = at; // (a history with a gap) it ended by now
+    current.outcome = INTERRUPTED;
+  }
   const begun = NEW_BLOCK.includes(state.action) || v.ends_at === null ? at : v.ends_at - v.duration_ms;
   const block = newBlock(v.phase, v.round, begun, step.rev, v.duration_ms, state.label);
-  if (NEW_BLOCK.includes(state.action)) acted(block, step);
+  acted(block, step); // its start or skip (or, after a gap, the first action seen on it)
   blocks.push(block);
   return block;
 }
@@ -221,12 +225,14 @@ export function replay(history, horizon) {
         acted(current, step);
       }
       current = null;
-    } else if (current !== null) {
-      acted(current, step);
-      current.changes += 1;
-      current.label = state.label;
     }
-    current = enter(blocks, current, step);
+    const entered = enter(blocks, current, step);
+    if (entered !== null && entered === current) {
+      acted(entered, step);
+      entered.changes += 1;
+      entered.label = state.label;
+    }
+    current = entered;
     if (state.status === "running") current = runOn(blocks, current, state, at, until);
   });
   if (current !== null && current.end === null) {
