@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from focuscli.backend import PermissionDenied
+from focuscli.errors import BackendError
 from focuscli.blocks import by_rev
 from focuscli.report import LOOKAHEAD_MS
 from focuscli.service import Focus
@@ -38,6 +39,13 @@ def read(focus: Focus, session: str, start: int, end: int) -> tuple[dict[str, An
         roster = db.query(f"{base}/roster", order_by="at", start_at=start, end_at=horizon)
     except PermissionDenied:
         focus.members(session)  # removed meanwhile: the usual line
+        raise
+    except BackendError as err:
+        if "Index not defined" in err.message:  # production, with rules from before reports
+            raise BackendError(
+                "the rules in force have no index for reports (they predate them); deploy focus's "
+                "rules: cd firebase && firebase deploy --only database"
+            ) from None
         raise
     history = {
         "state": state,

@@ -385,6 +385,24 @@ def test_reports_read_through_indexes(spawn_server: Any, tmp_path: Path) -> None
         server.terminate()
 
 
+def test_rules_without_the_indexes_get_one_line_saying_what_to_do(spawn_server: Any, tmp_path: Path, run_cli: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    rules = tmp_path / "rules.json"
+    rules.write_text(rules_before_history())
+    server = spawn_server("--port", "0", "--memory", "--strict-indexes", "--rules", str(rules))
+    try:
+        url = f"{server.url}?ns=old"
+        monkeypatch.setenv("FOCUS_DATABASE_URL", url)
+        monkeypatch.setenv("FOCUS_USER", "ana")
+        seed_profile(url, tmp_path / "ana" / "config", "ana")
+        assert run_cli(["start", "--session", "s1"], tmp_path / "ana").code == 0
+        done = run_cli(["report", "--session", "s1"], tmp_path / "ana")
+        assert (done.code, done.out) == (1, "")
+        assert done.err == ("focus: the rules in force have no index for reports (they predate them); deploy focus's "
+                            "rules: cd firebase && firebase deploy --only database\n")  # fmt: skip
+    finally:
+        server.terminate()
+
+
 def test_legacy_history_is_replayed(focus: Any, rest: Any) -> None:
     """A session whose actions have log entries only (older clients): the report replays them
     and says it is approximate (7 of the 8: the state node is the record of the last rev)."""
