@@ -315,3 +315,43 @@ def test_a_watch_outlives_its_tokens(tmp_path: Path) -> None:
         assert err == ""
         assert [e["connection"] for e in events if e["event"] == "connection"] == []  # never a visible gap
         assert any(e["event"] == "state" and e["status"] == "paused" and e["updated_by"] == "Ana" for e in events), events
+
+
+def test_a_kicked_members_watch_ends_with_one_line(tmp_path: Path) -> None:
+    """The owner removes bob while his `focus watch` runs: his stream loses read access, and the
+    watch ends at once with one line saying what happened and what to do (exit 1)."""
+    from tests.conftest import focus_env
+
+    with LocalServer(port=0, data_dir=tmp_path / "data", secure=True, admin_token=SECRET, rules_source=RULES,
+                     keepalive=0.5) as server:  # fmt: skip
+        url = f"{server.url}?ns=focus"
+        requests.put(f"{server.url}/.settings/rules.json", params={"ns": "focus"}, data=RULES.encode(), headers=ADMIN, timeout=10)
+        envs = {who: focus_env(url, who, tmp_path / who, seed=False) for who in ("ana", "bob")}
+
+        def focus(who: str, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+            return subprocess.run([sys.executable, "-m", "focuscli", *args], input=stdin, env=envs[who],
+                                  capture_output=True, text=True, timeout=30)  # fmt: skip
+
+        for who in ("ana", "bob"):
+            assert focus(who, "login", f"{who}@example.com", "--create", "--name", who.capitalize(),
+                         "--password-stdin", stdin=PASSWORD + "\n").returncode == 0  # fmt: skip
+        assert focus("ana", "start", "25m", "--session", "team").returncode == 0
+        code = focus("ana", "session", "invite").stdout.strip()
+        assert focus("bob", "join", "team", "--code", code).returncode == 0
+        watch = subprocess.Popen([sys.executable, "-m", "focuscli", "watch", "--json", "--session", "team"],
+                                 env=envs["bob"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+        try:
+            assert watch.stdout is not None
+            first = json.loads(watch.stdout.readline())  # the watch is live
+            assert (first["event"], first["status"]) == ("state", "running")
+            kicked = focus("ana", "session", "kick", "Bob")
+            assert kicked.returncode == 0, kicked.stderr
+            out, err = watch.communicate(timeout=15)
+        finally:
+            if watch.poll() is None:
+                watch.kill()
+        assert watch.returncode == 1
+        assert err == (
+            "focus: you were removed from 'team' (by its owner); to come back, ask a member for the new "
+            "invite code: focus join team --code CODE\n"
+        )
