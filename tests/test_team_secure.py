@@ -271,12 +271,12 @@ def test_a_secure_server_makes_no_account_by_itself(team: Team) -> None:
 
 
 def test_a_watch_outlives_its_tokens(tmp_path: Path) -> None:
-    """ID tokens living 8 s; a `focus watch --json` runs for 20 s across two of them, sees a pause
+    """ID tokens living 4 s; a `focus watch --json` runs for 10 s across two of them, sees a pause
     made after the first expired, and never reconnects visibly or ends."""
     from tests.conftest import focus_env
 
     with LocalServer(port=0, data_dir=tmp_path / "data", secure=True, admin_token=SECRET, rules_source=RULES,
-                     token_lifetime=8, keepalive=0.5) as server:
+                     token_lifetime=4, keepalive=0.5) as server:
         url = f"{server.url}?ns=focus"
         requests.put(f"{server.url}/.settings/rules.json", params={"ns": "focus"}, data=RULES.encode(), headers=ADMIN, timeout=10)
         envs = {}
@@ -296,11 +296,11 @@ def test_a_watch_outlives_its_tokens(tmp_path: Path) -> None:
         watch = subprocess.Popen([sys.executable, "-m", "focuscli", "watch", "--json", "--session", "team"], env=envs["bob"],
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
-            deadline = time.monotonic() + 20
+            deadline = time.monotonic() + 10
             paused = False
             events: list[dict[str, Any]] = []
             while time.monotonic() < deadline:
-                if not paused and time.monotonic() > deadline - 8:  # after the first token expired
+                if not paused and time.monotonic() > deadline - 4:  # after the first token expired
                     done = subprocess.run([sys.executable, "-m", "focuscli", "pause", "--session", "team"], env=envs["ana"],
                                           capture_output=True, text=True, timeout=30)
                     assert done.returncode == 0, done.stderr
