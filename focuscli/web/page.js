@@ -134,6 +134,7 @@ function renderTimer(s) {
   text("time-left", t.clock);
   // What the clock shows, to the millisecond, for whoever reads the page (tests, scripts).
   clock.dataset.status = t.view.status;
+  clock.dataset.rev = String(t.view.rev);
   clock.dataset.remainingMs = String(t.view.remaining_ms);
   clock.dataset.shownAt = String(Date.now());
   clock.setAttribute("aria-label", `${t.clock} left`);
