@@ -161,7 +161,6 @@ function renderTimer(s) {
   const ended = phaseEnd(lastView, t.view);
   lastView = t.view;
   if (ended) phaseEnded(ended, s.session);
-  if (t.problem) dispatch({ type: "notice", text: t.problem, error: true });
 }
 
 function renderHistory(lines) {

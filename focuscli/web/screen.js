@@ -174,6 +174,7 @@ export function screen(model, localNow) {
   const people = presence(model.members, serverNow);
   return {
     ...out,
+    notice: timer.problem ? { text: timer.problem, error: true } : out.notice,
     panel: "timer",
     title: tabTitle(timer.view, session),
     timer,

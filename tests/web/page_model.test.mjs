@@ -75,6 +75,7 @@ test("the timer panel: the clock, phase line, controls and title at server time"
   assert.deepEqual(s.timer.controls, { start: false, pause: true, resume: false, skip: true, stop: true, extend: true });
   m = reduce(m, { type: "state", value: { rev: "bad" } });
   assert.match(screen(m, T0).timer.problem, /malformed/);
+  assert.deepEqual(screen(m, T0).notice, { text: screen(m, T0).timer.problem, error: true });
 });
 
 test("controls and the default phase follow the view", () => {
