@@ -113,10 +113,13 @@ def test_two_pages_and_a_terminal_share_one_timer(
     page_url = f"{server.url}/s/team?ns={ns}"
 
     loaded: list[str] = []
+    problems: list[str] = []  # uncaught errors, and anything the Content-Security-Policy blocked
     ana_ctx, bo_ctx = browser.new_context(), browser.new_context()
     ana, bo = ana_ctx.new_page(), bo_ctx.new_page()
     for page in (ana, bo):
         page.on("request", lambda request: loaded.append(request.url))
+        page.on("pageerror", lambda err: problems.append(str(err)))
+        page.on("console", lambda msg: problems.append(msg.text) if "Content Security Policy" in msg.text else None)
         page.goto(page_url)
 
     # Ana makes her account on the page, then joins with the code typed in lower case.
@@ -143,12 +146,13 @@ def test_two_pages_and_a_terminal_share_one_timer(
     expect(bo.locator("[role=timer]")).to_be_visible()
 
     # The terminal starts a block: both pages show it running within a second.
-    cli("start", "25m", "--label", "write the report", "--session", "team")
+    cli("start", "25m", "--label", "<b>write</b> the report", "--session", "team")
     started = time.monotonic()
     for page in (ana, bo):
         within(FAST_S - (time.monotonic() - started), lambda p=page: timer_status(p) == "running", "the CLI's start on a page")
-    for page in (ana, bo):
-        expect(page.locator("#timer-label")).to_have_text("write the report")
+    for page in (ana, bo):  # text from the database stays text
+        expect(page.locator("#timer-label")).to_have_text("<b>write</b> the report")
+        assert page.locator("#timer-label b").count() == 0
         expect(page.locator("#last-action")).to_contain_text("started by Cy")
 
     # The time left on a page agrees with `focus status` within 100 ms.
@@ -191,4 +195,5 @@ def test_two_pages_and_a_terminal_share_one_timer(
 
     # Everything the pages loaded came from focus serve itself: no CDN, nothing else.
     assert loaded and all(url.startswith(server.url + "/") for url in loaded), sorted(set(loaded))
+    assert problems == []
     ana_ctx.close()

@@ -119,3 +119,19 @@ def test_the_page_maps_the_sdk_s_cdn_url_to_our_copy() -> None:
     firebase_js = (WEB_ROOT / "firebase.js").read_text()
     assert set(re.findall(r'"\./vendor/firebase/([^/]+)/', firebase_js)) == {VERSION}
     assert not re.search(r'(src|href)="(https?:)?//', html), "the page loads something from elsewhere"
+
+
+def test_the_content_security_policy_lets_only_our_files_run() -> None:
+    """The page's CSP allows scripts from the page's own origin and the inline import map by
+    its hash (which must follow any change of the map), and nothing inline else."""
+    import base64
+    import hashlib
+
+    html = INDEX.decode()
+    policy = re.search(r'<meta http-equiv="Content-Security-Policy" content="([^"]+)">', html).group(1)
+    directives = dict(d.strip().split(" ", 1) for d in policy.split(";"))
+    importmap = re.search(r'<script type="importmap">(.*?)</script>', html, re.S).group(1)
+    digest = base64.b64encode(hashlib.sha256(importmap.encode()).digest()).decode()
+    assert directives["script-src"] == f"'self' 'sha256-{digest}'"
+    assert directives["default-src"] == "'self'" and directives["object-src"] == "'none'"
+    assert len(re.findall(r"<script\b", html)) == 2  # the import map and the page's module
