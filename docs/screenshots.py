@@ -60,7 +60,7 @@ def main() -> None:
                 first = True
                 for name, (viewport, scheme, scale) in SHOTS.items():
                     context = browser.new_context(viewport=viewport, color_scheme=scheme, device_scale_factor=scale,
-                                                  is_mobile=scale > 1, has_touch=scale > 1)
+                                                  is_mobile=scale > 1, has_touch=scale > 1, bypass_csp=True)
                     page = context.new_page()
                     page.goto(f"{server.url}/s/team?ns=team-db")
                     page.get_by_role("textbox", name="Email").fill("dana@example.com")
