@@ -23,7 +23,8 @@ Each setting takes the first value found, in this order:
 
 The config file is $FOCUS_CONFIG, else $XDG_CONFIG_HOME/focus/config.toml (default
 ~/.config/focus/config.toml); TOML with the keys db_url, api_key, auth_url, credentials, project, user, session,
-cleanup_after (a duration such as "7d", "12h", "90m" or "1d12h"; default 7d), and for hooks
+cleanup_after (a duration such as "7d", "12h", "90m" or "1d12h"; default 7d), hosting_url (where a
+Firebase project's browser page is deployed; default https://<project>.web.app), and for hooks
 (focuscli.hooks): hook_timeout (seconds, default 10), bell and notify (booleans, default true)
 and a [hooks] table of event name -> shell command. State (the
 remembered session, the embedded server's pid) lives in $XDG_STATE_HOME/focus
@@ -72,11 +73,11 @@ EMBEDDED_NAMESPACE = "focus"
 DEFAULT_CLEANUP_AFTER = "7d"
 CONFIG_KEYS = (
     "db_url", "api_key", "auth_url", "credentials", "admin_secret_file", "project", "user", "session",
-    "cleanup_after", "hooks", "hook_timeout", "bell", "notify",
+    "cleanup_after", "hosting_url", "hooks", "hook_timeout", "bell", "notify",
 )  # fmt: skip
 STRING_KEYS = (
     "db_url", "api_key", "auth_url", "credentials", "admin_secret_file", "project", "user", "session",
-    "cleanup_after",
+    "cleanup_after", "hosting_url",
 )  # fmt: skip
 DEFAULT_HOOK_TIMEOUT_S = 10.0
 MAX_HOOK_TIMEOUT_S = 3600.0
@@ -111,6 +112,7 @@ class Settings:
     ca_bundle: str | None = None  # TLS: trust only these CAs (SSL_CERT_FILE / REQUESTS_CA_BUNDLE)
     admin_secret_file: Path | None = None  # a focus serve's admin secret: administrator tasks only
     serve_port_fixed: bool = False  # the embedded server's port was set with FOCUS_SERVE_PORT
+    hosting_url: str | None = None  # where a Firebase project's page is deployed (`focus web`)
 
 
 def validate_name(kind: str, name: str) -> str:
@@ -193,6 +195,14 @@ def resolve(
         raise UsageError(f"{config_path}: cleanup_after: {err}") from None
     if cleanup_ms <= 0:  # 0 would delete every idle session, even one created a second ago
         raise UsageError(f"{config_path}: cleanup_after must be more than 0, like 7d or 12h")
+    hosting_url = config.get("hosting_url")
+    if hosting_url is not None:
+        parts = urlsplit(hosting_url.strip())
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.path not in ("", "/") or parts.query:
+            raise UsageError(
+                f"{config_path}: hosting_url {hosting_url!r} must be the site's address, like https://team.web.app"
+            )
+        hosting_url = f"{parts.scheme}://{parts.netloc}"
     return Settings(
         target=target,
         user=validate_name("user", login),
@@ -208,6 +218,7 @@ def resolve(
         state_dir=state_dir,
         data_dir=data_dir,
         cleanup_after_ms=cleanup_ms,
+        hosting_url=hosting_url,
         hooks=config.hooks,
         hook_timeout_s=config.hook_timeout_s,
         bell=config.bell,

@@ -34,6 +34,7 @@ ALLOWED: dict[str, set[str]] = {
     "cli/serve.py": {"typer"},
     "cli/watch.py": {"typer"},
     "cli/account.py": {"typer"},
+    "cli/web.py": {"typer"},
     "adminapi.py": {"firebase_admin", "requests"},  # administrator tasks only; members never load it
     "view.py": {"rich"},
     "terminal.py": {"rich"},
@@ -142,28 +143,59 @@ def test_pure_cores_import_without_the_transport() -> None:
 
 
 WEB = PACKAGE / "web"
+# The page's shell: firebase.js is the only importer of the SDK; page.js alone touches the DOM
+# and browser globals (and imports the other modules). Everything else is pure, run by node.
+WEB_SHELL = {"firebase.js", "page.js"}
 WEB_MODULES = sorted(p.name for p in WEB.glob("*.js"))
+WEB_PURE = [m for m in WEB_MODULES if m not in WEB_SHELL]
 JS_IMPORT = re.compile(r"""^\s*(?:import|export)\b[^;]*?\bfrom\s*["']([^"']+)["']|\bimport\s*\(""", re.M)
+SDK_IMPORT = re.compile(r"\./vendor/firebase/\d+\.\d+\.\d+/firebase-(app|auth|database)\.js")
+BROWSER_GLOBALS = re.compile(r"\b(document|window|navigator|localStorage|sessionStorage|fetch|location|Notification|AudioContext)\b")
+
+
+def _js_imports(module: str) -> list[str]:
+    text = (WEB / module).read_text()
+    targets = []
+    for match in JS_IMPORT.finditer(text):
+        target = match.group(1)
+        assert target is not None, f"{module} imports dynamically: {match.group(0)}"
+        targets.append(target)
+    return targets
 
 
 def test_nothing_in_python_imports_the_page() -> None:
     """focuscli/web holds the page's files (package data), no Python module."""
     assert not list(WEB.rglob("*.py"))
     for module in MODULES:
-        assert not any(n.startswith("focuscli.web") for n in _imports(PACKAGE / module)), module
+        assert not any(n == "focuscli.web" or n.startswith("focuscli.web.") for n in _imports(PACKAGE / module)), module
 
 
-@pytest.mark.parametrize("module", WEB_MODULES)
+def test_the_page_shell_modules_exist() -> None:
+    assert set(WEB_MODULES) >= WEB_SHELL
+
+
+@pytest.mark.parametrize("module", WEB_PURE)
 def test_page_modules_are_pure(module: str) -> None:
     """The page's own modules import only each other (no npm package, no SDK, no dynamic
     import) and touch no browser global, so node runs them as they ship."""
-    text = (WEB / module).read_text()
-    for match in JS_IMPORT.finditer(text):
-        target = match.group(1)
-        assert target is not None and re.fullmatch(r"\./[a-z_]+\.js", target), f"{module}: {match.group(0)}"
+    for target in _js_imports(module):
+        assert re.fullmatch(r"\./[a-z_]+\.js", target), f"{module} imports {target}"
+        assert target[2:] not in WEB_SHELL, f"{module} imports the shell module {target}"
         assert (WEB / target[2:]).exists(), f"{module} imports a missing {target}"
-    globals_used = re.findall(r"\b(document|window|navigator|localStorage|sessionStorage|fetch|location)\b", text)
+    globals_used = BROWSER_GLOBALS.findall((WEB / module).read_text())
     assert not globals_used, f"{module} uses {sorted(set(globals_used))}"
+
+
+@pytest.mark.parametrize("module", sorted(WEB_SHELL))
+def test_only_firebase_js_imports_the_sdk(module: str) -> None:
+    for target in _js_imports(module):
+        if SDK_IMPORT.fullmatch(target):
+            assert module == "firebase.js", f"{module} imports the SDK ({target}); only firebase.js may"
+            assert (WEB / target[2:]).exists(), f"{module} imports a missing {target}"
+        else:
+            assert re.fullmatch(r"\./[a-z_]+\.js", target) and (WEB / target[2:]).exists(), f"{module} imports {target}"
+    if module == "firebase.js":
+        assert not re.search(r"\b(document|window)\b", (WEB / module).read_text()), "firebase.js touches the DOM"
 
 
 def test_focus_help_does_not_load_the_server_or_sdk() -> None:

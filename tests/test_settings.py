@@ -413,7 +413,7 @@ def test_unknown_config_key(env: dict[str, str]) -> None:
     assert info.value.message == (
         f"config file {path}: unknown key 'usr' "
         "(known: db_url, api_key, auth_url, credentials, admin_secret_file, project, user, session, cleanup_after, "
-        "hooks, hook_timeout, bell, notify)"
+        "hosting_url, hooks, hook_timeout, bell, notify)"
     )
 
 

@@ -271,12 +271,12 @@ def test_a_secure_server_makes_no_account_by_itself(team: Team) -> None:
 
 
 def test_a_watch_outlives_its_tokens(tmp_path: Path) -> None:
-    """ID tokens living 8 s; a `focus watch --json` runs for 20 s across two of them, sees a pause
+    """ID tokens living 4 s; a `focus watch --json` runs for 10 s across two of them, sees a pause
     made after the first expired, and never reconnects visibly or ends."""
     from tests.conftest import focus_env
 
     with LocalServer(port=0, data_dir=tmp_path / "data", secure=True, admin_token=SECRET, rules_source=RULES,
-                     token_lifetime=8, keepalive=0.5) as server:
+                     token_lifetime=4, keepalive=0.5) as server:
         url = f"{server.url}?ns=focus"
         requests.put(f"{server.url}/.settings/rules.json", params={"ns": "focus"}, data=RULES.encode(), headers=ADMIN, timeout=10)
         envs = {}
@@ -296,11 +296,11 @@ def test_a_watch_outlives_its_tokens(tmp_path: Path) -> None:
         watch = subprocess.Popen([sys.executable, "-m", "focuscli", "watch", "--json", "--session", "team"], env=envs["bob"],
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
-            deadline = time.monotonic() + 20
+            deadline = time.monotonic() + 10
             paused = False
             events: list[dict[str, Any]] = []
             while time.monotonic() < deadline:
-                if not paused and time.monotonic() > deadline - 8:  # after the first token expired
+                if not paused and time.monotonic() > deadline - 4:  # after the first token expired
                     done = subprocess.run([sys.executable, "-m", "focuscli", "pause", "--session", "team"], env=envs["ana"],
                                           capture_output=True, text=True, timeout=30)
                     assert done.returncode == 0, done.stderr
@@ -315,3 +315,43 @@ def test_a_watch_outlives_its_tokens(tmp_path: Path) -> None:
         assert err == ""
         assert [e["connection"] for e in events if e["event"] == "connection"] == []  # never a visible gap
         assert any(e["event"] == "state" and e["status"] == "paused" and e["updated_by"] == "Ana" for e in events), events
+
+
+def test_a_kicked_members_watch_ends_with_one_line(tmp_path: Path) -> None:
+    """The owner removes bob while his `focus watch` runs: his stream loses read access, and the
+    watch ends at once with one line saying what happened and what to do (exit 1)."""
+    from tests.conftest import focus_env
+
+    with LocalServer(port=0, data_dir=tmp_path / "data", secure=True, admin_token=SECRET, rules_source=RULES,
+                     keepalive=0.5) as server:  # fmt: skip
+        url = f"{server.url}?ns=focus"
+        requests.put(f"{server.url}/.settings/rules.json", params={"ns": "focus"}, data=RULES.encode(), headers=ADMIN, timeout=10)
+        envs = {who: focus_env(url, who, tmp_path / who, seed=False) for who in ("ana", "bob")}
+
+        def focus(who: str, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+            return subprocess.run([sys.executable, "-m", "focuscli", *args], input=stdin, env=envs[who],
+                                  capture_output=True, text=True, timeout=30)  # fmt: skip
+
+        for who in ("ana", "bob"):
+            assert focus(who, "login", f"{who}@example.com", "--create", "--name", who.capitalize(),
+                         "--password-stdin", stdin=PASSWORD + "\n").returncode == 0  # fmt: skip
+        assert focus("ana", "start", "25m", "--session", "team").returncode == 0
+        code = focus("ana", "session", "invite").stdout.strip()
+        assert focus("bob", "join", "team", "--code", code).returncode == 0
+        watch = subprocess.Popen([sys.executable, "-m", "focuscli", "watch", "--json", "--session", "team"],
+                                 env=envs["bob"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+        try:
+            assert watch.stdout is not None
+            first = json.loads(watch.stdout.readline())  # the watch is live
+            assert (first["event"], first["status"]) == ("state", "running")
+            kicked = focus("ana", "session", "kick", "Bob")
+            assert kicked.returncode == 0, kicked.stderr
+            out, err = watch.communicate(timeout=15)
+        finally:
+            if watch.poll() is None:
+                watch.kill()
+        assert watch.returncode == 1
+        assert err == (
+            "focus: you were removed from 'team' (by its owner); to come back, ask a member for the new "
+            "invite code: focus join team --code CODE\n"
+        )

@@ -18,6 +18,7 @@ from focuscli.server.authservice import AuthService, owns
 from focuscli.server.limits import Limits
 from focuscli.server.offload import Lazy
 from focuscli.server.origins import HostPolicy, OriginPolicy, host_name
+from focuscli.server.page import PageFiles
 from focuscli.server.sse import KEEP_ALIVE, Listener
 from focuscli.server.store import Store
 from focuscli.server.wire import TOO_BIG, HttpError, Request, Response, error_response, parse_params
@@ -66,6 +67,7 @@ class HttpServer:
         hosts: HostPolicy | None = None,
         origins: OriginPolicy | None = None,
         scheme: str = "http",
+        page: PageFiles | None = None,
     ) -> None:
         self.app = app
         self.store = store
@@ -75,6 +77,7 @@ class HttpServer:
         self.hosts = hosts
         self.origins = origins
         self.scheme = scheme
+        self.page = page  # the browser page at / and /s/NAME, and its files
         self._runner: web.ServerRunner | None = None
         self._ticker: asyncio.Task[None] | None = None
         self._streams: dict[Listener, web.BaseRequest] = {}  # open streams and their requests
@@ -173,6 +176,11 @@ class HttpServer:
         if refused is not None:
             return _as_aiohttp(refused)
         path, _, query = request.raw_path.partition("?")
+        if self.page is not None:
+            headers = {k.lower(): v for k, v in request.headers.items()}
+            page = self.page.answer(request.method, path, query, headers, self.scheme)
+            if page is not None:
+                return _as_aiohttp(page)
         if self.auth is not None and owns(path):
             return await self._serve_auth(request, self.auth)
         if path == "/.ws":

@@ -25,6 +25,7 @@ from focuscli.server.http import HttpServer
 from focuscli.server.journal import JournalError
 from focuscli.server.limits import Limits
 from focuscli.server.origins import HostPolicy, OriginPolicy, is_loopback
+from focuscli.server.page import PageFiles
 
 __all__ = ["DEFAULT_PROJECT", "LocalServer", "ServerConfig", "ServerStartError", "is_loopback", "run"]
 from focuscli.server.signing import KEY_FILE, KeyFileError, RS256Codec, SigningKey
@@ -106,6 +107,7 @@ class _Running:
             hosts=HostPolicy(config.host, config.allow_hosts),
             origins=OriginPolicy(secure=secure, allowed=config.allow_origins),
             scheme="https" if config.ssl_context is not None else "http",
+            page=PageFiles(project_id=config.project_id, secure=secure),
         )
 
     async def start(self) -> None:

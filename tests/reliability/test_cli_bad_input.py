@@ -83,7 +83,7 @@ TOKENS = (
 NOT_MEMBER = "focus: you (eve) are not a member of 'team'; join with: focus join team --code CODE"
 PROD = "https://demo-bad-input.firebaseio.com"
 CONFIG_KEYS = (
-    "db_url, api_key, auth_url, credentials, admin_secret_file, project, user, session, cleanup_after, hooks, hook_timeout, bell, notify"
+    "db_url, api_key, auth_url, credentials, admin_secret_file, project, user, session, cleanup_after, hosting_url, hooks, hook_timeout, bell, notify"
 )
 HOOK_EVENTS = (
     "focus_started, break_started, paused, resumed, phase_ended, member_joined, member_left"

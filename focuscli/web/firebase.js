@@ -1,0 +1,207 @@
+/** The page's one door to Firebase: the vendored JS SDK (auth + database), nothing else imports it. */
+
+// Every write is the CLI's (focuscli/service.py): an action is one compare-and-set update at
+// sessions/<s> planned by actions.js; a refused write re-reads the state and looks for its
+// operation id in the log before planning again; joining writes the member record with the
+// invite code upper-cased; presence is the heartbeat `seen_at` every HEARTBEAT_MS while the
+// page is open, plus `away_at` written by the server (onDisconnect) when the page goes away.
+
+import { initializeApp } from "./vendor/firebase/13.2.0/firebase-app.js";
+import {
+  browserLocalPersistence, connectAuthEmulator, createUserWithEmailAndPassword, indexedDBLocalPersistence,
+  initializeAuth, onAuthStateChanged, signInWithEmailAndPassword, signOut, updateProfile,
+} from "./vendor/firebase/13.2.0/firebase-auth.js";
+import {
+  child, connectDatabaseEmulator, forceWebSockets, get, getDatabase, limitToLast, onDisconnect, onValue,
+  orderByKey, query, ref, serverTimestamp, set, update,
+} from "./vendor/firebase/13.2.0/firebase-database.js";
+
+import { newOperationId, planAction } from "./actions.js";
+import { HISTORY_LENGTH } from "./model.js";
+import { HEARTBEAT_MS } from "./screen.js";
+import { stateFromWire } from "./timer.js";
+
+const MAX_ATTEMPTS = 30; // focuscli/service.py MAX_RETRIES
+const BACKOFF_MS = [10, 200]; // first pause after a lost race, cap (service.py RETRY_BACKOFF_S)
+
+/** A write the rules refused (not a member, a stale rev): the SDK's PERMISSION_DENIED. */
+export function isRefusal(err) {
+  return Boolean(err) && (err.code === "PERMISSION_DENIED" || /^PERMISSION_DENIED\b/.test(String(err.message)));
+}
+
+/** The app, auth and database for a config from /__/firebase/init.json. With an `emulator`
+ * block (focus serve) both SDKs talk to that host instead of Google's. */
+export function connect(config) {
+  const app = initializeApp({
+    apiKey: config.apiKey, authDomain: config.authDomain, projectId: config.projectId, databaseURL: config.databaseURL,
+  });
+  // initializeAuth with explicit persistence: getAuth's popup resolver loads Google's scripts.
+  const auth = initializeAuth(app, { persistence: [indexedDBLocalPersistence, browserLocalPersistence] });
+  forceWebSockets(); // never long polling (focus serve does not serve /.lp)
+  const db = getDatabase(app);
+  const emu = config.emulator;
+  if (emu) {
+    connectAuthEmulator(auth, emu.url, { disableWarnings: true });
+    connectDatabaseEmulator(db, emu.host, emu.port);
+  }
+  return { app, auth, db };
+}
+
+/** Calls `callback({uid, name, email})` or `callback(null)` whenever who is signed in changes. */
+export function onUser(conn, callback) {
+  return onAuthStateChanged(conn.auth, (user) =>
+    callback(user ? { uid: user.uid, name: user.displayName || "", email: user.email || "" } : null),
+  );
+}
+
+export async function signIn(conn, email, password) {
+  await signInWithEmailAndPassword(conn.auth, email, password);
+}
+
+/** A new account with its display name, and a fresh ID token that carries the name (the
+ * rules compare every stored name with auth.token.name). */
+export async function createAccount(conn, email, password, name) {
+  const { user } = await createUserWithEmailAndPassword(conn.auth, email, password);
+  await setName(conn, name, user);
+}
+
+export async function setName(conn, name, user = conn.auth.currentUser) {
+  await updateProfile(user, { displayName: name });
+  await user.getIdToken(true);
+  return { uid: user.uid, name: user.displayName || name, email: user.email || "" };
+}
+
+export async function leave(conn) {
+  await signOut(conn.auth);
+}
+
+/** Server time minus local time (.info/serverTimeOffset) and the connection (.info/connected). */
+export function watchConnection(conn, dispatch) {
+  const offs = [
+    onValue(ref(conn.db, ".info/serverTimeOffset"), (snap) => dispatch({ type: "offset", ms: Number(snap.val()) || 0 })),
+    onValue(ref(conn.db, ".info/connected"), (snap) => dispatch({ type: "connected", value: snap.val() === true })),
+  ];
+  return () => offs.forEach((off) => off());
+}
+
+/** The member's own sessions (users/<uid>/sessions). */
+export function watchMySessions(conn, uid, dispatch) {
+  return onValue(
+    ref(conn.db, `users/${uid}/sessions`),
+    (snap) => dispatch({ type: "sessions", value: snap.val() }),
+    () => dispatch({ type: "sessions", value: null }),
+  );
+}
+
+/** Follows one session: its meta (anyone signed in may read it) and, while the meta exists,
+ * its members, state and recent history (members only: a refusal means not a member). */
+export function watchSession(conn, session, dispatch) {
+  const base = `sessions/${session}`;
+  let inner = [];
+  const stopInner = () => {
+    inner.forEach((off) => off());
+    inner = [];
+  };
+  const refused = () => {
+    stopInner();
+    dispatch({ type: "refused" });
+  };
+  const attach = () => {
+    stopInner();
+    inner = [
+      onValue(ref(conn.db, `${base}/members`), (snap) => dispatch({ type: "members", value: snap.val() }), refused),
+      onValue(ref(conn.db, `${base}/state`), (snap) => dispatch({ type: "state", value: snap.val() }), refused),
+      onValue(
+        query(ref(conn.db, `${base}/log`), orderByKey(), limitToLast(HISTORY_LENGTH)),
+        (snap) => dispatch({ type: "log", value: snap.val() }),
+        refused,
+      ),
+    ];
+  };
+  let exists = false;
+  const offMeta = onValue(
+    ref(conn.db, `${base}/meta`),
+    (snap) => {
+      dispatch({ type: "meta", value: snap.val() });
+      if (snap.exists() && !exists) attach();
+      if (!snap.exists()) stopInner();
+      exists = snap.exists();
+    },
+    (err) => dispatch({ type: "failed", text: `Cannot read session ${session}: ${err.message}` }),
+  );
+  return {
+    retry: () => exists && attach(), // after joining: the session's data is readable now
+    stop: () => {
+      offMeta();
+      stopInner();
+    },
+  };
+}
+
+/** Joins `session` as member `me` with the invite code (any letter case), as `focus join`. */
+export async function join(conn, session, me, code) {
+  const record = { joined_at: serverTimestamp(), name: me.name };
+  if (code) record.code = code.trim().toUpperCase();
+  await update(ref(conn.db), {
+    [`sessions/${session}/members/${me.uid}`]: record,
+    [`users/${me.uid}/sessions/${session}`]: { joined_at: serverTimestamp() },
+  });
+}
+
+/** Keeps member `uid` marked here while the page is open: a heartbeat now and every
+ * HEARTBEAT_MS, and `away_at` set by the server when this page's connection ends (registered
+ * again on every connect). Returns a function that stops it and marks the member away now. */
+export function keepPresence(conn, session, uid) {
+  const me = ref(conn.db, `sessions/${session}/members/${uid}`);
+  const away = child(me, "away_at");
+  const beat = () => update(me, { seen_at: serverTimestamp() }).catch(() => {});
+  const offConnected = onValue(ref(conn.db, ".info/connected"), (snap) => {
+    if (snap.val() !== true) return;
+    onDisconnect(away).set(serverTimestamp()).catch(() => {});
+    beat();
+  });
+  const timer = setInterval(beat, HEARTBEAT_MS);
+  return () => {
+    clearInterval(timer);
+    offConnected();
+    onDisconnect(away).cancel().catch(() => {});
+    set(away, serverTimestamp()).catch(() => {});
+  };
+}
+
+const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function readState(base) {
+  return stateFromWire((await get(child(base, "state"))).val());
+}
+
+/** Does `action` (start, pause, resume, skip, stop, extend) on `session` as member `me`,
+ * exactly once: focuscli/service.py `Focus.act`. `serverNow()` is the server-time estimate.
+ * Returns the planned write; throws TimerError when the action makes no sense now, or the
+ * SDK's error when the rules refuse it for another reason than a lost race. */
+export async function act(conn, session, me, action, args, serverNow) {
+  const base = ref(conn.db, `sessions/${session}`);
+  const op = newOperationId();
+  const tried = new Set();
+  let state = await readState(base);
+  for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt += 1) {
+    const plan = planAction(state, action, { by: me.uid, name: me.name, now: serverNow(), op, args });
+    tried.add(plan.state.rev);
+    try {
+      await update(base, plan.update);
+      return plan;
+    } catch (err) {
+      if (!isRefusal(err)) throw err;
+      const current = await readState(base);
+      for (const rev of [...tried].filter((r) => r <= current.rev)) {
+        tried.delete(rev);
+        const entry = (await get(child(base, `log/${rev}`))).val();
+        if (entry && entry.op === op) return plan; // an earlier attempt of this action is in
+      }
+      if (current.rev === state.rev) throw err; // not a lost race: a real refusal
+      state = current;
+      await pause(Math.random() * Math.min(BACKOFF_MS[1], BACKOFF_MS[0] * 2 ** attempt));
+    }
+  }
+  throw new Error(`too many members acting on ${session} at once; try again`);
+}
