@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from focuscli.backend import PermissionDenied
-from focuscli.errors import BackendError
 from focuscli.blocks import by_rev
+from focuscli.errors import BackendError
 from focuscli.report import LOOKAHEAD_MS
 from focuscli.service import Focus
 
