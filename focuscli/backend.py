@@ -140,6 +140,23 @@ class Database:
         """The last `n` children of `path` by key (an object, or None)."""
         return self._call("GET", path, {"orderBy": '"$key"', "limitToLast": str(n)})
 
+    def query(
+        self, path: str, *, order_by: str, start_at: Any = None, end_at: Any = None,
+        limit_first: int | None = None, limit_last: int | None = None,
+    ) -> Any:  # fmt: skip
+        """The children of `path` ordered by `order_by` (a child's name, or "$key"), from
+        `start_at` to `end_at` (both included; None: unbounded), at most the first or last N:
+        an object of those children (or None). A child order needs an ``.indexOn`` for it in
+        the rules on production (spec rtdb-rest.md: "Index not defined" otherwise)."""
+        params = {"orderBy": json.dumps(order_by)}
+        for name, value in (("startAt", start_at), ("endAt", end_at)):
+            if value is not None:
+                params[name] = json.dumps(value)
+        for name, count in (("limitToFirst", limit_first), ("limitToLast", limit_last)):
+            if count is not None:
+                params[name] = str(count)
+        return self._call("GET", path, params)
+
     def set(self, path: str, value: Any) -> Any:
         """Replace the value at `path` (SERVER_NOW becomes the server's timestamp); returns the
         value as stored (server values resolved)."""

@@ -75,3 +75,15 @@ def complete_session(incomplete: str) -> list[str]:
 def complete_until(incomplete: str) -> list[tuple[str, str]]:
     """Typer autocompletion for `focus wait --until`."""
     return [(value, help) for value, help in UNTIL if value.startswith(incomplete)]
+
+
+REPORT_ROWS = (
+    ("day", "a row per day"),
+    ("member", "a row per member"),
+    ("label", "a row per label"),
+)
+
+
+def complete_by(incomplete: str) -> list[tuple[str, str]]:
+    """Typer autocompletion for `focus report --by`."""
+    return [(value, help) for value, help in REPORT_ROWS if value.startswith(incomplete)]

@@ -24,7 +24,12 @@ def log_entry(
     return entry
 
 
-def update(new: TimerState, entry: Mapping[str, Any]) -> dict[str, Any]:
+def update(new: TimerState, entry: Mapping[str, Any], *, history: bool = True) -> dict[str, Any]:
     """The multi-path update at ``sessions/<session>``: the state and its log entry, all or
-    nothing; the rules make it a compare-and-set on ``rev``."""
-    return {"state": new.to_wire(), f"log/{new.rev}": dict(entry)}
+    nothing; the rules make it a compare-and-set on ``rev``. With ``history``, also
+    ``states/<rev>``, a copy of the new state, from which reports replay the timer exactly
+    (rules from before it refuse that node: the caller then writes without it)."""
+    write = {"state": new.to_wire(), f"log/{new.rev}": dict(entry)}
+    if history:
+        write[f"states/{new.rev}"] = new.to_wire()
+    return write

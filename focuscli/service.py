@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -32,6 +33,9 @@ CLOCK_STEP_S = 0.05
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 HEARTBEAT_S = 15.0  # while watching, a member writes members/$uid/seen_at this often
 PRESENCE_FRESH_MS = 45_000  # here while seen_at is this recent: 3 heartbeats, so 2 may be lost
+# A presence span goes on while its last heartbeat is this recent (by this machine's clock; the
+# rules allow PRESENCE_FRESH_MS by the server's), else the next heartbeat opens a new one.
+SPAN_FRESH_S = 40.0
 
 
 class Me(Protocol):
@@ -143,6 +147,11 @@ class Focus:
         self.sleep = sleep
         self._offset: int | None = None
         self.created: list[str] = []  # sessions this object created (for a one-time notice)
+        # History records (states/<rev>, presence spans, roster events) are written while the
+        # rules in force accept them; rules from before them refuse the whole write, which is
+        # then made again without them (and they are not tried again by this object).
+        self.history = True
+        self._spans: dict[str, tuple[str, float]] = {}  # session -> (open span, clock() of its last heartbeat)
 
     # -- server clock -----------------------------------------------------------------------
 
@@ -200,6 +209,7 @@ class Focus:
             f"sessions/{session}/members/{self.uid}": {"joined_at": SERVER_NOW, "name": self.name},
             f"invites/{session}": {"code": code},
             f"users/{self.uid}/sessions/{session}": {"joined_at": SERVER_NOW},
+            **self._roster(session, "joined", self.uid, self.name),
         }
         for attempt in range(UNANSWERED_RETRIES + 1):
             try:
@@ -219,6 +229,8 @@ class Focus:
                     meta = self.db.get(f"sessions/{session}/meta")
                     if meta is not None:
                         raise self._exists(session) from None
+                    if self._without_roster(write):
+                        continue  # rules from before the roster: create it without
                     raise
                 if attempt == UNANSWERED_RETRIES:
                     raise
@@ -261,28 +273,60 @@ class Focus:
                     "(a member gets it with: focus session invite)"
                 )
             record["code"] = normalize_code(code)
-        try:
-            self.db.update(
-                "",
-                {
-                    f"sessions/{session}/members/{self.uid}": record,
-                    f"users/{self.uid}/sessions/{session}": {"joined_at": SERVER_NOW},
-                },
-            )
-        except PermissionDenied:
-            raise BackendError(f"the invite code for {session!r} is not right; ask a member for it") from None
+        write = {
+            f"sessions/{session}/members/{self.uid}": record,
+            f"users/{self.uid}/sessions/{session}": {"joined_at": SERVER_NOW},
+            **self._roster(session, "joined", self.uid, self.name),
+        }
+        self._update_with_roster(
+            write, BackendError(f"the invite code for {session!r} is not right; ask a member for it")
+        )
 
     def leave(self, session: str) -> None:
-        if self._member_read(session, f"sessions/{session}/members/{self.uid}") is None:
+        record = self._member_read(session, f"sessions/{session}/members/{self.uid}")
+        if record is None:
             raise self._not_member(session)
-        self.db.update(
-            "",
-            {f"sessions/{session}/members/{self.uid}": None, f"users/{self.uid}/sessions/{session}": None},
-        )
+        write = {
+            f"sessions/{session}/members/{self.uid}": None,
+            f"users/{self.uid}/sessions/{session}": None,
+            **self._roster(session, "left", self.uid, _name_in(record)),
+        }
+        self._update_with_roster(write)
 
     def sessions(self) -> list[str]:
         mine = self.db.get(f"users/{self.uid}/sessions") or {}
         return sorted(mine)
+
+    def _roster(self, session: str, event: str, uid: str, name: str | None) -> dict[str, Any]:
+        """The roster entry of a membership change (joined, left, removed), for the same update
+        as the change; none when the rules in force do not know the roster, or no name is known."""
+        if not self.history or name is None:
+            return {}
+        entry = {"uid": uid, "name": name, "event": event, "at": SERVER_NOW, "by": self.uid}
+        return {f"sessions/{session}/roster/{secrets.token_urlsafe(12)}": entry}
+
+    def _without_roster(self, write: dict[str, Any]) -> bool:
+        """Drop the roster entry from ``write`` (after a refusal); False if it had none."""
+        keys = [k for k in write if "/roster/" in k]
+        for key in keys:
+            del write[key]
+        if keys:
+            self.history = False
+        return bool(keys)
+
+    def _update_with_roster(self, write: dict[str, Any], refused: FocusError | None = None) -> None:
+        """One update at the root; refused, once more without its roster entry (rules from
+        before the roster), then ``refused`` (or the refusal itself)."""
+        for _ in range(2):
+            try:
+                self.db.update("", write)
+                return
+            except PermissionDenied:
+                if self._without_roster(write):
+                    continue
+                if refused is not None:
+                    raise refused from None
+                raise
 
     # -- owner powers -------------------------------------------------------------------------
 
@@ -316,7 +360,12 @@ class Focus:
         if uid == self.uid:
             raise UsageError("you cannot remove yourself; use focus leave (after focus session transfer)")
         code = new_code()
-        self.db.update("", {f"sessions/{session}/members/{uid}": None, f"invites/{session}": {"code": code}})
+        write = {
+            f"sessions/{session}/members/{uid}": None,
+            f"invites/{session}": {"code": code},
+            **self._roster(session, "removed", uid, _name_in(record)),
+        }
+        self._update_with_roster(write)
         return str(record.get("name") or uid), code
 
     def rotate_invite(self, session: str) -> str:
@@ -357,6 +406,24 @@ class Focus:
         Watchers call it every HEARTBEAT_S; the rules accept it only from a member, for their own
         record, with a server timestamp, and refuse anything else in the same write.
         """
+        if self.history:
+            span = self._spans.get(session)
+            fresh = span is not None and self.clock() - span[1] < SPAN_FRESH_S
+            for attempt in ((True, False) if fresh else (False,)):
+                key = span[0] if attempt and span is not None else secrets.token_urlsafe(12)
+                write: dict[str, Any] = {f"members/{self.uid}/seen_at": SERVER_NOW}
+                if attempt:  # the span goes on
+                    write[f"presence/{key}/seen"] = SERVER_NOW
+                else:  # a new span: the first heartbeat of a watch, or after a silence
+                    write[f"presence/{key}"] = {"uid": self.uid, "name": self.name, "from": SERVER_NOW, "seen": SERVER_NOW}
+                try:
+                    self.db.update(f"sessions/{session}", write)
+                except PermissionDenied:
+                    self._spans.pop(session, None)
+                    continue  # gone stale on the server's clock: open a new one; else no spans
+                self._spans[session] = (key, self.clock())
+                return
+            self.history = False
         try:
             self.db.update(f"sessions/{session}/members/{self.uid}", {"seen_at": SERVER_NOW})
         except PermissionDenied:
@@ -367,6 +434,12 @@ class Focus:
 
         A watch that ends cleanly calls it, so that the others do not see a member who quit as
         here for PRESENCE_FRESH_MS more; their next heartbeat (a later seen_at) undoes it."""
+        span = self._spans.pop(session, None)
+        if self.history and span is not None and self.clock() - span[1] < SPAN_FRESH_S:
+            write = {f"members/{self.uid}/away_at": SERVER_NOW, f"presence/{span[0]}/to": SERVER_NOW}
+            with contextlib.suppress(PermissionDenied):  # the span went stale: it ends at its last heartbeat
+                self.db.update(f"sessions/{session}", write)
+                return
         try:
             self.db.set(f"sessions/{session}/members/{self.uid}/away_at", SERVER_NOW)
         except PermissionDenied:
@@ -482,7 +555,7 @@ class Focus:
             entry = plan.log_entry(new, self.uid, self.name, op, note)
             tried[new.rev] = new
             try:
-                self.db.update(f"sessions/{session}", plan.update(new, entry))
+                self.db.update(f"sessions/{session}", plan.update(new, entry, history=self.history))
             except PermissionDenied as err:
                 failure: BackendError = err
                 first, cap = RETRY_BACKOFF_S
@@ -501,6 +574,9 @@ class Focus:
                 state = current  # lost a race with another member: plan again on it
                 continue
             if not isinstance(failure, Unreachable):
+                if self.history:  # rules from before states/<rev> refuse it: once more without
+                    self.history = False
+                    continue
                 raise failure  # answered, not a lost race: a real refusal (not a member, bad input)
             if unanswered >= UNANSWERED_RETRIES:
                 raise self._unconfirmed(session, new.action, failure)
@@ -630,6 +706,11 @@ def presence(members: Mapping[str, Any], server_now: int) -> dict[str, dict[str,
         record["here"] = fresh and (away_at is None or away_at < seen_at)  # type: ignore[operator]
         out[uid] = record
     return out
+
+
+def _name_in(record: Any) -> str | None:
+    name = record.get("name") if isinstance(record, dict) else None
+    return name if isinstance(name, str) else None
 
 
 def _timestamp(value: Any) -> int | None:

@@ -46,6 +46,8 @@ def test_commands_complete(run_cli: Any, monkeypatch: pytest.MonkeyPatch, tmp_pa
 def test_until_values_complete(run_cli: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, shell: str) -> None:
     assert _complete(run_cli, monkeypatch, tmp_path, shell, "focus wait --until ") == ["end", "break", "focus"]
     assert _complete(run_cli, monkeypatch, tmp_path, shell, "focus wait --until b") == ["break"]
+    assert _complete(run_cli, monkeypatch, tmp_path, shell, "focus report --by ") == ["day", "member", "label"]
+    assert _complete(run_cli, monkeypatch, tmp_path, shell, "focus report --by m") == ["member"]
 
 
 @pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])

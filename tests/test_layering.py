@@ -19,7 +19,7 @@ AUTHEMU = sorted(p.relative_to(PACKAGE).as_posix() for p in (PACKAGE / "server" 
 # The realtime protocol core: no aiohttp, no asyncio, only the stdlib and the other cores.
 REALTIME = sorted(p.relative_to(PACKAGE).as_posix() for p in (PACKAGE / "server" / "realtime").glob("*.py"))
 PURE_CORES = [
-    "timer.py", "plan.py", "prompt.py", "completion.py", "server/tree.py", "server/query.py", "server/pushid.py",
+    "timer.py", "plan.py", "prompt.py", "completion.py", "blocks.py", "report.py", "period.py", "server/tree.py", "server/query.py", "server/pushid.py",
     "server/access.py", "server/sdkhash.py", "server/change.py", "server/coverage.py", "server/bigjson.py",
     "server/limits.py", "server/offload.py", *RULES, *AUTHEMU, *REALTIME,
 ]  # fmt: skip
@@ -38,8 +38,11 @@ ALLOWED: dict[str, set[str]] = {
     "adminapi.py": {"firebase_admin", "requests"},  # administrator tasks only; members never load it
     "view.py": {"rich"},
     "terminal.py": {"rich"},
+    "chart.py": {"rich"},  # focus report's chart
+    "cli/reports.py": {"typer"},
+    "ical.py": {"icalendar"},  # focus log --ical
 }
-FRAMEWORKS = {"typer", "rich", "firebase_admin", "aiohttp", "click", "requests", "jwt", "cryptography"}
+FRAMEWORKS = {"typer", "rich", "firebase_admin", "aiohttp", "click", "requests", "jwt", "cryptography", "icalendar"}
 
 
 def _imports(path: Path) -> set[str]:

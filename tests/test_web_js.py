@@ -51,3 +51,12 @@ def test_node_ran_every_timer_case(node_run: tuple[subprocess.CompletedProcess[s
     ran = {r["name"] for r in records if r["file"].endswith("timer_cases.test.mjs")}
     cases = {f"{path.stem}:{case['name']}" for path in case_files() for case in load(path)["cases"]}
     assert ran == cases, f"only under node: {sorted(ran - cases)[:5]}; only in pytest: {sorted(cases - ran)[:5]}"
+
+
+def test_node_ran_every_report_case(node_run: tuple[subprocess.CompletedProcess[str], list[dict[str, Any]]]) -> None:
+    from tests.test_report_cases import case_files as report_files
+
+    _, records = node_run
+    ran = {r["name"] for r in records if r["file"].endswith("report_cases.test.mjs")}
+    cases = {f"{path.stem}:{case['name']}" for path in report_files() for case in load(path)["cases"]}
+    assert cases and ran == cases, f"only under node: {sorted(ran - cases)[:5]}; only in pytest: {sorted(cases - ran)[:5]}"

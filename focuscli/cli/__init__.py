@@ -17,7 +17,7 @@ from typing import Any, NoReturn
 
 import typer
 
-from focuscli.cli import account, serve, sessions, timer, watch, web  # noqa: F401  (registers the commands)
+from focuscli.cli import account, reports, serve, sessions, timer, watch, web  # noqa: F401  (registers the commands)
 from focuscli.cli.common import Interrupted, app
 from focuscli.errors import BadArgument, ExitCode, FocusError, error_text
 

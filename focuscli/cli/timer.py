@@ -214,16 +214,34 @@ def log(
     as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV with a header row.")] = False,
     since: Annotated[str | None, typer.Option(help="Only actions in the last D (e.g. 2h).", show_default=False)] = None,
     limit: Annotated[int, typer.Option(help="At most N actions (the latest).", min=1, max=10000)] = 20,
+    as_ical: Annotated[
+        bool, typer.Option("--ical", help="Print the focus blocks as an iCalendar file (default --since 30d).")
+    ] = False,
     session: SessionOpt = None,
 ) -> None:
     """Show the session's history: every accepted action, who, and when (server time).
 
+    --ical prints the focus blocks someone attended (since --since, default 30d) as iCalendar
+    events for calendar apps: each block from its start to its end, titled with its label;
+    exporting again updates the same events (stable UIDs) instead of adding copies.
+
     Example: focus log --since 2h --json | jq .action
+
+    Example: focus log --ical --since 14d > team.ics
     """
     from focuscli import render
 
     if as_json and as_csv:
         raise BadArgument("--json and --csv exclude each other; pick one.")
+    if as_ical and (as_json or as_csv):
+        raise BadArgument(f"--ical and --{'json' if as_json else 'csv'} exclude each other; pick one.")
+    if as_ical and _given(ctx, "limit"):
+        raise BadArgument("--limit counts actions; --ical exports blocks: use --since to choose them.")
+    if as_ical:
+        from focuscli.cli.reports import calendar
+
+        calendar(ctx, session, since)
+        return
     since_ms = _since(since) if since is not None else None
     inv = _inv(ctx)
     entries = inv.focus.log(inv.session_name(session), limit=limit, since_ms=since_ms)
@@ -235,6 +253,12 @@ def log(
     else:
         for line in render.log_lines(entries, inv.focus.clock_offset()):
             typer.echo(line)
+
+
+def _given(ctx: typer.Context, name: str) -> bool:
+    """Whether option ``name`` was typed (or set in the environment), not left at its default."""
+    source = ctx.get_parameter_source(name)
+    return source is not None and source.name not in ("DEFAULT", "DEFAULT_MAP")
 
 
 def _since(text: str) -> int:

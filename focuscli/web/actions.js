@@ -1,7 +1,7 @@
 /** The write that carries one timer action from the page: the CLI's compare-and-set, as data. */
 
 // docs/design.md, "Concurrency": every action is ONE multi-path update at sessions/<session>,
-//   {"state": <new state, rev + 1>, "log/<rev>": <entry>}
+//   {"state": <new state, rev + 1>, "log/<rev>": <entry>, "states/<rev>": <new state>}
 // which the rules accept only while the stored rev is still the one the state was planned on.
 // Every attempt of one action carries the same operation id (`op`), so after a refused or
 // unanswered write the log tells whether the action is already in. focuscli/plan.py makes the
@@ -46,12 +46,15 @@ export function logEntry(next, { by, name, op, note = {} }) {
 }
 
 /** The whole write of one action: `update` goes to update(ref(db, `sessions/${session}`), ...).
- * Plan again (same `op`) on the state read back whenever the write is refused for a moved rev. */
-export function planAction(state, action, { by, name, now, op, args = {} }) {
+ * Plan again (same `op`) on the state read back whenever the write is refused for a moved rev.
+ * With `history` (the default) the update also holds `states/<rev>`, a copy of the new state
+ * that reports replay; rules from before it refuse that node, so plan again without it then. */
+export function planAction(state, action, { by, name, now, op, args = {}, history = true }) {
   const next = makeState({ ...applyAction(state, action, { by, now, args }), updated_by_name: name });
   const note = action === "extend" ? { ms: args.ms } : {};
   const entry = logEntry(next, { by, name, op, note });
   const update = { state: stateToWire(next), [`log/${next.rev}`]: entry };
+  if (history) update[`states/${next.rev}`] = stateToWire(next);
   return Object.freeze({ state: next, entry, update });
 }
 

@@ -183,9 +183,10 @@ export async function act(conn, session, me, action, args, serverNow) {
   const base = ref(conn.db, `sessions/${session}`);
   const op = newOperationId();
   const tried = new Set();
+  let history = true; // the state record (states/<rev>), which rules from before it refuse
   let state = await readState(base);
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt += 1) {
-    const plan = planAction(state, action, { by: me.uid, name: me.name, now: serverNow(), op, args });
+    const plan = planAction(state, action, { by: me.uid, name: me.name, now: serverNow(), op, args, history });
     tried.add(plan.state.rev);
     try {
       await update(base, plan.update);
@@ -198,7 +199,13 @@ export async function act(conn, session, me, action, args, serverNow) {
         const entry = (await get(child(base, `log/${rev}`))).val();
         if (entry && entry.op === op) return plan; // an earlier attempt of this action is in
       }
-      if (current.rev === state.rev) throw err; // not a lost race: a real refusal
+      if (current.rev === state.rev) {
+        if (history) {
+          history = false; // rules from before state records: once more without it
+          continue;
+        }
+        throw err; // not a lost race: a real refusal
+      }
       state = current;
       await pause(Math.random() * Math.min(BACKOFF_MS[1], BACKOFF_MS[0] * 2 ** attempt));
     }

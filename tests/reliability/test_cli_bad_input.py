@@ -197,6 +197,16 @@ CASES = [
       r"focus: invalid value for '--limit': .*\b1\b.*; see focus log --help", regex=True),
     C("flag-json-and-csv", "log --json --csv --session team", 2,
       "focus: --json and --csv exclude each other; pick one; see focus log --help"),
+    C("flag-report-since", "report --since soon --session team", 2,
+      "focus: --since: invalid duration or date 'soon': use a duration (7d, 2w, 36h, 1d12h, 90m, 1h30m) or a date (YYYY-MM-DD, today, yesterday); see focus report --help"),
+    C("flag-report-date", "report --from 2024-02-30 --session team", 2,
+      "focus: --from: invalid date '2024-02-30': use YYYY-MM-DD, today or yesterday; see focus report --help"),
+    C("flag-report-range", "report --from 2024-06-09 --to 2024-06-03 --session team", 2,
+      "focus: --to 2024-06-03 is before --from 2024-06-09; see focus report --help"),
+    C("flag-report-by", "report --by week --session team", 2,
+      "focus: --by must be day, member or label, not 'week'; see focus report --help"),
+    C("flag-ical-and-json", "log --ical --json --session team", 2,
+      "focus: --ical and --json exclude each other; pick one; see focus log --help"),
     C("flag-until-bogus", "wait --until lunch --session team", 2,
       "focus: --until must be end, break or focus, not 'lunch'; see focus wait --help"),
     C("flag-watchdog-zero", "watch --watchdog 0 --session team", 2,
@@ -665,8 +675,8 @@ INTERRUPTS = [
     # has gone, the proxy delivers it (a network that had the bytes) or drops the connection.
     S("write-in-flight-delivered", "pause --session team", "held_write", backend="deliver", stored="applied"),
     S("write-in-flight-lost", "pause --session team", "held_write", backend="drop"),
-    # `start` of a new session is two writes: the session (meta, membership, invite) and then
-    # the timer. Interrupted with the second in flight and lost, the first stays whole: the
+    # `start` of a new session is two writes: the session (meta, membership, its roster entry,
+    # invite) and then the timer. Interrupted with the second in flight and lost, the first stays whole: the
     # session exists, idle, with no timer and no history.
     S("second-write-in-flight-lost", "start 25m --session fresh", "held_write:2", backend="drop",
       stored="created"),
@@ -827,9 +837,11 @@ def _mapped(proc: subprocess.Popen[str], needle: str) -> bool:
 
 
 def _without_presence(rest: Rest) -> tuple[str, bytes]:
-    """/sessions without the members' presence (`seen_at`, `away_at`), and /invites as stored."""
+    """/sessions without the members' presence (`seen_at`, `away_at`, the presence spans), and
+    /invites as stored."""
     sessions = rest.value("/sessions.json")
     for session in sessions.values():
+        session.pop("presence", None)
         for record in session.get("members", {}).values():
             record.pop("seen_at", None)
             record.pop("away_at", None)
@@ -937,7 +949,8 @@ def test_ctrl_c(
     elif case.stored == "created":
         assert out == ""
         fresh = rest.value("/sessions/fresh.json")
-        assert sorted(fresh) == ["members", "meta"] and fresh["meta"]["owner"] == "ana", fresh
+        assert sorted(fresh) == ["members", "meta", "roster"] and fresh["meta"]["owner"] == "ana", fresh
+        assert [(e["uid"], e["event"]) for e in fresh["roster"].values()] == [("ana", "joined")]
         assert list(fresh["members"]) == ["ana"] and rest.value("/invites/fresh/code.json")
         assert "fresh" in rest.value("/users/ana/sessions.json")
         assert rest.value("/sessions/team.json") == before_state

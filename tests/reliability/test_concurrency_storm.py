@@ -242,7 +242,18 @@ def test_concurrency_storm(
 
     # -- (c) the stored data keeps the rules' invariants -------------------------------------
     window = (t_go * 1000 - 1, t_settled * 1000 + 1)
-    assert set(sess) <= {"meta", "members", "state", "log"}, set(sess)
+    assert set(sess) <= {"meta", "members", "state", "log", "states", "roster", "presence"}, set(sess)
+    # the history records: each state record is the state its rev made (as its log entry says),
+    # the last one the state itself; the roster holds each member's joining, by themselves
+    records = {e["rev"]: e for e in _entries(sess.get("states"))}
+    assert set(records) <= set(range(1, n + 1)), sorted(set(records) - set(range(1, n + 1)))
+    for rev, record in records.items():
+        entry = log[rev - 1]
+        assert (record["updated_by"], record["updated_at"], record["action"]) == (entry["by"], entry["at"], entry["action"]), (record, entry)
+    assert records.get(n, sess["state"]) == sess["state"]
+    roster = list((sess.get("roster") or {}).values())
+    assert all(e["event"] == "joined" and e["by"] == e["uid"] == e["name"] for e in roster), roster
+    assert {e["uid"] for e in roster} <= members
     assert sess["meta"]["owner"] == OWNER and set(sess["meta"]) == {"owner", "created_at"}
     assert t_begin * 1000 <= sess["meta"]["created_at"] <= t_setup_done * 1000
     assert set(sess["members"]) == members, set(sess["members"])

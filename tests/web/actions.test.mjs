@@ -25,14 +25,22 @@ test("planning again after a lost race keeps the op and asks for the next rev", 
   const op = newOperationId();
   const read = withServerTimes(applyAction(makeState(), "start", { by: "ann", now: T0 }), T0);
   const first = planAction(read, "extend", { by: "bob", name: "Bob", now: T0 + 5, op, args: { ms: 60_000 } });
-  assert.deepEqual(Object.keys(first.update), ["state", "log/2"]);
+  assert.deepEqual(Object.keys(first.update), ["state", "log/2", "states/2"]);
   // someone paused first (rev 2); the extend is planned again on what was read back
   const moved = withServerTimes(applyAction(read, "pause", { by: "cy", now: T0 + 6 }), T0 + 6);
   const again = planAction(moved, "extend", { by: "bob", name: "Bob", now: T0 + 7, op, args: { ms: 60_000 } });
-  assert.deepEqual(Object.keys(again.update), ["state", "log/3"]);
+  assert.deepEqual(Object.keys(again.update), ["state", "log/3", "states/3"]);
   assert.equal(again.update["log/3"].op, op);
   assert.equal(again.update["log/3"].ms, 60_000);
   assert.equal(again.state.status, "paused");
+});
+
+test("without history (rules from before it) the plan writes the state and its entry only", () => {
+  const plan = planAction(makeState(), "start", { by: "ann", name: "Ann", now: T0, op: "x".repeat(16), history: false });
+  assert.deepEqual(Object.keys(plan.update), ["state", "log/1"]);
+  const full = planAction(makeState(), "start", { by: "ann", name: "Ann", now: T0, op: "x".repeat(16) });
+  assert.deepEqual(full.update["states/1"], full.update.state);
+  assert.notEqual(full.update["states/1"], full.update.state); // a copy, not the same object
 });
 
 test("a plan leaves the state it was given alone; an unknown action is a programming error", () => {

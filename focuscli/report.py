@@ -1,0 +1,264 @@
+"""Team reports: a session's blocks in a time range, attributed to members, summed by day, member and label.
+
+Pure and stdlib-only: the stored history in (as read from the database, untrusted), the report
+out, with "now", the range and the time zone as parameters. focuscli/web/report.js computes the
+same report for the page; tests/cases/report/*.json hold both to it.
+
+Definitions (docs/design.md, "Reports"):
+
+- blocks come from `focuscli.blocks` (completed, interrupted, running or paused; running time
+  without pauses); a block belongs to the day (in the time zone given) and the range it began in;
+- a member **attended** a block when they acted on it (started it, paused, resumed, extended or
+  relabelled it, changed the settings during it, stopped or skipped it before its end) or when
+  one of their presence spans (watching) overlaps the time it ran;
+- their share of its running time: all of it when they acted on it, else the overlap;
+- the team's figures count the blocks someone attended; blocks nobody attended (a timer that ran
+  on by itself) are counted apart, as ``unattended``;
+- ``completed``/``interrupted``/``in_progress`` count focus blocks; ``breaks`` counts breaks;
+- labels are those of focus blocks, as each block ended (a break keeps the label of the block
+  before it, which says nothing about the break);
+- the longest streak is the longest run of consecutive days with a completed focus block.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, tzinfo
+from typing import Any, Final
+from zoneinfo import ZoneInfo
+
+from focuscli import blocks as blk
+from focuscli.blocks import Block
+from focuscli.timer import Cycle, TimerState
+
+SCHEMA: Final = 1
+PRESENCE_FRESH_MS: Final = 45_000  # a span whose last heartbeat is this recent is still open
+LOOKAHEAD_MS: Final = 2 * 24 * 3_600_000  # read past a range's end, so its last blocks can end
+TALLY: Final = ("focus_ms", "break_ms", "completed", "interrupted", "in_progress", "breaks")
+LABEL_TALLY: Final = ("focus_ms", "completed", "interrupted", "in_progress")  # labels: focus blocks
+
+
+def zone(name: str | None) -> tzinfo | None:
+    """The time zone named ``name`` (IANA), or None for this machine's local time; KeyError
+    (unknown) or ValueError (malformed) otherwise."""
+    return None if name is None else ZoneInfo(name)
+
+
+def day_of(ms: int, tz: tzinfo | None) -> str:
+    """The calendar date (YYYY-MM-DD) of server time ``ms`` in ``tz`` (None: local time)."""
+    return datetime.fromtimestamp(ms / 1000, tz).date().isoformat()
+
+
+def _tally() -> dict[str, int]:
+    return dict.fromkeys(TALLY, 0)
+
+
+def _count(t: dict[str, int], block: Block, ms: int) -> None:
+    if block.phase == "focus":
+        t["focus_ms"] += ms
+        key = {"completed": "completed", "interrupted": "interrupted"}.get(block.outcome, "in_progress")
+        t[key] += 1
+    else:
+        t["break_ms"] += ms
+        t["breaks"] += 1
+
+
+def spans(presence: Any, now: int) -> list[tuple[str, str | None, int, int]]:
+    """(uid, name, from, to) of each presence span: to is its clean end, else its last heartbeat
+    (or now, while that is fresh)."""
+    out = []
+    items = presence.values() if isinstance(presence, Mapping) else presence if isinstance(presence, list) else []
+    for span in items:
+        if not isinstance(span, Mapping) or not isinstance(span.get("uid"), str):
+            continue
+        start, seen, end = (_int(span.get(k)) for k in ("from", "seen", "to"))
+        if start is None or seen is None:
+            continue
+        if end is None:
+            end = now if now - seen <= PRESENCE_FRESH_MS else seen
+        name = span.get("name") if isinstance(span.get("name"), str) else None
+        if end > start:
+            out.append((span["uid"], name, start, end))
+    out.sort(key=lambda s: (s[2], s[0], s[3], s[1] or ""))
+    return out
+
+
+def _int(value: Any) -> int | None:
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def shares(block: Block, present: list[tuple[str, str | None, int, int]]) -> dict[str, int]:
+    """Each attending member's share of ``block``'s running time (see the module's doc)."""
+    out = {uid: block.running_ms for uid in block.actors}
+    for uid, _, start, end in present:
+        if uid in block.actors:
+            continue
+        overlap = sum(max(0, min(b, end) - max(a, start)) for a, b in block.runs)
+        if overlap > 0:
+            out[uid] = out.get(uid, 0) + overlap
+    return out
+
+
+def attendance(chosen: list[Block], present: list[tuple[str, str | None, int, int]]) -> list[dict[str, int]]:
+    """`shares` of each block (in time order, as `blocks.replay` gives them), sweeping the
+    spans (sorted by start) once instead of testing every span against every block."""
+    out: list[dict[str, int]] = []
+    active: list[tuple[str, str | None, int, int]] = []
+    i = 0
+    for block in chosen:
+        first = block.runs[0][0] if block.runs else block.start
+        last = block.runs[-1][1] if block.runs else block.start
+        while i < len(present) and present[i][2] < last:
+            active.append(present[i])
+            i += 1
+        active = [s for s in active if s[3] > first]
+        out.append(shares(block, active))
+    return out
+
+
+def _dates(first: str, last: str) -> list[str]:
+    day, end = date.fromisoformat(first), date.fromisoformat(last)
+    out = []
+    while day <= end:
+        out.append(day.isoformat())
+        day += timedelta(days=1)
+    return out
+
+
+def longest_streak(days: list[str]) -> dict[str, Any]:
+    """The longest run of consecutive dates in ``days`` (sorted, unique): {days, from, to}."""
+    best: dict[str, Any] = {"days": 0, "from": None, "to": None}
+    run_start, prev = None, None
+    for d in days:
+        day = date.fromisoformat(d)
+        if prev is None or day - prev != timedelta(days=1):
+            run_start = day
+        prev = day
+        assert run_start is not None
+        length = (day - run_start).days + 1
+        if length > best["days"]:
+            best = {"days": length, "from": run_start.isoformat(), "to": d}
+    return best
+
+
+@dataclass(frozen=True)
+class History:
+    """A session's history over a range: its blocks with each attending member's share, who is
+    who, and what the replay could not know exactly."""
+
+    blocks: list[tuple[Block, dict[str, int]]]  # the blocks that began in the range, in order
+    steps: list[blk.Step]  # every action read (the range and around it)
+    names: dict[str, str]  # uid -> display name (the latest known)
+    members: list[str]  # the uids of the current members
+    inexact: int  # actions whose state was replayed from the log, or unreadable
+
+
+def analyse(
+    history: Mapping[str, Any], *, start: int, end: int, now: int, horizon: int | None = None
+) -> History:
+    """The blocks that began in [start, end) (server ms) and who attended them.
+
+    ``history``: the stored ``states``, ``log`` (entries of revs without a state record),
+    ``presence``, ``roster``, ``members`` and the current ``state`` of the session, each as read
+    (any may be missing or malformed). ``horizon``: how far the history read reaches (default
+    ``now``); blocks still open then are in progress.
+    """
+    current = history.get("state")
+    try:
+        cycle = TimerState.from_wire(current).cycle if isinstance(current, Mapping) else Cycle()
+    except (ValueError, TypeError):
+        cycle = Cycle()
+    steps, inexact = blk.steps(history.get("states"), history.get("log"), cycle=cycle)
+    replayed = blk.replay(steps, now if horizon is None else min(now, horizon))
+    chosen = [b for b in replayed if start <= b.start < end]
+    present = spans(history.get("presence"), now)
+    reach = max((b.runs[-1][1] for b in chosen if b.runs), default=end)
+    present = [s for s in present if s[3] > start and s[2] < max(end, reach)]
+
+    names: dict[str, str] = {}
+    roster = history.get("roster")
+    events = [e for e in roster.values() if isinstance(e, Mapping)] if isinstance(roster, Mapping) else []
+    events = [e for e in events if isinstance(e.get("uid"), str) and isinstance(e.get("name"), str)]
+    for event in sorted(events, key=lambda e: (_int(e.get("at")) or 0, e["uid"], e["name"])):
+        names[event["uid"]] = event["name"]
+    names.update({s.by: s.name for s in steps if s.by and s.name})
+    names.update({uid: name for uid, name, _, _ in present if name})
+    members = history.get("members")
+    current_members = sorted(u for u, r in members.items() if isinstance(r, Mapping)) if isinstance(members, Mapping) else []
+    for uid in current_members:
+        name = members[uid].get("name")  # type: ignore[index]
+        if isinstance(name, str):
+            names[uid] = name
+    return History(list(zip(chosen, attendance(chosen, present), strict=True)), steps, names, current_members, inexact)
+
+
+def build(
+    history: Mapping[str, Any], *, start: int, end: int, now: int, tz: tzinfo | None = None,
+    horizon: int | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    """The report of the blocks that began in [start, end) (see `analyse` for the arguments)."""
+    seen = analyse(history, start=start, end=end, now=now, horizon=horizon)
+    days = {d: _tally() for d in _dates(day_of(start, tz), day_of(max(start, end - 1), tz))}
+    day_members: dict[str, dict[str, int]] = {d: {} for d in days}
+    totals, unattended = _tally(), {"blocks": 0, "focus_ms": 0}
+    people: dict[str, dict[str, int]] = {uid: {**_tally(), "actions": 0} for uid in seen.members}
+    labels: dict[str | None, dict[str, int]] = {}
+    team_days: set[str] = set()
+    member_days: dict[str, set[str]] = {}
+    for block, share in seen.blocks:
+        if not share:
+            if block.phase == "focus":
+                unattended["blocks"] += 1
+                unattended["focus_ms"] += block.running_ms
+            continue
+        d = day_of(block.start, tz)
+        row = days.setdefault(d, _tally())
+        on_day = day_members.setdefault(d, {})
+        _count(totals, block, block.running_ms)
+        _count(row, block, block.running_ms)
+        if block.phase == "focus":  # a break keeps the label of the block before it: not its own
+            _count(labels.setdefault(block.label or None, _tally()), block, block.running_ms)
+        completed = block.phase == "focus" and block.outcome == blk.COMPLETED
+        if completed:
+            team_days.add(d)
+        for uid, ms in share.items():
+            _count(people.setdefault(uid, {**_tally(), "actions": 0}), block, ms)
+            if block.phase == "focus":
+                on_day[uid] = on_day.get(uid, 0) + ms
+            if completed:
+                member_days.setdefault(uid, set()).add(d)
+    actions = 0
+    for step in seen.steps:
+        if start <= step.at < end and step.by:
+            actions += 1
+            people.setdefault(step.by, {**_tally(), "actions": 0})["actions"] += 1
+
+    member_rows: list[dict[str, Any]] = [
+        {"uid": uid, "name": seen.names.get(uid, uid), **row,
+         "longest_streak": longest_streak(sorted(member_days.get(uid, ())))["days"]}
+        for uid, row in people.items()
+    ]  # fmt: skip
+    member_rows.sort(key=lambda r: (-r["focus_ms"], r["name"], r["uid"]))
+    label_rows: list[dict[str, Any]] = [{"label": label, **{k: row[k] for k in LABEL_TALLY}} for label, row in labels.items()]
+    label_rows.sort(key=lambda r: (-r["focus_ms"], r["label"] is None, r["label"] or ""))
+    return {
+        "schema": SCHEMA,
+        "from": start,
+        "to": end,
+        "now": now,
+        "exact": seen.inexact == 0,
+        "inexact_actions": seen.inexact,
+        "totals": {
+            **totals,
+            "actions": actions,
+            "members": sum(1 for r in member_rows if r["focus_ms"] or r["break_ms"] or r["actions"]),
+            "longest_streak": longest_streak(sorted(team_days)),
+            "unattended": unattended,
+        },
+        "days": [{"date": d, **row, "members": dict(sorted(day_members[d].items()))} for d, row in sorted(days.items())],
+        "members": member_rows,
+        "labels": label_rows,
+    }  # fmt: skip
