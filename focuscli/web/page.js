@@ -50,8 +50,11 @@ function effects() {
   const presenceKey = watchKey && model.member === true ? watchKey : "";
   if (presenceKey !== running.presence) {
     running.stopPresence?.();
-    running.stopPresence = presenceKey ? fb.keepPresence(conn, session, model.user) : null;
+    running.stopPresence = null;
+    // Marked before starting: its first heartbeat dispatches (the SDK's local events) at once,
+    // which comes back here and would start it again and again.
     running.presence = presenceKey;
+    if (presenceKey) running.stopPresence = fb.keepPresence(conn, session, model.user);
   }
   const mineKey = ready && !session ? model.user.uid : "";
   if (mineKey !== running.mine) {
@@ -99,7 +102,7 @@ async function loadReport() {
     const { history, now, horizon } = await fb.readHistory(conn, session, range.start, range.end, serverNow);
     if (seq !== reporting.seq) return;
     const report = buildReport(history, { start: range.start, end: range.end, now, tz: ZONE, horizon });
-    Object.assign(reporting, { shown: { range, report, session }, error: "" });
+    Object.assign(reporting, { shown: { range, report, session, seq }, error: "" });
   } catch (err) {
     if (seq !== reporting.seq) return;
     reporting.error = fb.isRefusal(err)
@@ -118,7 +121,7 @@ function chooseRange(id) {
   reporting.range = id;
   clearTimeout(reporting.timer);
   reporting.timer = 0;
-  for (const b of document.querySelectorAll("[data-range]")) b.setAttribute("aria-pressed", String(b.dataset.range === id));
+  for (const b of document.querySelectorAll("button[data-range]")) b.setAttribute("aria-pressed", String(b.dataset.range === id));
   if (reporting.key) loadReport();
 }
 
@@ -151,10 +154,10 @@ function renderReport() {
   const shown = reporting.shown;
   text("report-status", reporting.error || (reporting.loading && !shown ? "Reading the history…" : ""));
   show($("report-body"), Boolean(shown));
-  if (!shown || section.dataset.drawn === String(reporting.seq)) return;
-  section.dataset.drawn = String(reporting.seq);
+  if (!shown || section.dataset.drawn === String(shown.seq)) return;
+  section.dataset.drawn = String(shown.seq);
   const { range, report, session } = shown;
-  section.dataset.range = range.id;
+  section.dataset.shown = range.id;
   section.dataset.from = String(report.from);
   section.dataset.to = String(report.to);
   text("report-span", `${range.first === range.last ? range.first : `${range.first} – ${range.last}`} (${ZONE})`);
@@ -555,7 +558,7 @@ function wire() {
     running.presence = "";
     fb.leave(conn).catch(() => {});
   });
-  for (const button of document.querySelectorAll("[data-range]")) {
+  for (const button of document.querySelectorAll("button[data-range]")) {
     button.addEventListener("click", () => chooseRange(button.dataset.range));
   }
   $("notify").addEventListener("click", () => {
