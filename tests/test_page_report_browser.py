@@ -14,11 +14,13 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
+from zoneinfo import ZoneInfo
 
 from focuscli import timer
 from focuscli.server import LocalServer
@@ -163,6 +165,11 @@ def expected(cli_json: dict[str, Any]) -> dict[str, Any]:
     }  # fmt: skip
 
 
+def dayname(ms: int) -> str:
+    """ "Mon 2024-06-03": the day of server time `ms` in Europe/Berlin, as the page names it."""
+    return datetime.fromtimestamp(ms / 1000, ZoneInfo(ZONE)).strftime("%a %Y-%m-%d")
+
+
 def wait_drawn(page: Any, range_id: str) -> None:
     from playwright.sync_api import expect
 
@@ -215,7 +222,7 @@ def test_the_report_on_the_page_is_focus_report(
     assert page.locator("#report b").count() == 0
     expect(page.locator("#report-legend li")).to_have_text(["Cy", "Ana"])
     assert page.locator("#report-chart").get_attribute("role") == "img"
-    expect(page.locator("#report-chart-summary")).to_contain_text("Focus time per day, stacked by member: 1:20:00")
+    expect(page.locator("#report-chart-summary")).to_contain_text(f"the highest: {dayname(d2)}, 1:00:00 across members")
 
     # A change of state shows in the report by itself (debounced): a block started in a terminal.
     cli("start", "25m", "--label", "live", "--session", "team")

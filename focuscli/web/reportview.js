@@ -66,8 +66,9 @@ export function totals(report) {
   return { figures, notes };
 }
 
-/** The chart: one bar per day (focus time, stacked by member, the most focused member at the
- * bottom), in a CHART.width x CHART.height box; at most CHART.labels day labels under it. */
+/** The chart: one bar per day, each member's focus time on it stacked (the most focused member
+ * at the bottom; a block two members attended counts for both, as in focus report's chart), in
+ * a CHART.width x CHART.height box; at most CHART.labels day labels under it. */
 export function chart(report, colours) {
   const { width, height, top, bottom, gap, labels } = CHART;
   const order = report.members.map((m) => m.uid);
@@ -98,11 +99,11 @@ export function chart(report, colours) {
       label: i % every === 0 ? short : "",
     };
   });
-  const total = report.totals.focus_ms;
-  const busiest = days.reduce((best, d) => (d.focus_ms > (best?.focus_ms ?? 0) ? d : best), null);
-  const summary = days.length === 0 || total === 0
+  const stacks = days.map((d) => Object.values(d.members).reduce((a, b) => a + b, 0));
+  const highest = stacks.indexOf(most);
+  const summary = most === 0
     ? "Focus time per day: none in this range."
-    : `Focus time per day, stacked by member: ${formatDuration(total)} in all over ${plural(days.length, "day")}; the most on ${dayName(busiest.date)} (${formatDuration(busiest.focus_ms)}).`;
+    : `Focus time per day, each member's stacked (as focus report's chart); the highest: ${dayName(days[highest].date)}, ${formatDuration(most)} across members.`;
   return { width, height, baseline: height - bottom, bars, summary };
 }
 
