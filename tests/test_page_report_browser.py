@@ -17,19 +17,23 @@ from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import requests
-from zoneinfo import ZoneInfo
 
 from focuscli import timer
 from focuscli.server import LocalServer
 from focuscli.service import new_with_times
 from focuscli.timer import TimerState
+from tests import test_page_browser as shared
 from tests.test_page_browser import PASSWORD, RULES, SECRET, Terminal, within
-from tests.test_page_browser import browser, server  # noqa: F401  (module fixtures)
 
 pytestmark = pytest.mark.focus_serve
+server, browser = (
+    shared.server,
+    shared.browser,
+)  # its module fixtures: one server and browser here too
 
 M = 60_000
 H = 60 * M
@@ -70,9 +74,17 @@ class Admin:
 def account(server: LocalServer, email: str, name: str) -> str:
     """An account made through the Auth REST API (as another device would); its uid."""
     base = f"{server.url}/identitytoolkit.googleapis.com/v1"
-    made = requests.post(f"{base}/accounts:signUp?key=k", json={"email": email, "password": PASSWORD, "returnSecureToken": True}, timeout=10)
+    made = requests.post(
+        f"{base}/accounts:signUp?key=k",
+        json={"email": email, "password": PASSWORD, "returnSecureToken": True},
+        timeout=10,
+    )
     assert made.status_code == 200, made.text
-    named = requests.post(f"{base}/accounts:update?key=k", json={"idToken": made.json()["idToken"], "displayName": name}, timeout=10)
+    named = requests.post(
+        f"{base}/accounts:update?key=k",
+        json={"idToken": made.json()["idToken"], "displayName": name},
+        timeout=10,
+    )
     assert named.status_code == 200, named.text
     return str(made.json()["localId"])
 
@@ -90,24 +102,44 @@ class History:
         self.state = new = replace(new, updated_by_name=self.names[by])
         entry = {"action": new.action, "by": by, "name": self.names[by], "at": at, "rev": new.rev}
         if new.action in ("start", "skip"):
-            entry.update(phase=new.phase, ms=new.duration_ms, **({"label": new.label} if new.label else {}))
-        self.nodes.update({"state": new.to_wire(), f"states/{new.rev}": new.to_wire(), f"log/{new.rev}": entry})
+            entry.update(
+                phase=new.phase, ms=new.duration_ms, **({"label": new.label} if new.label else {})
+            )
+        self.nodes.update(
+            {"state": new.to_wire(), f"states/{new.rev}": new.to_wire(), f"log/{new.rev}": entry}
+        )
         return self
 
     def watched(self, uid: str, start: int, end: int) -> History:
         key = f"span{sum(k.startswith('presence/') for k in self.nodes):04d}{uid[:20]}"
-        self.nodes[f"presence/{key}"] = {"uid": uid, "name": self.names[uid], "from": start, "seen": end, "to": end}
+        self.nodes[f"presence/{key}"] = {
+            "uid": uid,
+            "name": self.names[uid],
+            "from": start,
+            "seen": end,
+            "to": end,
+        }
         return self
 
 
-def team(server: LocalServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, run_cli: Any, session: str) -> tuple[Admin, Terminal, str, str]:
+def team(
+    server: LocalServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, run_cli: Any, session: str
+) -> tuple[Admin, Terminal, str, str]:
     """A namespace with focus's rules, a session made by Cy in a terminal, and Ana (a page's
     account) made a member of it: (admin, Cy's terminal, Cy's uid, Ana's uid)."""
     ns = f"r{uuid.uuid4().hex[:10]}"
     requests.put(f"{server.url}/.settings/rules.json", params={"ns": ns}, data=RULES.encode(),
                  headers={"Authorization": f"Bearer {SECRET}"}, timeout=10).raise_for_status()  # fmt: skip
     cli = Terminal(f"{server.url}?ns={ns}", tmp_path / "cli", monkeypatch, run_cli)
-    cli("login", f"cli@{ns}.example.com", "--create", "--name", "Cy", "--password-stdin", stdin=PASSWORD + "\n")
+    cli(
+        "login",
+        f"cli@{ns}.example.com",
+        "--create",
+        "--name",
+        "Cy",
+        "--password-stdin",
+        stdin=PASSWORD + "\n",
+    )
     cli("session", "create", session)
     admin = Admin(server, ns)
     cy = admin.get(f"sessions/{session}/meta")["owner"]
@@ -118,7 +150,9 @@ def team(server: LocalServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, r
     return admin, cli, cy, ana
 
 
-def open_page(browser: Any, server: LocalServer, admin: Admin, session: str) -> tuple[Any, Any, list[str]]:
+def open_page(
+    browser: Any, server: LocalServer, admin: Admin, session: str
+) -> tuple[Any, Any, list[str]]:
     """Ana's page of `session`, signed in, in Europe/Berlin: (context, page, page errors)."""
     from playwright.sync_api import expect
 
@@ -126,7 +160,10 @@ def open_page(browser: Any, server: LocalServer, admin: Admin, session: str) -> 
     page = context.new_page()
     problems: list[str] = []
     page.on("pageerror", lambda err: problems.append(str(err)))
-    page.on("console", lambda msg: problems.append(msg.text) if "Content Security Policy" in msg.text else None)
+    page.on(
+        "console",
+        lambda msg: problems.append(msg.text) if "Content Security Policy" in msg.text else None,
+    )
     page.goto(f"{server.url}/s/{session}?ns={admin.ns}")
     page.get_by_role("textbox", name="Email").fill(f"ana@{admin.ns}.example.com")
     page.get_by_role("textbox", name="Password").fill(PASSWORD)
@@ -177,7 +214,12 @@ def wait_drawn(page: Any, range_id: str) -> None:
 
 
 def test_the_report_on_the_page_is_focus_report(
-    server: LocalServer, browser: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, run_cli: Any, berlin: None  # noqa: F811
+    server: LocalServer,
+    browser: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    run_cli: Any,
+    berlin: None,
 ) -> None:
     from playwright.sync_api import expect
 
@@ -200,13 +242,20 @@ def test_the_report_on_the_page_is_focus_report(
 
     expect(page.get_by_role("heading", name="Report")).to_be_visible()
     expect(page.get_by_role("button", name="7 days")).to_have_attribute("aria-pressed", "true")
-    for button, range_id in (("7 days", "7d"), ("Today", "today"), ("This week", "week"), ("This month", "month")):
+    for button, range_id in (
+        ("7 days", "7d"),
+        ("Today", "today"),
+        ("This week", "week"),
+        ("This month", "month"),
+    ):
         page.get_by_role("button", name=button).click()
         expect(page.get_by_role("button", name=button)).to_have_attribute("aria-pressed", "true")
         wait_drawn(page, range_id)
         got = shown(page)
         words = got.pop("command").split()
-        assert words[:3] == ["focus", "report", "--since"] and words[4:] == ["--session", "team"], words
+        assert words[:3] == ["focus", "report", "--since"] and words[4:] == ["--session", "team"], (
+            words
+        )
         if range_id == "7d":
             assert words[3] == "7d"
         cli_json = cli.json(*words[1:])
@@ -215,14 +264,22 @@ def test_the_report_on_the_page_is_focus_report(
     page.get_by_role("button", name="7 days").click()
     wait_drawn(page, "7d")
     got = shown(page)
-    assert got["totals"] == {"focus_ms": 25 * M + 30 * M + 25 * M, "completed": 2, "interrupted": 1, "breaks": 1, "longest_streak": 1}
+    assert got["totals"] == {
+        "focus_ms": 25 * M + 30 * M + 25 * M,
+        "completed": 2,
+        "interrupted": 1,
+        "breaks": 1,
+        "longest_streak": 1,
+    }
     assert got["members"] == {cy: 80 * M, ana: 55 * M}
     assert got["labels"] == [["review", 30 * M], [MARKUP, 25 * M], [None, 25 * M]]
     expect(page.locator("#report-labels th", has_text=MARKUP)).to_have_text(MARKUP)
     assert page.locator("#report b").count() == 0
     expect(page.locator("#report-legend li")).to_have_text(["Cy", "Ana"])
     assert page.locator("#report-chart").get_attribute("role") == "img"
-    expect(page.locator("#report-chart-summary")).to_contain_text(f"the highest: {dayname(d2)}, 1:00:00 across members")
+    expect(page.locator("#report-chart-summary")).to_contain_text(
+        f"the highest: {dayname(d2)}, 1:00:00 across members"
+    )
 
     # A change of state shows in the report by itself (debounced): a block started in a terminal.
     cli("start", "25m", "--label", "live", "--session", "team")
@@ -232,7 +289,12 @@ def test_the_report_on_the_page_is_focus_report(
 
 
 def test_a_page_kept_open_is_present_in_reports_and_closing_it_ends_its_span(
-    server: LocalServer, browser: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, run_cli: Any, berlin: None  # noqa: F811
+    server: LocalServer,
+    browser: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    run_cli: Any,
+    berlin: None,
 ) -> None:
     admin, cli, cy, ana = team(server, tmp_path, monkeypatch, run_cli, "pair")
 
@@ -248,8 +310,14 @@ def test_a_page_kept_open_is_present_in_reports_and_closing_it_ends_its_span(
 
     # Cy starts a block in a terminal; Ana only has the page open: the report counts her in it.
     cli("start", "25m", "--label", "pairing", "--session", "pair")
-    members = {m["uid"]: m for m in cli.json("report", "--since", "today", "--session", "pair")["members"]}
-    assert members[ana]["actions"] == 0 and members[ana]["focus_ms"] > 0 and members[ana]["in_progress"] == 1
+    members = {
+        m["uid"]: m for m in cli.json("report", "--since", "today", "--session", "pair")["members"]
+    }
+    assert (
+        members[ana]["actions"] == 0
+        and members[ana]["focus_ms"] > 0
+        and members[ana]["in_progress"] == 1
+    )
 
     # Closing the page ends the span at once (onDisconnect), as a watch's clean quit does.
     context.close()

@@ -38,5 +38,12 @@ def _params() -> list[Any]:
 
 @pytest.mark.parametrize("case", _params())
 def test_case(case: dict[str, Any]) -> None:
-    got = period(since=case["since"], first=None, last=None, now=case["now"], tz=report.zone(case["tz"]))
-    assert (got.start, got.end, got.first, got.last) == (case["start"], case["end"], case["first"], case["last"])
+    got = period(
+        since=case["since"], first=None, last=None, now=case["now"], tz=report.zone(case["tz"])
+    )
+    assert (got.start, got.end, got.first, got.last) == (
+        case["start"],
+        case["end"],
+        case["first"],
+        case["last"],
+    )
