@@ -185,9 +185,9 @@ function renderReport() {
       rect.append(node("svg:title", seg.title));
       parts.push(rect);
     }
-    if (bar.label) parts.push(node("svg:text", bar.label, { x: bar.x, y: chart.height - 8 }));
   }
   svg.replaceChildren(...parts);
+  $("report-axis").replaceChildren(...chart.bars.map((bar) => node("span", bar.label)));
   text("report-chart-summary", chart.summary);
   $("report-legend").replaceChildren(...rv.memberRows(report, colours).filter((m) => m.focus_ms > 0).map((m) => {
     const li = node("li", "", { "data-uid": m.uid });

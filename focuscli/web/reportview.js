@@ -10,7 +10,7 @@ import { formatDuration } from "./timer.js";
 
 export const PALETTE = 8; // colours .m0 … .m7 in page.css
 export const WEEKDAYS = Object.freeze(["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]);
-export const CHART = Object.freeze({ width: 640, height: 220, top: 12, bottom: 26, gap: 0.2, labels: 8 });
+export const CHART = Object.freeze({ width: 640, height: 200, top: 8, bottom: 1, gap: 0.2, labels: 8 });
 export const NO_LABEL = "(no label)";
 
 const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
@@ -68,7 +68,8 @@ export function totals(report) {
 
 /** The chart: one bar per day, each member's focus time on it stacked (the most focused member
  * at the bottom; a block two members attended counts for both, as in focus report's chart), in
- * a CHART.width x CHART.height box; at most CHART.labels day labels under it. */
+ * a CHART.width x CHART.height box (drawn stretched to the page's width); each bar's label for
+ * the row under it, at most CHART.labels of them not empty. */
 export function chart(report, colours) {
   const { width, height, top, bottom, gap, labels } = CHART;
   const order = report.members.map((m) => m.uid);
