@@ -40,6 +40,7 @@ H = 60 * M
 DAY = 24 * H
 ZONE = "Europe/Berlin"
 MARKUP = "<b>write</b> the report"
+ANA = "Ana <i>A.</i>"  # names are database text too
 
 
 @pytest.fixture
@@ -143,9 +144,9 @@ def team(
     cli("session", "create", session)
     admin = Admin(server, ns)
     cy = admin.get(f"sessions/{session}/meta")["owner"]
-    ana = account(server, f"ana@{ns}.example.com", "Ana")
+    ana = account(server, f"ana@{ns}.example.com", ANA)
     joined = admin.get(f"sessions/{session}/members/{cy}")["joined_at"]
-    admin.patch("", {f"sessions/{session}/members/{ana}": {"joined_at": joined, "name": "Ana"},
+    admin.patch("", {f"sessions/{session}/members/{ana}": {"joined_at": joined, "name": ANA},
                      f"users/{ana}/sessions/{session}": {"joined_at": joined}})  # fmt: skip
     return admin, cli, cy, ana
 
@@ -227,7 +228,7 @@ def test_the_report_on_the_page_is_focus_report(
     now = int(time.time() * 1000)
     d1, d2, d3 = now - 3 * DAY - H, now - DAY - H, now - 3 * H
     history = (
-        History({cy: "Cy", ana: "Ana"})
+        History({cy: "Cy", ana: ANA})
         .watched(ana, d1 - 5 * M, d1 + 30 * M)
         .act(timer.start, cy, d1, label=MARKUP)  # Ana watched it: both count it
         .act(timer.start, ana, d2, duration_ms=50 * M, label="review")
@@ -275,7 +276,9 @@ def test_the_report_on_the_page_is_focus_report(
     assert got["labels"] == [["review", 30 * M], [MARKUP, 25 * M], [None, 25 * M]]
     expect(page.locator("#report-labels th", has_text=MARKUP)).to_have_text(MARKUP)
     assert page.locator("#report b").count() == 0
-    expect(page.locator("#report-legend li")).to_have_text(["Cy", "Ana"])
+    expect(page.locator("#report-legend li")).to_have_text(["Cy", ANA])
+    expect(page.locator("#report-members tbody th")).to_have_text(["Cy", ANA])
+    assert page.locator("#report i").count() == 0
     assert page.locator("#report-chart").get_attribute("role") == "img"
     expect(page.locator("#report-chart-summary")).to_contain_text(
         f"the highest: {dayname(d2)}, 1:00:00 across members"
@@ -305,7 +308,7 @@ def test_a_page_kept_open_is_present_in_reports_and_closing_it_ends_its_span(
     context, page, problems = open_page(browser, server, admin, "pair")
     within(10, lambda: len(spans()) == 1, "a presence span of the page's member")
     (span,) = spans()
-    assert span["name"] == "Ana" and span["from"] <= span["seen"] and "to" not in span
+    assert span["name"] == ANA and span["from"] <= span["seen"] and "to" not in span
     assert admin.get(f"sessions/pair/members/{ana}")["seen_at"] >= span["from"]
 
     # Cy starts a block in a terminal; Ana only has the page open: the report counts her in it.
@@ -325,7 +328,7 @@ def test_a_page_kept_open_is_present_in_reports_and_closing_it_ends_its_span(
     (ended,) = spans()
     assert ended["key"] == span["key"] and ended["to"] >= ended["seen"] >= span["seen"]
     assert admin.get(f"sessions/pair/members/{ana}")["away_at"] == ended["to"]
-    assert {m["name"]: m["here"] for m in cli.json("who", "--session", "pair")}["Ana"] is False
+    assert {m["name"]: m["here"] for m in cli.json("who", "--session", "pair")}[ANA] is False
     assert problems == []
 
     # Open again: a new span; signing out ends it too.

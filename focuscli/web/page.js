@@ -11,7 +11,7 @@ import { SESSION_NAME, initialModel, reduce, route } from "./model.js";
 import { DEFAULT_RANGE, rangeFor } from "./ranges.js";
 import { buildReport } from "./report.js";
 import * as rv from "./reportview.js";
-import { keyAction, phaseEnd, screen } from "./screen.js";
+import { clockTime, keyAction, phaseEnd, screen } from "./screen.js";
 import { DurationError, TimerError, ValueError, parseDuration, view, withServerTimes } from "./timer.js";
 
 const $ = (id) => document.getElementById(id);
@@ -160,7 +160,8 @@ function renderReport() {
   section.dataset.shown = range.id;
   section.dataset.from = String(report.from);
   section.dataset.to = String(report.to);
-  text("report-span", `${range.first === range.last ? range.first : `${range.first} – ${range.last}`} (${ZONE})`);
+  const dates = range.first === range.last ? range.first : `${range.first} – ${range.last}`;
+  text("report-span", `${dates} (${ZONE}) · as of ${clockTime(report.now, model.offset).slice(0, 5)}`);
   text("report-command", rv.command(range, session));
   const colours = rv.memberColours(report.members.map((m) => m.uid));
 
