@@ -60,3 +60,12 @@ def test_node_ran_every_report_case(node_run: tuple[subprocess.CompletedProcess[
     ran = {r["name"] for r in records if r["file"].endswith("report_cases.test.mjs")}
     cases = {f"{path.stem}:{case['name']}" for path in report_files() for case in load(path)["cases"]}
     assert cases and ran == cases, f"only under node: {sorted(ran - cases)[:5]}; only in pytest: {sorted(cases - ran)[:5]}"
+
+
+def test_node_ran_every_range_case(node_run: tuple[subprocess.CompletedProcess[str], list[dict[str, Any]]]) -> None:
+    from tests.test_range_cases import case_files as range_files
+
+    _, records = node_run
+    ran = {r["name"] for r in records if r["file"].endswith("ranges_cases.test.mjs") and ":" in r["name"]}
+    cases = {f"{path.stem}:{case['name']}" for path in range_files() for case in load(path)["cases"]}
+    assert cases and ran == cases, f"only under node: {sorted(ran - cases)[:5]}; only in pytest: {sorted(cases - ran)[:5]}"

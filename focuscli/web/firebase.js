@@ -4,7 +4,8 @@
 // sessions/<s> planned by actions.js; a refused write re-reads the state and looks for its
 // operation id in the log before planning again; joining writes the member record with the
 // invite code upper-cased; presence is the heartbeat `seen_at` every HEARTBEAT_MS while the
-// page is open, plus `away_at` written by the server (onDisconnect) when the page goes away.
+// page is open, plus `away_at` written by the server (onDisconnect) when the page goes away;
+// presence spans and report reads are the CLI's too (service.py `heartbeat`, history.py).
 
 import { initializeApp } from "./vendor/firebase/13.2.0/firebase-app.js";
 import {
@@ -20,6 +21,9 @@ import { newOperationId, planAction } from "./actions.js";
 import { HISTORY_LENGTH } from "./model.js";
 import { HEARTBEAT_MS } from "./screen.js";
 import { stateFromWire } from "./timer.js";
+import { endAt, orderByChild, startAt } from "./vendor/firebase/13.2.0/firebase-database.js";
+import { ending, heartbeat, plainHeartbeat } from "./presence.js";
+import { LOOKAHEAD_MS, byRev } from "./report.js";
 
 const MAX_ATTEMPTS = 30; // focuscli/service.py MAX_RETRIES
 const BACKOFF_MS = [10, 200]; // first pause after a lost race, cap (service.py RETRY_BACKOFF_S)
@@ -148,24 +152,75 @@ export async function join(conn, session, me, code) {
   });
 }
 
-/** Keeps member `uid` marked here while the page is open: a heartbeat now and every
- * HEARTBEAT_MS, and `away_at` set by the server when this page's connection ends (registered
- * again on every connect). Returns a function that stops it and marks the member away now. */
-export function keepPresence(conn, session, uid) {
-  const me = ref(conn.db, `sessions/${session}/members/${uid}`);
-  const away = child(me, "away_at");
-  const beat = () => update(me, { seen_at: serverTimestamp() }).catch(() => {});
+/** Keeps member `me` ({uid, name}) marked here while the page is open, as a watch does
+ * (focuscli/service.py `heartbeat`): a heartbeat now and every HEARTBEAT_MS that also opens or
+ * moves on a presence span (presence.js), and, set by the server when this page's connection
+ * ends (onDisconnect, registered again on every connect), `away_at` and the open span's `to`.
+ * Returns a function that stops it and ends both now (presence.js `ending`). */
+export function keepPresence(conn, session, me) {
+  const base = ref(conn.db, `sessions/${session}`);
+  const away = child(base, `members/${me.uid}/away_at`);
+  const end = (key) => child(base, `presence/${key}/to`);
+  let span = null; // {key, beatAt}: the open span and this browser's time of its last heartbeat
+  let spans = true; // false: rules from before presence spans (the plain heartbeat only)
+  let held = ""; // the span whose `to` the server sets when this connection ends
+  let busy = false;
+  let stopped = false;
+  const hold = (key) => {
+    if (held && held !== key) onDisconnect(end(held)).cancel().catch(() => {});
+    held = key;
+    if (key) onDisconnect(end(key)).set(serverTimestamp()).catch(() => (held = held === key ? "" : held));
+  };
+  const beatOnce = async () => {
+    if (spans) {
+      for (const plan of heartbeat(span, me, Date.now())) {
+        try {
+          await update(base, plan.update);
+        } catch (err) {
+          if (!isRefusal(err)) return;
+          span = null; // gone stale on the server's clock: open a new one
+          continue;
+        }
+        if (stopped) return;
+        span = { key: plan.key, beatAt: Date.now() };
+        if (held !== plan.key) hold(plan.key);
+        return;
+      }
+      spans = false;
+      hold("");
+    }
+    await update(base, plainHeartbeat(me.uid)).catch(() => {});
+  };
+  const beat = () => {
+    if (busy || stopped) return; // one at a time: offline, the SDK holds a write until it is back
+    busy = true;
+    beatOnce().finally(() => (busy = false));
+  };
   const offConnected = onValue(ref(conn.db, ".info/connected"), (snap) => {
     if (snap.val() !== true) return;
+    held = ""; // a new connection: the server holds nothing for it yet
     onDisconnect(away).set(serverTimestamp()).catch(() => {});
+    if (span) hold(span.key);
     beat();
   });
   const timer = setInterval(beat, HEARTBEAT_MS);
   return () => {
+    stopped = true;
     clearInterval(timer);
     offConnected();
     onDisconnect(away).cancel().catch(() => {});
-    set(away, serverTimestamp()).catch(() => {});
+    if (held) onDisconnect(end(held)).cancel().catch(() => {});
+    const writes = ending(spans ? span : null, me.uid, Date.now());
+    (async () => {
+      for (const write of writes) {
+        try {
+          await update(base, write);
+          return;
+        } catch (err) {
+          if (!isRefusal(err)) return;
+        }
+      }
+    })();
   };
 }
 
@@ -211,4 +266,66 @@ export async function act(conn, session, me, action, args, serverNow) {
     }
   }
   throw new Error(`too many members acting on ${session} at once; try again`);
+}
+
+// History from before state records (older clients): the log is replayed from this long before
+// the range (focuscli/history.py LEGACY_LOOKBACK_MS).
+const LEGACY_LOOKBACK_MS = 2 * 24 * 3_600_000;
+
+/** {history, now, horizon} for a report of the blocks that began in [start, end) (server ms):
+ * focuscli/history.py `read`, by the same ranged queries on the indexed children (the state
+ * records in the range and the one before it, presence spans seen since its start, roster
+ * entries in it, the members and the state; log entries only for revs without a state record),
+ * read up to `horizon` (end plus LOOKAHEAD_MS, at most now). Throws the SDK's error (a refusal:
+ * not a member). */
+export async function readHistory(conn, session, start, end, serverNow) {
+  const at = (path) => ref(conn.db, `sessions/${session}/${path}`);
+  const value = async (path) => (await get(at(path))).val();
+  const ranged = async (path, order, from, to) =>
+    (await get(query(at(path), order, ...(from === null ? [] : [startAt(from)]), ...(to === null ? [] : [endAt(to)])))).val();
+  const now = serverNow();
+  const horizon = Math.min(now, end + LOOKAHEAD_MS);
+  const [members, state, stored, presence, roster] = await Promise.all([
+    value("members"),
+    value("state"),
+    ranged("states", orderByChild("updated_at"), start, horizon),
+    ranged("presence", orderByChild("seen"), start, null),
+    ranged("roster", orderByChild("at"), start, horizon),
+  ]);
+  const records = byRev(stored);
+  const current = state !== null && typeof state === "object" && Number.isInteger(state.rev) ? state.rev : null;
+  if (records.size) {
+    const before = Math.min(...records.keys()) - 1; // the timer as the range begins
+    if (before > 0) {
+      const record = byRev({ [before]: await value(`states/${before}`) });
+      if (record.has(before)) records.set(before, record.get(before));
+    }
+  } else if (current !== null && current > 0) {
+    records.set(current, state); // no action in the range: the record of its rev equals it
+  }
+  const log = new Map();
+  const add = (raw) => byRev(raw).forEach((entry, rev) => !records.has(rev) && log.set(rev, entry));
+  if (!records.size) {
+    if (current !== null && current > 0) add(await ranged("log", orderByChild("at"), start - LEGACY_LOOKBACK_MS, horizon));
+  } else {
+    const revs = [...records.keys()].sort((a, b) => a - b);
+    const first = records.get(revs[0]);
+    const last = records.get(revs[revs.length - 1]);
+    if (revs[0] > 1 && Number.isInteger(first.updated_at) && first.updated_at >= start) {
+      add(await ranged("log", orderByChild("at"), start - LEGACY_LOOKBACK_MS, first.updated_at));
+    }
+    const gaps = [];
+    for (let rev = revs[0]; rev < revs[revs.length - 1]; rev += 1) if (!records.has(rev)) gaps.push(rev);
+    if (gaps.length) add(await ranged("log", orderByKey(), String(gaps[0]), String(gaps[gaps.length - 1])));
+    if (current !== null && current > revs[revs.length - 1] && Number.isInteger(last.updated_at)) {
+      add(await ranged("log", orderByChild("at"), last.updated_at, horizon));
+    }
+  }
+  const isObject = (v) => v !== null && typeof v === "object" && !Array.isArray(v);
+  const sorted = (map) => Object.fromEntries([...map.entries()].sort(([a], [b]) => a - b).map(([rev, v]) => [String(rev), v]));
+  const history = {
+    state, states: sorted(records), log: sorted(log),
+    presence: isObject(presence) ? presence : {}, roster: isObject(roster) ? roster : {}, members: isObject(members) ? members : {},
+  };
+  return { history, now, horizon };
 }

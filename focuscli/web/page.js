@@ -8,7 +8,10 @@ import * as fb from "./firebase.js";
 import { actionLine } from "./format.js";
 import { authMessage, checkName } from "./messages.js";
 import { SESSION_NAME, initialModel, reduce, route } from "./model.js";
-import { keyAction, phaseEnd, screen } from "./screen.js";
+import { DEFAULT_RANGE, rangeFor } from "./ranges.js";
+import { buildReport } from "./report.js";
+import * as rv from "./reportview.js";
+import { clockTime, keyAction, phaseEnd, screen } from "./screen.js";
 import { DurationError, TimerError, ValueError, parseDuration, view, withServerTimes } from "./timer.js";
 
 const $ = (id) => document.getElementById(id);
@@ -47,8 +50,11 @@ function effects() {
   const presenceKey = watchKey && model.member === true ? watchKey : "";
   if (presenceKey !== running.presence) {
     running.stopPresence?.();
-    running.stopPresence = presenceKey ? fb.keepPresence(conn, session, model.user.uid) : null;
+    running.stopPresence = null;
+    // Marked before starting: its first heartbeat dispatches (the SDK's local events) at once,
+    // which comes back here and would start it again and again.
     running.presence = presenceKey;
+    if (presenceKey) running.stopPresence = fb.keepPresence(conn, session, model.user);
   }
   const mineKey = ready && !session ? model.user.uid : "";
   if (mineKey !== running.mine) {
@@ -56,6 +62,159 @@ function effects() {
     running.stopMine = mineKey ? fb.watchMySessions(conn, mineKey, dispatch) : null;
     running.mine = mineKey;
   }
+  reportEffects(presenceKey);
+}
+
+// -- the Report section: read when shown, again (debounced) whenever the state changes ------
+
+const REPORT_DEBOUNCE_MS = 1000;
+const ZONE = Intl.DateTimeFormat().resolvedOptions().timeZone;
+const SVG = "http://www.w3.org/2000/svg";
+const reporting = { key: "", range: DEFAULT_RANGE, state: undefined, timer: 0, seq: 0, loading: false, shown: null, error: "" };
+
+function reportEffects(key) {
+  if (key !== reporting.key) {
+    clearTimeout(reporting.timer);
+    Object.assign(reporting, { key, state: model.state, timer: 0, seq: reporting.seq + 1, loading: false, shown: null, error: "" });
+    if (key) scheduleReport(0);
+    renderReport();
+  } else if (key && model.state !== reporting.state) {
+    reporting.state = model.state;
+    scheduleReport(REPORT_DEBOUNCE_MS);
+  }
+}
+
+function scheduleReport(delay) {
+  if (reporting.timer) return; // one is coming, and it reads everything as it is then
+  reporting.timer = setTimeout(() => {
+    reporting.timer = 0;
+    loadReport();
+  }, delay);
+}
+
+async function loadReport() {
+  const seq = ++reporting.seq;
+  const session = model.route.session;
+  const range = rangeFor(reporting.range, serverNow(), ZONE);
+  reporting.loading = true;
+  renderReport();
+  try {
+    const { history, now, horizon } = await fb.readHistory(conn, session, range.start, range.end, serverNow);
+    if (seq !== reporting.seq) return;
+    const report = buildReport(history, { start: range.start, end: range.end, now, tz: ZONE, horizon });
+    Object.assign(reporting, { shown: { range, report, session, seq }, error: "" });
+  } catch (err) {
+    if (seq !== reporting.seq) return;
+    reporting.error = fb.isRefusal(err)
+      ? "The report cannot be read: you are not a member of this session (any more)."
+      : `The report could not be read: ${err.message}`;
+  } finally {
+    if (seq === reporting.seq) {
+      reporting.loading = false;
+      renderReport();
+    }
+  }
+}
+
+function chooseRange(id) {
+  if (id === reporting.range) return;
+  reporting.range = id;
+  clearTimeout(reporting.timer);
+  reporting.timer = 0;
+  for (const b of document.querySelectorAll("button[data-range]")) b.setAttribute("aria-pressed", String(b.dataset.range === id));
+  if (reporting.key) loadReport();
+}
+
+function node(tag, textValue = "", attrs = {}) {
+  const el = tag.startsWith("svg:") ? document.createElementNS(SVG, tag.slice(4)) : document.createElement(tag);
+  if (textValue) el.textContent = textValue;
+  for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, String(v));
+  return el;
+}
+
+function table(id, columns, rows) {
+  const head = node("tr");
+  head.append(...columns.map((c) => node("th", c, { scope: "col" })));
+  const thead = node("thead");
+  thead.append(head);
+  const body = node("tbody");
+  body.append(...rows);
+  $(id).replaceChildren(thead, body);
+}
+
+function emptyRow(words, columns) {
+  const tr = node("tr");
+  tr.append(node("td", words, { colspan: columns, class: "none" }));
+  return tr;
+}
+
+function renderReport() {
+  const section = $("report");
+  section.setAttribute("aria-busy", String(reporting.loading));
+  const shown = reporting.shown;
+  text("report-status", reporting.error || (reporting.loading && !shown ? "Reading the history…" : ""));
+  show($("report-body"), Boolean(shown));
+  if (!shown || section.dataset.drawn === String(shown.seq)) return;
+  section.dataset.drawn = String(shown.seq);
+  const { range, report, session } = shown;
+  section.dataset.shown = range.id;
+  section.dataset.from = String(report.from);
+  section.dataset.to = String(report.to);
+  const dates = range.first === range.last ? range.first : `${range.first} – ${range.last}`;
+  text("report-span", `${dates} (${ZONE}) · as of ${clockTime(report.now, model.offset).slice(0, 5)}`);
+  text("report-command", rv.command(range, session));
+  const colours = rv.memberColours(report.members.map((m) => m.uid));
+
+  const sums = rv.totals(report);
+  $("report-totals").replaceChildren(...sums.figures.map((f) => {
+    const box = node("div");
+    box.append(node("dt", f.name), node("dd", f.text, { "data-key": f.key, "data-value": f.value }));
+    return box;
+  }));
+  $("report-notes").replaceChildren(...sums.notes.map((n) => node("li", n)));
+
+  const chart = rv.chart(report, colours);
+  const svg = $("report-chart");
+  svg.setAttribute("viewBox", `0 0 ${chart.width} ${chart.height}`);
+  const parts = [node("svg:line", "", { class: "axis", x1: 0, x2: chart.width, y1: chart.baseline, y2: chart.baseline })];
+  for (const bar of chart.bars) {
+    for (const seg of bar.segments) {
+      const rect = node("svg:rect", "", {
+        class: `m${seg.colour}`, x: seg.x, y: seg.y, width: seg.width, height: seg.height, "data-uid": seg.uid, "data-ms": seg.ms,
+        "data-date": bar.date,
+      });
+      rect.append(node("svg:title", seg.title));
+      parts.push(rect);
+    }
+  }
+  svg.replaceChildren(...parts);
+  $("report-axis").replaceChildren(...chart.bars.map((bar) => node("span", bar.label)));
+  text("report-chart-summary", chart.summary);
+  $("report-legend").replaceChildren(...rv.memberRows(report, colours).filter((m) => m.focus_ms > 0).map((m) => {
+    const li = node("li", "", { "data-uid": m.uid });
+    li.append(node("span", "", { class: `swatch m${m.colour}`, "aria-hidden": "true" }), document.createTextNode(m.name));
+    return li;
+  }));
+
+  const days = rv.dayRows(report);
+  table("report-days", ["Day", "Focus", ...days.members.map((m) => m.name)], days.rows.map((r) => {
+    const tr = node("tr", "", { "data-date": r.date, "data-focus-ms": r.focus_ms });
+    tr.append(node("th", r.day, { scope: "row" }), node("td", r.focus), ...r.members.map((c) => node("td", c)));
+    return tr;
+  }));
+  table("report-members", rv.MEMBER_COLUMNS, rv.memberRows(report, colours).map((m) => {
+    const tr = node("tr", "", { "data-uid": m.uid, "data-focus-ms": m.focus_ms });
+    const name = node("th", "", { scope: "row" });
+    name.append(node("span", "", { class: `swatch m${m.colour}`, "aria-hidden": "true" }), document.createTextNode(m.name));
+    tr.append(name, ...m.cells.map((c) => node("td", c)));
+    return tr;
+  }));
+  const labels = rv.labelRows(report);
+  table("report-labels", rv.LABEL_COLUMNS, labels.length ? labels.map((l) => {
+    const tr = node("tr", "", { "data-focus-ms": l.focus_ms });
+    tr.append(node("th", l.label, { scope: "row", ...(l.none ? { class: "none" } : {}) }), ...l.cells.map((c) => node("td", c)));
+    return tr;
+  }) : [emptyRow("No focus blocks in this range.", rv.LABEL_COLUMNS.length)]);
 }
 
 // -- render: the screen, drawn from the model at one instant -------------------------------
@@ -357,7 +516,7 @@ function onKey(event) {
   if (event.ctrlKey || event.metaKey || event.altKey) return;
   const target = event.target;
   if (target instanceof HTMLInputElement || target instanceof HTMLSelectElement || target instanceof HTMLTextAreaElement) return;
-  if (!lastView || $("panel-timer").hidden) return;
+  if (!lastView || $("panel-timer").hidden || target.closest?.("#report")) return;
   const { action, notice } = keyAction(event.key, lastView);
   if (!action && !notice) return;
   event.preventDefault();
@@ -400,6 +559,9 @@ function wire() {
     running.presence = "";
     fb.leave(conn).catch(() => {});
   });
+  for (const button of document.querySelectorAll("button[data-range]")) {
+    button.addEventListener("click", () => chooseRange(button.dataset.range));
+  }
   $("notify").addEventListener("click", () => {
     Notification.requestPermission().then(renderNotify, renderNotify);
   });

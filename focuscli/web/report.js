@@ -45,7 +45,8 @@ function revKey(key) {
  * or the array RTDB renders for dense integer keys; anything not an object is left out. */
 export function byRev(raw) {
   const out = new Map();
-  const items = Array.isArray(raw) ? raw.map((v, i) => [i, v]) : isObject(raw) ? Object.entries(raw).map(([k, v]) => [revKey(k), v]) : [];
+  // Array.from, not map: the SDK's arrays have holes where keys are missing (map keeps them)
+  const items = Array.isArray(raw) ? Array.from(raw, (v, i) => [i, v]) : isObject(raw) ? Object.entries(raw).map(([k, v]) => [revKey(k), v]) : [];
   for (const [rev, v] of items) if (isObject(v) && rev > 0) out.set(rev, v);
   return out;
 }
