@@ -55,10 +55,12 @@ def login(
     tokens = signin.refresh(tokens.refresh_token)
     record = account.save_login(tokens)
     created = "created the account and " if create else ""
-    typer.echo(
+    from focuscli import inert
+
+    typer.echo(inert.text(
         f"{created}signed in as {record.get('name') or '(no name)'} <{record.get('email') or email}> "
         f"on {signin.service.display()} (profile {account.profile})"
-    )
+    ))  # fmt: skip
     if not record.get("name"):
         inv.say(f"your account has no display name yet; set one with: focus login {email} --name NAME")
 
@@ -127,6 +129,9 @@ def whoami(ctx: typer.Context, as_json: JsonOpt = False) -> None:
         "how": record.get("how"),
         "credentials": str(account.store.path),
     }
+    from focuscli import inert
+
+    info = inert.value(info)  # the name and email come from the sign-in service: inert
     if as_json:
         typer.echo(json.dumps(info))
         return

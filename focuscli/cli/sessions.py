@@ -41,7 +41,9 @@ def session_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     inv = _inv(ctx)
     for gone in inv.focus.cleanup_idle(inv.settings.cleanup_after_ms):
         inv.say(f"removed session {gone}: idle for longer than cleanup_after")
-    names = inv.focus.sessions()
+    from focuscli import inert
+
+    names = [inert.text(name) for name in inv.focus.sessions()]  # keys from the database
     _note_sessions(inv, replace=names)
     if as_json:
         typer.echo(json.dumps(names))
@@ -81,7 +83,9 @@ def session_kick(
     inv = _inv(ctx)
     sid = inv.session_name(session)
     name, code = inv.focus.kick(sid, member)
-    typer.echo(f"removed {name} from {sid}; the new invite code is {code} (the old one no longer works)")
+    from focuscli import inert
+
+    typer.echo(f"removed {inert.text(name)} from {sid}; the new invite code is {code} (the old one no longer works)")
 
 
 @session_app.command("transfer")
@@ -97,7 +101,9 @@ def session_transfer(
     inv = _inv(ctx)
     sid = inv.session_name(session)
     name = inv.focus.transfer(sid, member)
-    typer.echo(f"{name} now owns {sid}")
+    from focuscli import inert
+
+    typer.echo(f"{inert.text(name)} now owns {sid}")
 
 
 @session_app.command("delete")
