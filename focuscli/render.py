@@ -22,18 +22,28 @@ LOG_FIELDS = ("rev", "at", "action", "by", "by_uid", "phase", "ms", "label")
 def clock_time(server_ms: int | None, offset_ms: int = 0, *, dated: bool | None = None) -> str:
     """A server timestamp as local wall-clock time: HH:MM:SS today, else YYYY-MM-DD HH:MM:SS
     (``dated`` forces one or the other)."""
-    if server_ms is None:
+    local = _local(server_ms, offset_ms)
+    if local is None:  # none, or not a time any clock shows (a malformed record): "-"
         return "-"
-    local = time.localtime((server_ms - offset_ms) / 1000)
     if dated is None:
-        dated = not _today(server_ms, offset_ms)
+        dated = not _today(server_ms, offset_ms)  # type: ignore[arg-type]
     return time.strftime("%Y-%m-%d %H:%M:%S" if dated else "%H:%M:%S", local)
 
 
+def _local(server_ms: object, offset_ms: int) -> time.struct_time | None:
+    if not isinstance(server_ms, int) or isinstance(server_ms, bool):
+        return None
+    try:
+        return time.localtime((server_ms - offset_ms) / 1000)
+    except (OverflowError, OSError, ValueError):  # past what the platform's time_t holds
+        return None
+
+
 def _today(server_ms: int, offset_ms: int = 0) -> bool:
-    """Whether a server timestamp falls on today's date in the user's time zone."""
-    then, now = time.localtime((server_ms - offset_ms) / 1000), time.localtime()
-    return (then.tm_year, then.tm_yday) == (now.tm_year, now.tm_yday)
+    """Whether a server timestamp falls on today's date in the user's time zone (a time no
+    clock shows: no)."""
+    then, now = _local(server_ms, offset_ms), time.localtime()
+    return then is not None and (then.tm_year, then.tm_yday) == (now.tm_year, now.tm_yday)
 
 
 def iso_time(server_ms: int) -> str:
