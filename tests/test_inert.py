@@ -34,7 +34,13 @@ from focuscli.service import Focus, Status, WatchEvent
 from tests.conftest import focus_env, seed_profile
 from tests.terminal import Terminal
 
-TITLE, CLIPBOARD, CLEAR, RLO, NUL = "\x1b]0;PWNED\x07", "\x1b]52;c;cm0gLXJmIH4=\x07", "\x1b[2J", "\u202e", "\x00"
+TITLE, CLIPBOARD, CLEAR, RLO, NUL = (
+    "\x1b]0;PWNED\x07",
+    "\x1b]52;c;cm0gLXJmIH4=\x07",
+    "\x1b[2J",
+    "\u202e",
+    "\x00",
+)
 ATTACKS = {"title": TITLE, "clipboard": CLIPBOARD, "clear": CLEAR, "bidi": RLO, "nul": NUL}
 SHOWN = {
     "title": "\\u001b]0;PWNED\\u0007",
@@ -66,7 +72,10 @@ def test_each_attack_is_shown_escaped(attack: str) -> None:
     ("raw", "shown"),
     [
         ("write the report", "write the report"),
-        ("café ☕ 日本\u3000語 a\u00a0b", "café ☕ 日本\u3000語 a\u00a0b"),  # printable text and spaces kept
+        (
+            "café ☕ 日本\u3000語 a\u00a0b",
+            "café ☕ 日本\u3000語 a\u00a0b",
+        ),  # printable text and spaces kept
         ("\x9b2J", "\\u009b2J"),  # C1 CSI
         ("a\tb\nc\rd\x7f", "a\\u0009b\\u000ac\\u000dd\\u007f"),
         ("\u2066x\u2069\u200f\u061c", "\\u2066x\\u2069\\u200f\\u061c"),  # isolates, marks
@@ -83,7 +92,10 @@ def test_text(raw: Any, shown: str) -> None:
 
 def test_value_makes_every_string_and_key_inert_and_keeps_the_rest() -> None:
     data = {"a\x1b": ["\x00", 1, 2.5, None, True, {"k": RLO}], "b": "x\\y"}
-    assert inert.value(data) == {"a\\u001b": ["\\u0000", 1, 2.5, None, True, {"k": "\\u202e"}], "b": "x\\y"}
+    assert inert.value(data) == {
+        "a\\u001b": ["\\u0000", 1, 2.5, None, True, {"k": "\\u202e"}],
+        "b": "x\\y",
+    }
     clean = {"a": [1, "é", {"b": None}], "c": "x\\y"}
     assert inert.value(clean) == clean
     assert inert.value(clean["a"]) is clean["a"]  # nothing to do: not even a copy
@@ -91,12 +103,18 @@ def test_value_makes_every_string_and_key_inert_and_keeps_the_rest() -> None:
 
 def test_a_status_and_a_watch_event_are_inert_when_made() -> None:
     """The boundary: whatever makes a Status or WatchEvent, its text is inert from then on."""
-    view = timer.TimerView("running", "focus", 1, 1000, 1000, 0, LABEL, 5000, 1, 0, "uid" + NUL, "start", NAME)
+    view = timer.TimerView(
+        "running", "focus", 1, 1000, 1000, 0, LABEL, 5000, 1, 0, "uid" + NUL, "start", NAME
+    )
     status = Status("team" + CLEAR, view, 0, 0)
     assert (status.session, status.view.label, status.view.updated_by, status.view.updated_by_name) == (
         "team\\u001b[2J", LABEL_SHOWN, "uid\\u0000", NAME_SHOWN)  # fmt: skip
     event = WatchEvent("member_joined", status, [NAME], "reconnecting", TITLE, joined=(NAME,))
-    assert (event.members, event.joined, event.detail) == ([NAME_SHOWN], (NAME_SHOWN,), SHOWN["title"])
+    assert (event.members, event.joined, event.detail) == (
+        [NAME_SHOWN],
+        (NAME_SHOWN,),
+        SHOWN["title"],
+    )
     assert _inert(json.dumps(event.to_json(), ensure_ascii=False))
 
 
@@ -108,7 +126,11 @@ def hostile(member: Callable[..., Focus], rest: Any) -> dict[str, Any]:
     """Session `team`: ana started a block, eve joined; then, as admin, the label, eve's name,
     the name of who acted and the log entry's label and name hold every attack."""
     ana, eve = member("ana"), member("eve")
-    ana.act("team", lambda s, now: timer.start(s, "ana", now, duration_ms=25 * 60_000, label="deep work"), create=True)
+    ana.act(
+        "team",
+        lambda s, now: timer.start(s, "ana", now, duration_ms=25 * 60_000, label="deep work"),
+        create=True,
+    )
     eve.join("team", ana.invite_code("team"))
     write = {
         "sessions/team/state/label": LABEL,
@@ -124,7 +146,14 @@ def hostile(member: Callable[..., Focus], rest: Any) -> dict[str, Any]:
 
 
 @pytest.fixture
-def focus(rest: Any, server_url: str, ns: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, run_cli: Any) -> Any:
+def focus(
+    rest: Any,
+    server_url: str,
+    ns: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    run_cli: Any,
+) -> Any:
     for var in ("FOCUS_SESSION", "FOCUS_CONFIG", "GOOGLE_APPLICATION_CREDENTIALS", "FOCUS_PROJECT"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("FOCUS_DATABASE_URL", f"{server_url}?ns={ns}")
@@ -144,7 +173,9 @@ def test_status_in_every_form(hostile: Any, focus: Any) -> None:
     plain = focus("status")
     assert plain.code == 0, plain
     first, last = plain.out.splitlines()
-    assert first.startswith("team · focus running, ") and first.endswith(f' · round 1 · "{LABEL_SHOWN}"'), first
+    assert first.startswith("team · focus running, ") and first.endswith(
+        f' · round 1 · "{LABEL_SHOWN}"'
+    ), first
     assert last.startswith(f"last: start by {NAME_SHOWN} at "), last
 
     data = json.loads(focus("status", "--json").out)
@@ -172,9 +203,14 @@ def test_who_log_and_report(hostile: Any, focus: Any) -> None:
     report = focus("report", "--by", "label")
     assert report.code == 0, report
     assert report.out.splitlines()[0].startswith("team: ")
-    assert any(line.startswith(LABEL_SHOWN + "   0:") for line in report.out.splitlines()), report.out
+    assert any(line.startswith(LABEL_SHOWN + "   0:") for line in report.out.splitlines()), (
+        report.out
+    )
     by_member = focus("report", "--by", "member").out.splitlines()
-    assert f"{NAME_SHOWN}   0:00          0            0            0    0:00        0  0 days" in by_member, by_member
+    assert (
+        f"{NAME_SHOWN}   0:00          0            0            0    0:00        0  0 days"
+        in by_member
+    ), by_member
     data = json.loads(focus("report", "--json").out)
     assert [label["label"] for label in data["labels"]] == [LABEL_SHOWN]
 
@@ -192,7 +228,9 @@ def test_whoami_and_login_with_a_hostile_display_name(rest: Any, focus: Any) -> 
     assert json.loads(focus("whoami", "--json", user="mal").out)["name"] == f"mal{SHOWN['title']}"
 
 
-def test_a_piped_watch_prints_inert_lines(hostile: Any, server_url: str, ns: str, tmp_path: Path) -> None:
+def test_a_piped_watch_prints_inert_lines(
+    hostile: Any, server_url: str, ns: str, tmp_path: Path
+) -> None:
     env = focus_env(f"{server_url}?ns={ns}", "ana", tmp_path / "w")
     for args, check in (
         ([], lambda line: line.endswith(f' · round 1 · "{LABEL_SHOWN}" · last: start by {NAME_SHOWN} at ' + line[-8:])),
@@ -220,7 +258,9 @@ def test_hooks_get_inert_environment_values(tmp_path: Path) -> None:
     threading.excepthook = failures.append
     try:
         runner = HookRunner(
-            {"focus_started": f'printf "%s|%s|%s" "$FOCUS_LABEL" "$FOCUS_BY" "$FOCUS_SESSION" > {out}; cat >> {out}'},
+            {
+                "focus_started": f'printf "%s|%s|%s" "$FOCUS_LABEL" "$FOCUS_BY" "$FOCUS_SESSION" > {out}; cat >> {out}'
+            },
             log_path=tmp_path / "hooks.log",
         )
         runner.fire("focus_started", {"label": LABEL, "session": "team" + NUL}, by=NAME)
@@ -248,7 +288,12 @@ def _no_attack_bytes(raw: bytes) -> None:
 def test_status_on_a_terminal(hostile: Any, server_url: str, ns: str, tmp_path: Path) -> None:
     env = focus_env(f"{server_url}?ns={ns}", "ana", tmp_path / "t")
     for args, shown in ((["--format", "{label}"], LABEL_SHOWN), ([], f'"{LABEL_SHOWN}"')):
-        term = Terminal([sys.executable, "-m", "focuscli", "status", "--session", "team", *args], env, columns=200, lines=10)
+        term = Terminal(
+            [sys.executable, "-m", "focuscli", "status", "--session", "team", *args],
+            env,
+            columns=200,
+            lines=10,
+        )
         try:
             assert term.wait() == 0
             assert shown in term.text(), term.text()
@@ -257,12 +302,21 @@ def test_status_on_a_terminal(hostile: Any, server_url: str, ns: str, tmp_path: 
             term.close()
 
 
-def test_watch_full_screen_shows_the_attacks_as_text(hostile: Any, server_url: str, ns: str, tmp_path: Path) -> None:
+def test_watch_full_screen_shows_the_attacks_as_text(
+    hostile: Any, server_url: str, ns: str, tmp_path: Path
+) -> None:
     env = focus_env(f"{server_url}?ns={ns}", "ana", tmp_path / "w")
-    term = Terminal([sys.executable, "-m", "focuscli", "watch", "--session", "team"], env, columns=160, lines=30)
+    term = Terminal(
+        [sys.executable, "-m", "focuscli", "watch", "--session", "team"], env, columns=160, lines=30
+    )
     try:
-        screen = term.wait_for(lambda t: LABEL_SHOWN in t and f"started by {NAME_SHOWN}" in t and "● live" in t, "the view")
-        assert f"{NAME_SHOWN}" in screen.split("here: ", 1)[-1] or f"away: {NAME_SHOWN}" in screen, screen
+        screen = term.wait_for(
+            lambda t: LABEL_SHOWN in t and f"started by {NAME_SHOWN}" in t and "● live" in t,
+            "the view",
+        )
+        assert (
+            f"{NAME_SHOWN}" in screen.split("here: ", 1)[-1] or f"away: {NAME_SHOWN}" in screen
+        ), screen
         term.type("q")
         assert term.wait() == 0
         _no_attack_bytes(bytes(term.raw))
