@@ -130,7 +130,8 @@ RAW = [chr(c) for c in (*range(0x00, 0x09), *range(0x0B, 0x20), *range(0x7F, 0xA
 
 
 def _raw_controls(text: str) -> list[str]:
-    return sorted({repr(c) for c in text if c in RAW})
+    """The raw controls in ``text`` (an iCalendar file's CRLF line ends are its format's own)."""
+    return sorted({repr(c) for c in text.replace("\r\n", "\n") if c in RAW})
 
 
 @pytest.fixture
