@@ -221,6 +221,26 @@ def test_an_error_line_quoting_the_database(hostile: Any, focus: Any) -> None:
     assert kick.err == f"focus: 'zed' is not a member of 'team' (members: {NAME_SHOWN}, ana)\n"
 
 
+def test_session_names_invite_codes_and_doctor(hostile: Any, rest: Any, focus: Any) -> None:
+    """Keys cannot hold C0 controls; a bidi override or a C1 control they can."""
+    evil = "evil\u202eabc\u009b2J"
+    write = {
+        f"users/ana/sessions/{evil}": True,
+        f"sessions/{evil}": {
+            "meta": {"owner": "eve", "created_at": 1},
+            "members": {"ana": {"name": "ana"}},
+        },
+        "invites/team/code": f"ABC{TITLE}",
+    }
+    assert rest.patch("/.json", write).status_code == 200
+    listed = focus("session", "list")
+    assert listed.out.splitlines() == ["evil\\u202eabc\\u009b2J", "team"]
+    assert focus("session", "invite").out == f"ABC{SHOWN['title']}\n"
+    assert json.loads(focus("session", "invite", "--json").out) == {"code": f"ABC{SHOWN['title']}"}
+    doctor = focus("doctor", user="mal", name=f"mal{CLEAR}")
+    assert f"identity: mal{SHOWN['clear']}, uid mal" in doctor.out, doctor
+
+
 def test_whoami_and_login_with_a_hostile_display_name(rest: Any, focus: Any) -> None:
     """The name comes from the sign-in service (set by anyone who can sign up)."""
     who = focus("whoami", user="mal", name=f"mal{TITLE}")

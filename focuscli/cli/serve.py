@@ -18,9 +18,10 @@ def doctor(ctx: typer.Context) -> None:
     Example: focus doctor
     """
     from focuscli import doctor as checks
+    from focuscli import inert
 
     for line in checks.report(_inv(ctx)):
-        typer.echo(line)
+        typer.echo(inert.text(line))  # it quotes the name and the database's own messages
 
 
 @app.command()

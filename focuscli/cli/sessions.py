@@ -38,11 +38,11 @@ def session_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
 
     Example: focus session list
     """
-    inv = _inv(ctx)
-    for gone in inv.focus.cleanup_idle(inv.settings.cleanup_after_ms):
-        inv.say(f"removed session {gone}: idle for longer than cleanup_after")
     from focuscli import inert
 
+    inv = _inv(ctx)
+    for gone in inv.focus.cleanup_idle(inv.settings.cleanup_after_ms):
+        inv.say(f"removed session {inert.text(gone)}: idle for longer than cleanup_after")
     names = [inert.text(name) for name in inv.focus.sessions()]  # keys from the database
     _note_sessions(inv, replace=names)
     if as_json:
@@ -66,6 +66,9 @@ def session_invite(
     inv = _inv(ctx)
     sid = inv.session_name(session)
     code = inv.focus.rotate_invite(sid) if rotate else inv.focus.invite_code(sid)
+    from focuscli import inert
+
+    code = inert.text(code)  # as stored: an admin may have written anything there
     typer.echo(json.dumps({"code": code}) if as_json else code)
 
 
