@@ -118,6 +118,20 @@ def test_a_status_and_a_watch_event_are_inert_when_made() -> None:
     assert _inert(json.dumps(event.to_json(), ensure_ascii=False))
 
 
+def test_prompt_tokens_are_inert_even_from_a_snapshot_file() -> None:
+    """`status --format` may answer from the snapshot file a watch wrote: its values are made
+    inert again; escapes in the template itself are the user's own (prompt colours) and stay."""
+    from focuscli import prompt
+
+    values = prompt.token_values(
+        {"label": LABEL, "session": "team" + NUL, "updated_by": NAME, "phase": RLO}, [NAME]
+    )
+    fmt = "\x1b[31m{label}|{session}|{updated_by}|{phase}|{members}\x1b[0m"
+    assert prompt.format_status(fmt, values) == (
+        f"\x1b[31m{LABEL_SHOWN}|team\\u0000|{NAME_SHOWN}|\\u202e|{NAME_SHOWN}\x1b[0m"
+    )
+
+
 # -- every output mode, from data an admin wrote -----------------------------------------------
 
 
@@ -292,6 +306,27 @@ def test_hooks_get_inert_environment_values(tmp_path: Path) -> None:
     env_part, _, stdin = out.read_text().partition("{")
     assert env_part == f"{LABEL_SHOWN}|{NAME_SHOWN}|team\\u0000"
     assert json.loads("{" + stdin) == {"label": LABEL_SHOWN, "session": "team\\u0000"}
+
+
+def test_a_hook_run_by_focus_wait_gets_the_label_inert(
+    member: Callable[..., Focus], rest: Any, focus: Any, tmp_path: Path
+) -> None:
+    """End to end: a block with a NUL and escapes in its label ends; `focus wait` runs the
+    phase_ended hook, which sees the label inert in its environment and on stdin."""
+    ana = member("ana")
+    ana.act("team", lambda s, now: timer.start(s, "ana", now, duration_ms=1500), create=True)
+    assert rest.put("/sessions/team/state/label.json", LABEL).status_code == 200
+    out = tmp_path / "hook.out"
+    config = tmp_path / "ana" / "config" / "focus" / "config.toml"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    hook = f'printf "%s|" "$FOCUS_LABEL" > {out}; cat >> {out}'
+    config.write_text(f"bell = false\nnotify = false\n[hooks]\nphase_ended = {json.dumps(hook)}\n")
+    waited = focus("wait", "--until", "end")
+    assert waited.code == 0, waited
+    label, _, stdin = out.read_text().partition("|")
+    assert label == LABEL_SHOWN
+    assert json.loads(stdin)["label"] == LABEL_SHOWN
+    assert not (tmp_path / "ana" / "state" / "focus" / "hooks.log").exists()
 
 
 # -- a real terminal ---------------------------------------------------------------------------
