@@ -15,8 +15,9 @@ Events: HOOK_EVENTS. A hook runs with ``sh -c`` in its own process group, the ev
 FOCUS_EVENT, FOCUS_SESSION, FOCUS_PHASE, FOCUS_STATUS, FOCUS_REMAINING_MS, FOCUS_BY (who caused
 it: the acting member, the members who joined or left, empty for a phase that ended by time) and
 FOCUS_LABEL; text from the database in them (and in the JSON) is made inert (`focuscli.inert`:
-no control character, NUL included, no escape sequence, no bidi override). It never blocks the caller: each run has its own worker thread, and a hook still
-running after the timeout is killed (its whole process group). Failures and timeouts are logged,
+no control character, NUL included, no escape sequence, no bidi override). It never blocks the
+caller: each run has its own worker thread, and a hook still running after the timeout is killed
+(its whole process group). Failures and timeouts are logged,
 one line each, to <state_dir>/hooks.log.
 """
 

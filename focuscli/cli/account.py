@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
+from focuscli import inert
 from focuscli.cli.common import JsonOpt, _inv, app
 from focuscli.errors import UsageError
 
@@ -55,12 +56,11 @@ def login(
     tokens = signin.refresh(tokens.refresh_token)
     record = account.save_login(tokens)
     created = "created the account and " if create else ""
-    from focuscli import inert
-
-    typer.echo(inert.text(
+    said = (
         f"{created}signed in as {record.get('name') or '(no name)'} <{record.get('email') or email}> "
         f"on {signin.service.display()} (profile {account.profile})"
-    ))  # fmt: skip
+    )
+    typer.echo(inert.text(said))  # the name and email come from the sign-in service
     if not record.get("name"):
         inv.say(f"your account has no display name yet; set one with: focus login {email} --name NAME")
 
@@ -129,8 +129,6 @@ def whoami(ctx: typer.Context, as_json: JsonOpt = False) -> None:
         "how": record.get("how"),
         "credentials": str(account.store.path),
     }
-    from focuscli import inert
-
     info = inert.value(info)  # the name and email come from the sign-in service: inert
     if as_json:
         typer.echo(json.dumps(info))

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from focuscli import inert
 from focuscli.cli.common import _inv, app
 from focuscli.errors import BadArgument, FocusError, UsageError
 
@@ -18,7 +19,6 @@ def doctor(ctx: typer.Context) -> None:
     Example: focus doctor
     """
     from focuscli import doctor as checks
-    from focuscli import inert
 
     for line in checks.report(_inv(ctx)):
         typer.echo(inert.text(line))  # it quotes the name and the database's own messages

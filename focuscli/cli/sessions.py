@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
+from focuscli import inert
 from focuscli.cli.common import JsonOpt, SessionOpt, _duration, _inv, _note_sessions, app
 from focuscli.errors import BadArgument
 
@@ -38,8 +39,6 @@ def session_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
 
     Example: focus session list
     """
-    from focuscli import inert
-
     inv = _inv(ctx)
     for gone in inv.focus.cleanup_idle(inv.settings.cleanup_after_ms):
         inv.say(f"removed session {inert.text(gone)}: idle for longer than cleanup_after")
@@ -66,8 +65,6 @@ def session_invite(
     inv = _inv(ctx)
     sid = inv.session_name(session)
     code = inv.focus.rotate_invite(sid) if rotate else inv.focus.invite_code(sid)
-    from focuscli import inert
-
     code = inert.text(code)  # as stored: an admin may have written anything there
     typer.echo(json.dumps({"code": code}) if as_json else code)
 
@@ -86,8 +83,6 @@ def session_kick(
     inv = _inv(ctx)
     sid = inv.session_name(session)
     name, code = inv.focus.kick(sid, member)
-    from focuscli import inert
-
     typer.echo(f"removed {inert.text(name)} from {sid}; the new invite code is {code} (the old one no longer works)")
 
 
@@ -104,8 +99,6 @@ def session_transfer(
     inv = _inv(ctx)
     sid = inv.session_name(session)
     name = inv.focus.transfer(sid, member)
-    from focuscli import inert
-
     typer.echo(f"{inert.text(name)} now owns {sid}")
 
 
