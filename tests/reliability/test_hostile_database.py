@@ -7,7 +7,7 @@ objects where text belongs, missing and extra fields, control characters, thousa
 a uid with ``/``. Data like this can come from before the rules, from an admin, or from a rule
 hole; focus must live with it. Then every read command runs against it (in this process, through
 `focuscli.cli.main`): status, status --json, status --format, who, who --json, log, log --json,
-log --csv, log --ical, report, report --json and report --csv; and a `focus watch` (a process, piped) runs until its
+log --csv, log --ical, report, report --json, report --csv and session list; and a `focus watch` (a process, piped) runs until its
 first line (or its end) and is stopped with Ctrl-C.
 
 Checked for every command: a documented exit code (0, or 1 for the runtime error a malformed
@@ -101,6 +101,7 @@ CASES: dict[str, dict[str, Any]] = {
         f"{S}/states/1": {"updated_at": "x", "status": 5, "label": {"a": 1}},
         f"{S}/states/2": "junk",
     },
+    "meta-text": {f"{S}/meta": "team", f"{S}/state/status": "idle", f"{S}/state/started_at": None},
     "presence-roster-wrong": {
         f"{S}/presence": {"p1": {"seen": "x", "uid": 5}},
         f"{S}/roster": {"r1": "x"},
@@ -118,10 +119,13 @@ KNOWN: dict[tuple[str, str], str] = {
     for kind in ("cycle-wrong", "label-number", "label-object", "offset-half", "phase-object", "rev-negative",
                  "round-text", "state-list", "state-missing-fields", "state-text", "status-unknown")
 }  # fmt: skip
+for kind in ("meta-text", "state-list", "state-text"):
+    KNOWN[kind, "session"] = ("`focus session list` ends with 'internal error' when a session's meta or state "
+                              "is not an object (Focus.cleanup_idle)")  # fmt: skip
 COMMANDS = (
     ["status"], ["status", "--json"], ["status", "--format", "{label}|{updated_by}|{members}|{remaining}"],
     ["who"], ["who", "--json"], ["log"], ["log", "--json"], ["log", "--csv"], ["log", "--ical"], ["report"],
-    ["report", "--json"], ["report", "--csv", "--by", "member"],
+    ["report", "--json"], ["report", "--csv", "--by", "member"], ["session", "list"],
 )  # fmt: skip
 RAW = [chr(c) for c in (*range(0x00, 0x09), *range(0x0B, 0x20), *range(0x7F, 0xA0))] + [
     "\u202e",
