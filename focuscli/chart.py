@@ -8,7 +8,7 @@ from typing import Any, Final
 from rich.console import Console, Group
 from rich.text import Text
 
-from focuscli.summary import shown
+from focuscli.inert import text as shown
 from focuscli.timer import format_duration
 
 COLORS: Final = ("cyan", "magenta", "green", "yellow", "blue", "red", "bright_cyan", "bright_magenta")

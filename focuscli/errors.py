@@ -18,6 +18,8 @@ from __future__ import annotations
 
 from enum import IntEnum
 
+from focuscli import inert
+
 
 class ExitCode(IntEnum):
     OK = 0
@@ -39,8 +41,10 @@ class FocusError(Exception):
 
 
 def error_text(err: FocusError) -> str:
-    """What the member reads for `err`: ``focus: <message>`` and any detail lines."""
-    return f"focus: {err.message}" + (f"\n{err.detail}" if err.detail else "")
+    """What the member reads for `err`: ``focus: <message>`` and any detail lines, made inert
+    (`focuscli.inert`): a message may quote the database (a name, a label, a malformed value)."""
+    lines = [f"focus: {err.message}", *(err.detail.split("\n") if err.detail else [])]
+    return "\n".join(map(inert.text, lines))
 
 
 class UsageError(FocusError):

@@ -14,8 +14,10 @@ Events: HOOK_EVENTS. A hook runs with ``sh -c`` in its own process group, the ev
 `focus watch --json` line) on stdin, stdout discarded, and the environment variables
 FOCUS_EVENT, FOCUS_SESSION, FOCUS_PHASE, FOCUS_STATUS, FOCUS_REMAINING_MS, FOCUS_BY (who caused
 it: the acting member, the members who joined or left, empty for a phase that ended by time) and
-FOCUS_LABEL. It never blocks the caller: each run has its own worker thread, and a hook still
-running after the timeout is killed (its whole process group). Failures and timeouts are logged,
+FOCUS_LABEL; text from the database in them (and in the JSON) is made inert (`focuscli.inert`:
+no control character, NUL included, no escape sequence, no bidi override). It never blocks the
+caller: each run has its own worker thread, and a hook still running after the timeout is killed
+(its whole process group). Failures and timeouts are logged,
 one line each, to <state_dir>/hooks.log.
 """
 
@@ -34,7 +36,7 @@ from collections.abc import Callable, Generator, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from focuscli import prompt
+from focuscli import inert, prompt
 
 if TYPE_CHECKING:
     from focuscli.service import WatchEvent
@@ -76,17 +78,18 @@ def hook_events(event: WatchEvent) -> list[str]:
 
 
 def hook_env(name: str, event_json: Mapping[str, Any], by: str = "") -> dict[str, str]:
-    """The FOCUS_* environment variables of one hook run."""
+    """The FOCUS_* environment variables of one hook run, every value made inert (never a NUL)."""
     remaining = event_json.get("remaining_ms")
-    return {
+    env = {
         "FOCUS_EVENT": name,
-        "FOCUS_SESSION": str(event_json.get("session") or ""),
-        "FOCUS_PHASE": str(event_json.get("phase") or ""),
-        "FOCUS_STATUS": str(event_json.get("status") or ""),
-        "FOCUS_REMAINING_MS": "" if remaining is None else str(remaining),
+        "FOCUS_SESSION": event_json.get("session") or "",
+        "FOCUS_PHASE": event_json.get("phase") or "",
+        "FOCUS_STATUS": event_json.get("status") or "",
+        "FOCUS_REMAINING_MS": "" if remaining is None else remaining,
         "FOCUS_BY": by,
-        "FOCUS_LABEL": str(event_json.get("label") or ""),
+        "FOCUS_LABEL": event_json.get("label") or "",
     }
+    return {key: inert.text(value) for key, value in env.items()}
 
 
 class HookRunner:
@@ -119,12 +122,12 @@ class HookRunner:
             if self.bell:
                 self._bell_out()
             if self.notify:
-                phase = str(event_json.get("phase") or "")
+                phase = inert.text(event_json.get("phase") or "")
                 self._spawn("notify", ["notify-send", "focus", f"phase over; now: {phase}"], None, {})
         command = self.hooks.get(name)
         if command is None:
             return
-        payload = json.dumps(dict(event_json), ensure_ascii=False).encode()
+        payload = json.dumps(inert.value(dict(event_json)), ensure_ascii=False).encode()
         self._spawn(name, command, payload, hook_env(name, event_json, by))
 
     def join(self, timeout_s: float | None = None) -> None:
@@ -152,7 +155,7 @@ class HookRunner:
                 env={**self.environ, **env},
                 start_new_session=True,  # a process group of its own: a timeout kills it all
             )
-        except OSError as err:
+        except (OSError, ValueError) as err:  # ValueError: a NUL in the environment or argv
             self._log(f"{name}: could not start: {err}")
             return
         try:
@@ -170,7 +173,7 @@ class HookRunner:
         if self.log_path is None:
             return
         stamp = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-        text = " ".join(f"{stamp} {line}".split()) + "\n"  # exactly one line
+        text = inert.text(" ".join(f"{stamp} {line}".split())) + "\n"  # exactly one line
         with self._log_lock:
             try:
                 self.log_path.parent.mkdir(parents=True, exist_ok=True)

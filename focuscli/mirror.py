@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from focuscli import inert
 from focuscli.timer import TimerState, TimerView, view
 
 
@@ -71,9 +72,10 @@ def moment(mirror: SessionMirror, server_now: int, connection: str) -> Moment:
 
 
 def member_names(members: dict[str, Any]) -> frozenset[str]:
-    """The display names of a session's members (a record without one shows its uid)."""
+    """The display names of a session's members (a record without one shows its uid), made
+    inert (`focuscli.inert`)."""
     return frozenset(
-        str(rec.get("name") or uid) if isinstance(rec, dict) else uid for uid, rec in members.items()
+        inert.text(rec.get("name") or uid if isinstance(rec, dict) else uid) for uid, rec in members.items()
     )
 
 

@@ -25,6 +25,8 @@ import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+from focuscli import inert
+
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs the prompt ~3 ms
 if TYPE_CHECKING:
     from typing import Any
@@ -52,18 +54,19 @@ class FormatError(ValueError):
 
 
 def token_values(status: Mapping[str, Any], members: Iterable[str] = ()) -> dict[str, Any]:
-    """The ``--format`` token values of a `focus status --json` object."""
+    """The ``--format`` token values of a `focus status --json` object; text made inert
+    (`focuscli.inert`), also when it comes from a snapshot file."""
     return {
         "remaining": format_duration(int(status.get("remaining_ms") or 0)),
         "remaining_ms": int(status.get("remaining_ms") or 0),
-        "phase": status.get("phase") or "",
-        "status": status.get("status") or "",
-        "label": status.get("label") or "",
+        "phase": inert.text(status.get("phase") or ""),
+        "status": inert.text(status.get("status") or ""),
+        "label": inert.text(status.get("label") or ""),
         "round": status.get("round") or 0,
-        "session": status.get("session") or "",
-        "updated_by": status.get("updated_by") or "",
+        "session": inert.text(status.get("session") or ""),
+        "updated_by": inert.text(status.get("updated_by") or ""),
         "duration": format_duration(int(status.get("duration_ms") or 0)),
-        "members": ",".join(members),
+        "members": inert.text(",".join(members)),
     }
 
 

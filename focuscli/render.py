@@ -9,7 +9,7 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from focuscli import prompt
+from focuscli import inert, prompt
 from focuscli.errors import BadArgument
 from focuscli.service import Status, WatchEvent
 from focuscli.timer import Cycle, format_duration
@@ -22,18 +22,28 @@ LOG_FIELDS = ("rev", "at", "action", "by", "by_uid", "phase", "ms", "label")
 def clock_time(server_ms: int | None, offset_ms: int = 0, *, dated: bool | None = None) -> str:
     """A server timestamp as local wall-clock time: HH:MM:SS today, else YYYY-MM-DD HH:MM:SS
     (``dated`` forces one or the other)."""
-    if server_ms is None:
+    local = _local(server_ms, offset_ms)
+    if local is None:  # none, or not a time any clock shows (a malformed record): "-"
         return "-"
-    local = time.localtime((server_ms - offset_ms) / 1000)
     if dated is None:
-        dated = not _today(server_ms, offset_ms)
+        dated = not _today(server_ms, offset_ms)  # type: ignore[arg-type]
     return time.strftime("%Y-%m-%d %H:%M:%S" if dated else "%H:%M:%S", local)
 
 
+def _local(server_ms: object, offset_ms: int) -> time.struct_time | None:
+    if not isinstance(server_ms, int) or isinstance(server_ms, bool):
+        return None
+    try:
+        return time.localtime((server_ms - offset_ms) / 1000)
+    except (OverflowError, OSError, ValueError):  # past what the platform's time_t holds
+        return None
+
+
 def _today(server_ms: int, offset_ms: int = 0) -> bool:
-    """Whether a server timestamp falls on today's date in the user's time zone."""
-    then, now = time.localtime((server_ms - offset_ms) / 1000), time.localtime()
-    return (then.tm_year, then.tm_yday) == (now.tm_year, now.tm_yday)
+    """Whether a server timestamp falls on today's date in the user's time zone (a time no
+    clock shows: no)."""
+    then, now = _local(server_ms, offset_ms), time.localtime()
+    return then is not None and (then.tm_year, then.tm_yday) == (now.tm_year, now.tm_yday)
 
 
 def iso_time(server_ms: int) -> str:
@@ -54,14 +64,19 @@ def status_line(status: Status) -> str:
     else:
         left = f"{format_duration(v.remaining_ms)} left of {format_duration(v.duration_ms)}"
         state = f"{phase} {v.status}, {left}"
-    parts = [status.session, state, f"round {v.round}"]
+    parts = [inert.text(status.session), state, f"round {v.round}"]
     if v.label:
-        parts.append(json.dumps(v.label, ensure_ascii=False))
+        parts.append(quoted(v.label))
     line = " · ".join(parts)
     if v.updated_by and v.action:
         when = clock_time(v.updated_at, status.clock_skew_ms)
-        line += f"\nlast: {v.action} by {v.updated_by_name or v.updated_by} at {when}"
+        line += f"\nlast: {inert.text(v.action)} by {inert.text(v.updated_by_name or v.updated_by)} at {when}"
     return line
+
+
+def quoted(label: object) -> str:
+    """A label in double quotes, made inert (`focuscli.inert`); a quote in it as ``\\"``."""
+    return '"' + inert.text(label).replace('"', '\\"') + '"'
 
 
 def action_line(status: Status) -> str:
@@ -75,9 +90,9 @@ def action_line(status: Status) -> str:
         "skip": f"skipped to {phase} ({format_duration(v.duration_ms)})",
         "extend": f"extended {phase} to {format_duration(v.duration_ms)}, {format_duration(v.remaining_ms)} left",
         "settings": "updated the cycle settings",
-        "label": f"relabelled {phase}: {json.dumps(v.label, ensure_ascii=False)}" if v.label else f"cleared the label of {phase}",
+        "label": f"relabelled {phase}: {quoted(v.label)}" if v.label else f"cleared the label of {phase}",
     }
-    return f"{status.session}: {verbs.get(v.action or '', v.action or 'done')}"
+    return f"{inert.text(status.session)}: {verbs.get(v.action or '', inert.text(v.action or 'done'))}"
 
 
 def cycle_line(session: str, cycle: Cycle) -> str:
@@ -112,14 +127,15 @@ def log_lines(entries: list[dict[str, Any]], offset_ms: int) -> list[str]:
     for e in map(shown_entry, entries):
         extra = []
         if e.get("phase"):
-            extra.append(PHASE_NAMES.get(e["phase"], e["phase"]))
+            extra.append(inert.text(PHASE_NAMES.get(e["phase"], e["phase"]) if isinstance(e["phase"], str) else e["phase"]))
         if isinstance(e.get("ms"), int):
             extra.append(format_duration(e["ms"]))
         if e.get("label"):
-            extra.append(json.dumps(e["label"], ensure_ascii=False))
+            extra.append(quoted(e["label"]))
         tail = (" " + " ".join(extra)) if extra else ""
         when = clock_time(e.get("at"), offset_ms, dated=dated)
-        lines.append(f"{when}  #{e.get('rev')}  {e.get('action')} by {e.get('by')}{tail}")
+        head = f"#{e.get('rev')}  {e.get('action')} by {e.get('by')}"
+        lines.append(f"{when}  {inert.text(head)}{tail}")
     return lines
 
 
@@ -144,7 +160,7 @@ def log_csv(entries: list[dict[str, Any]]) -> str:
 def members_lines(presence: Mapping[str, Mapping[str, Any]], offset_ms: int) -> list[str]:
     """``focus who``: one line per member of a `service.presence` result, by name:
     ``ana  here``, ``bob  away (seen 10:02:03)`` or ``cara  away (never watched)``."""
-    names = {uid: str(rec.get("name") or uid) for uid, rec in presence.items()}
+    names = {uid: inert.text(rec.get("name") or uid) for uid, rec in presence.items()}
     width = max((len(name) for name in names.values()), default=0)
     lines = []
     for uid, rec in sorted(presence.items(), key=lambda item: (names[item[0]], item[0])):
@@ -172,10 +188,10 @@ def watch_line(event: WatchEvent) -> str:
     """One line per watch event for people and logs (the live full-screen view is issue 5)."""
     when = clock_time(event.status.server_now, event.status.clock_skew_ms)
     if event.kind == "connection":
-        text = event.connection + (f" ({event.detail})" if event.detail else "")
+        text = event.connection + (f" ({inert.text(event.detail)})" if event.detail else "")
     elif event.kind in ("member_joined", "member_left"):
         who = event.joined if event.kind == "member_joined" else event.left
-        text = f"{', '.join(who)} · members: {', '.join(event.members) or '-'}"
+        text = inert.text(f"{', '.join(who)} · members: {', '.join(event.members) or '-'}")
     else:
         text = status_line(event.status).replace("\n", " · ")
     return f"{when}  {WATCH_WORDS.get(event.kind, '')}{text}"

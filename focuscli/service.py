@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
-from focuscli import plan, timer
+from focuscli import inert, plan, timer
 from focuscli.backend import Database, PermissionDenied, Unreachable
 from focuscli.errors import BackendError, FocusError, NotNow, UsageError, WaitStopped, WaitTimedOut
 from focuscli.timer import SERVER_NOW, Phase, TimerState, TimerView
@@ -67,6 +67,13 @@ class WatchEvent:
     joined: tuple[str, ...] = ()  # member_joined: who
     left: tuple[str, ...] = ()  # member_left: who
 
+    def __post_init__(self) -> None:
+        """Names and details as they come from the database, made inert (`focuscli.inert`)."""
+        object.__setattr__(self, "members", [inert.text(m) for m in self.members])
+        object.__setattr__(self, "joined", tuple(inert.text(m) for m in self.joined))
+        object.__setattr__(self, "left", tuple(inert.text(m) for m in self.left))
+        object.__setattr__(self, "detail", inert.text(self.detail))
+
     def to_json(self) -> dict[str, Any]:
         """A `focus watch --json` line: the event plus every `focus status --json` field."""
         extra: dict[str, Any] = {}
@@ -104,6 +111,17 @@ class Status:
     view: TimerView
     clock_skew_ms: int
     server_now: int
+
+    def __post_init__(self) -> None:
+        """The boundary: the text of a timer read from the database (label, who acted, the
+        action) made inert (`focuscli.inert`), so that no output of a status can forget it."""
+        v = self.view
+        texts = {k: getattr(v, k) for k in ("label", "updated_by", "updated_by_name", "action", "phase", "status")}
+        clean: dict[str, Any] = {k: inert.text(t) for k, t in texts.items() if isinstance(t, str) and not t.isprintable()}
+        if clean:
+            object.__setattr__(self, "view", replace(v, **clean))
+        if not self.session.isprintable():
+            object.__setattr__(self, "session", inert.text(self.session))
 
     def to_json(self) -> dict[str, Any]:
         """The versioned `focus status --json` object (schema 1, documented in the README)."""
@@ -615,7 +633,7 @@ class Focus:
         if since_ms is not None:
             cutoff = self.server_now() - since_ms
             entries = [e for e in entries if isinstance(e.get("at"), int) and e["at"] >= cutoff]
-        return entries[-limit:]
+        return [inert.value(e) for e in entries[-limit:]]  # made inert: see focuscli.inert
 
     def _member_read_last(self, session: str, limit: int) -> Any:
         try:
@@ -696,10 +714,12 @@ def new_code() -> str:
 def presence(members: Mapping[str, Any], server_now: int) -> dict[str, dict[str, Any]]:
     """Each member's record plus ``seen_at`` (server ms of the last heartbeat, or None if they
     never watched), ``away_at`` (when their last watch ended cleanly, or None) and ``here``: a
-    heartbeat within PRESENCE_FRESH_MS of ``server_now`` and no clean end of a watch since."""
+    heartbeat within PRESENCE_FRESH_MS of ``server_now`` and no clean end of a watch since.
+    Uids and every text in a record are made inert (`focuscli.inert`)."""
     out: dict[str, dict[str, Any]] = {}
     for uid, rec in sorted(members.items()):
-        record = dict(rec) if isinstance(rec, dict) else {}
+        record = dict(inert.value(rec)) if isinstance(rec, dict) else {}
+        uid = inert.text(uid)
         seen_at, away_at = _timestamp(record.get("seen_at")), _timestamp(record.get("away_at"))
         record["seen_at"], record["away_at"] = seen_at, away_at
         fresh = seen_at is not None and server_now - seen_at <= PRESENCE_FRESH_MS

@@ -9,6 +9,7 @@ from datetime import date, datetime, tzinfo
 from pathlib import Path
 from typing import Any, Final
 
+from focuscli.inert import text as shown
 from focuscli.timer import format_duration
 
 BY: Final = ("day", "member", "label")
@@ -20,12 +21,6 @@ CSV_FIELDS: Final = {
                "actions", "longest_streak"),
     "label": ("label", "focus_ms", "completed", "interrupted", "in_progress"),
 }  # fmt: skip
-
-
-def shown(text: object) -> str:
-    """Text from the database made safe for a terminal: anything unprintable (control and
-    format characters: escape sequences, bidi overrides) as a visible \\u escape."""
-    return "".join(c if c.isprintable() else f"\\u{ord(c):04x}" for c in str(text))
 
 
 def iso(ms: int, tz: tzinfo | None = None) -> str:

@@ -3,6 +3,10 @@
 Pure: no I/O and no clock; everything time-dependent (the remaining time, "4 s ago", "offline
 since") comes in the snapshot, so tests print `screen(snapshot)` on a fixed-width, colourless
 console and compare plain text. `terminal.py` owns the Live loop that builds snapshots.
+
+Text from the database (session, label, names, the last action, details) arrives inert
+(`focuscli.service.Status`), and is made inert here once more; all of it goes into `Text`
+objects, never into markup, so ``[bold red]`` in a label is just those characters.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from rich.console import Group, RenderableType
 from rich.panel import Panel
 from rich.text import Text
 
+from focuscli.inert import text as inert
 from focuscli.timer import TimerView, format_duration
 
 PHASE_NAMES = {"focus": "focus", "short_break": "short break", "long_break": "long break"}
@@ -127,8 +132,8 @@ def last_action(view: TimerView, server_now: int) -> str:
     """"paused by ana · 4 s ago" (empty when nobody has acted yet)."""
     if not view.action or not view.updated_by:
         return ""
-    verb = VERBS.get(view.action, view.action)
-    text = f"{verb} by {view.updated_by_name or view.updated_by}"
+    verb = VERBS.get(view.action, inert(view.action))
+    text = f"{verb} by {inert(view.updated_by_name or view.updated_by)}"
     if view.updated_at is not None:
         text += f" · {ago(server_now - view.updated_at)}"
     return text
@@ -138,7 +143,7 @@ def connection_text(snap: Snapshot) -> str:
     if snap.connection == "live":
         return "● live"
     if snap.connection == "reconnecting":
-        detail = f" ({snap.connection_detail})" if snap.connection_detail else ""
+        detail = f" ({inert(snap.connection_detail)})" if snap.connection_detail else ""
         since = snap.connection_since
         if since is not None and snap.now - since >= OFFLINE_AFTER_S:
             return f"○ offline since {time.strftime('%H:%M:%S', time.localtime(since))}, reconnecting{detail}"
@@ -148,8 +153,8 @@ def connection_text(snap: Snapshot) -> str:
 
 def members_text(members: tuple[Member, ...]) -> Text:
     text = Text()
-    here = [m.name for m in members if m.here is not False]
-    away = [m.name for m in members if m.here is False]
+    here = [inert(m.name) for m in members if m.here is not False]
+    away = [inert(m.name) for m in members if m.here is False]
     if here:
         text.append("here: ", style="dim")
         text.append(", ".join(here))
@@ -200,14 +205,14 @@ def screen(snap: Snapshot) -> RenderableType:
     bar_width = max(10, min(snap.width - 8, big_width(clock, max(scale, 1)) if scale else snap.width - 8))
     lines.append(Align.center(progress_bar(v, bar_width, colour)))
     if v.label:
-        lines.append(Align.center(Text(v.label, style="italic")))
+        lines.append(Align.center(Text(inert(v.label), style="italic")))
     if snap.members:
         lines.append(Align.center(members_text(snap.members)))
     action = last_action(v, snap.server_now)
     if action:
         lines.append(Align.center(Text(action, style="dim")))
     if snap.notice:
-        lines.append(Align.center(Text(snap.notice, style="bold yellow")))
+        lines.append(Align.center(Text(inert(snap.notice), style="bold yellow")))
     live_style = "green" if snap.connection == "live" else "yellow"
     lines.append(Align.center(Text(connection_text(snap), style=live_style)))
     lines.append(Align.center(Text(KEYS_HELP, style="dim")))
@@ -216,7 +221,7 @@ def screen(snap: Snapshot) -> RenderableType:
         return body
     return Panel(
         Align.center(body, vertical="middle"),
-        title=Text(f" {snap.session} ", style="bold"),
+        title=Text(f" {inert(snap.session)} ", style="bold"),
         border_style=colour,
         width=snap.width,
         height=snap.height,

@@ -57,6 +57,7 @@ class Terminal:
         self.screen = _Screen(columns, lines)
         self.stream = pyte.ByteStream(self.screen)
         self.lock = threading.Lock()
+        self.raw = bytearray()  # every byte the program wrote, as the terminal received it
         self.proc = subprocess.Popen(
             argv,
             stdin=self.slave, stdout=self.slave, stderr=self.slave,
@@ -83,6 +84,7 @@ class Terminal:
             if not data:
                 return
             with self.lock:
+                self.raw += data
                 self.stream.feed(data)
 
     def text(self) -> str:

@@ -17,6 +17,7 @@ from typing import Any, NoReturn
 
 import typer
 
+from focuscli import inert
 from focuscli.cli import account, reports, serve, sessions, timer, watch, web  # noqa: F401  (registers the commands)
 from focuscli.cli.common import Interrupted, app
 from focuscli.errors import BadArgument, ExitCode, FocusError, error_text
@@ -83,7 +84,7 @@ def _run(argv: list[str] | None) -> int:
             raise
         lines = traceback.format_exc(limit=-3).rstrip().splitlines()
         typer.echo("focus: internal error (set FOCUS_DEBUG=1 for the full traceback):", err=True)
-        typer.echo("\n".join(lines[-6:]), err=True)
+        typer.echo("\n".join(map(inert.text, lines[-6:])), err=True)  # may quote the database
         return int(ExitCode.ERROR)
     return result if isinstance(result, int) else 0
 

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
+from focuscli import inert
 from focuscli.cli.common import JsonOpt, _inv, app
 from focuscli.errors import UsageError
 
@@ -55,10 +56,11 @@ def login(
     tokens = signin.refresh(tokens.refresh_token)
     record = account.save_login(tokens)
     created = "created the account and " if create else ""
-    typer.echo(
+    said = (
         f"{created}signed in as {record.get('name') or '(no name)'} <{record.get('email') or email}> "
         f"on {signin.service.display()} (profile {account.profile})"
     )
+    typer.echo(inert.text(said))  # the name and email come from the sign-in service
     if not record.get("name"):
         inv.say(f"your account has no display name yet; set one with: focus login {email} --name NAME")
 
@@ -127,6 +129,7 @@ def whoami(ctx: typer.Context, as_json: JsonOpt = False) -> None:
         "how": record.get("how"),
         "credentials": str(account.store.path),
     }
+    info = inert.value(info)  # the name and email come from the sign-in service: inert
     if as_json:
         typer.echo(json.dumps(info))
         return

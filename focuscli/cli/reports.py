@@ -52,7 +52,7 @@ def report(
 
     Example: focus report --since 7d --by member
     """
-    from focuscli import history, summary
+    from focuscli import history, inert, summary
     from focuscli import report as core
 
     if as_json and as_csv:
@@ -63,9 +63,10 @@ def report(
     sid = inv.session_name(session)
     span = _period(since, first, last, inv.focus.server_now())
     data, now, horizon = history.read(inv.focus, sid, span.start, span.end)
-    result = core.build(data, start=span.start, end=span.end, now=now, horizon=horizon)
+    # the report's text (names, uids, labels) comes from the database: made inert for every output
+    result = inert.value(core.build(data, start=span.start, end=span.end, now=now, horizon=horizon))
     if as_json:
-        typer.echo(json.dumps(summary.to_json(result, sid), ensure_ascii=False))
+        typer.echo(json.dumps(summary.to_json(result, inert.text(sid)), ensure_ascii=False))
     elif as_csv:
         typer.echo(summary.to_csv(result, by), nl=False)
     elif sys.stdout.isatty():

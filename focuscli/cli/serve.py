@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from focuscli import inert
 from focuscli.cli.common import _inv, app
 from focuscli.errors import BadArgument, FocusError, UsageError
 
@@ -20,7 +21,7 @@ def doctor(ctx: typer.Context) -> None:
     from focuscli import doctor as checks
 
     for line in checks.report(_inv(ctx)):
-        typer.echo(line)
+        typer.echo(inert.text(line))  # it quotes the name and the database's own messages
 
 
 @app.command()

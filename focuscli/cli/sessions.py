@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
+from focuscli import inert
 from focuscli.cli.common import JsonOpt, SessionOpt, _duration, _inv, _note_sessions, app
 from focuscli.errors import BadArgument
 
@@ -40,8 +41,8 @@ def session_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     """
     inv = _inv(ctx)
     for gone in inv.focus.cleanup_idle(inv.settings.cleanup_after_ms):
-        inv.say(f"removed session {gone}: idle for longer than cleanup_after")
-    names = inv.focus.sessions()
+        inv.say(f"removed session {inert.text(gone)}: idle for longer than cleanup_after")
+    names = [inert.text(name) for name in inv.focus.sessions()]  # keys from the database
     _note_sessions(inv, replace=names)
     if as_json:
         typer.echo(json.dumps(names))
@@ -64,6 +65,7 @@ def session_invite(
     inv = _inv(ctx)
     sid = inv.session_name(session)
     code = inv.focus.rotate_invite(sid) if rotate else inv.focus.invite_code(sid)
+    code = inert.text(code)  # as stored: an admin may have written anything there
     typer.echo(json.dumps({"code": code}) if as_json else code)
 
 
@@ -81,7 +83,7 @@ def session_kick(
     inv = _inv(ctx)
     sid = inv.session_name(session)
     name, code = inv.focus.kick(sid, member)
-    typer.echo(f"removed {name} from {sid}; the new invite code is {code} (the old one no longer works)")
+    typer.echo(f"removed {inert.text(name)} from {sid}; the new invite code is {code} (the old one no longer works)")
 
 
 @session_app.command("transfer")
@@ -97,7 +99,7 @@ def session_transfer(
     inv = _inv(ctx)
     sid = inv.session_name(session)
     name = inv.focus.transfer(sid, member)
-    typer.echo(f"{name} now owns {sid}")
+    typer.echo(f"{inert.text(name)} now owns {sid}")
 
 
 @session_app.command("delete")

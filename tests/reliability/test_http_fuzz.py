@@ -12,7 +12,10 @@ it, invalid UTF-8, invalid JSON, NaN/Infinity, numbers past int64 and past a dou
 keys, ``.sv``/``.priority``/``.value`` misuse, multipart uploads).
 
 A second test (test_http_fuzz_hostile) sends what attacks the server's resources instead: huge,
-slow and deep bodies and slow headers, while another client keeps reading; see its section.
+slow and deep bodies and slow headers, while another client keeps reading; see its section. A
+third (test_deep_nesting_everywhere) sends 100,000 levels of nesting every other way a body or
+message is parsed: PATCH and POST bodies, ``.value``/``.priority``/``.sv`` positions, rules
+uploads and realtime (WebSocket) messages of one frame and of many.
 
 Phases: the 10 MB limit from both sides and 14 multi-megabyte bodies (these set the heap's high
 water), 1,000 requests of warm-up, then 4,200 more; hypothesis runs derandomized with its
@@ -1132,3 +1135,106 @@ def test_the_600_mib_anonymous_upload(spawn_server: Any, figures: Any) -> None:
     assert growth <= HUGE_RSS_BOUND_MIB, f"RSS +{growth:.0f} MiB"
     assert server.terminate()[0] == 0
     figures(f"600 MiB anonymous chunked PUT: 401; server RSS {before / 1024:.1f} MiB, +{growth:.1f} MiB at most")
+
+
+# -- deep nesting everywhere a body or message is parsed ---------------------------------------
+# The hostile fuzz above sends deep PUT bodies; these are the other ways in: PATCH and POST
+# bodies, query and priority positions, a rules upload, and realtime (WebSocket) messages, one
+# frame and many. Each must be refused (400, or the connection closed as a protocol error)
+# without a RecursionError, changing nothing, while the prober is served.
+
+DEEP = 100_000
+
+
+def _objects(depth: int, leaf: str = "1") -> str:
+    return '{"a":' * depth + leaf + "}" * depth
+
+
+def _arrays(depth: int, leaf: str = "1") -> str:
+    return "[" * depth + leaf + "]" * depth
+
+
+DEEP_REQUESTS = [  # (method, target, body)
+    ("PATCH", "/pub.json", '{"d":' + _objects(DEEP) + "}"),
+    ("PATCH", "/pub.json", '{"d":' + _arrays(DEEP) + "}"),
+    ("PATCH", "/.json", '{"pub/a":' + _objects(DEEP) + ', "pub/b": 2}'),
+    ("POST", "/pub.json", _arrays(DEEP)),
+    ("POST", "/pub.json", _objects(DEEP)),
+    ("PUT", "/pub/d.json", '{".value":' + _objects(DEEP) + ', ".priority": 1}'),
+    ("PUT", "/pub/d.json", '{"a": 1, ".priority":' + _objects(DEEP) + "}"),
+    ("PUT", "/pub/d.json", '{".sv":' + _objects(DEEP) + "}"),
+    ("PUT", "/.settings/rules.json", '{"rules":' + _objects(DEEP, "true") + "}"),
+    ("PUT", "/.settings/rules.json", '{"rules": {".read":' + _arrays(DEEP) + "}}"),
+]
+
+
+def _realtime(port: int, message: str) -> str:
+    """As admin, send one realtime message (past 60,000 characters: split into numbered frames of
+    16,000, as the SDKs do) after the handshake; what the server did: "closed <code>" or the reply's text."""
+    import asyncio
+
+    import aiohttp
+
+    async def run() -> str:
+        async with aiohttp.ClientSession() as http, http.ws_connect(
+            f"ws://127.0.0.1:{port}/.ws?ns=fz&v=5", max_msg_size=0
+        ) as ws:
+            await ws.receive(timeout=SLOW_ANSWER_S)  # the handshake
+            await ws.send_str('{"t":"d","d":{"r":1,"a":"gauth","b":{"cred":"owner"}}}')  # as admin
+            authed = await ws.receive(timeout=SLOW_ANSWER_S)
+            assert '"s":"ok"' in str(authed.data), authed
+            size = 16_000 if len(message) > 60_000 else len(message)  # one frame up to 60 KB
+            parts = [message[i : i + size] for i in range(0, len(message), size)]
+            if len(parts) > 1:
+                await ws.send_str(str(len(parts)))
+            for part in parts:
+                await ws.send_str(part)
+            reply = await ws.receive(timeout=SLOW_ANSWER_S)
+            if reply.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED):
+                return f"closed {reply.data}"
+            return str(reply.data)
+
+    return asyncio.run(run())
+
+
+def test_deep_nesting_everywhere(spawn_server: Any, figures: Any, tmp_path: Path) -> None:
+    rules_file = tmp_path / "rules.json"
+    rules_file.write_text(RULES)
+    server = spawn_server("--port", "0", "--rules", str(rules_file))
+    port = int(server.url.rsplit(":", 1)[1])
+    admin = Admin(port)
+    admin.seed("fz")
+    rules = admin.rules("fz")
+    prober = Prober(port)
+    outcomes = []
+    try:
+        for method, target, body in DEEP_REQUESTS:
+            before = admin.etag("fz")
+            req = Req(method.encode(), target.encode() + b"?ns=fz", [(b"Authorization", b"Bearer owner")],
+                      body.encode(), "length", ns=["fz"])  # fmt: skip
+            answer = exchange(port, req)
+            assert answer.status == 400, f"{answer.status} {answer.body[:200]!r} for {req!r}"
+            assert set(_strict_json(answer.body.decode())) == {"error"}
+            assert admin.etag("fz") == before and admin.rules("fz") == rules, f"{req!r} changed something"
+        for depth in (20, 33, 5_000, DEEP):  # 5,000: one frame of 25 KB; DEEP: 13 frames
+            before = admin.etag("fz")
+            data = _objects(depth) if depth < DEEP else _arrays(depth)
+            reply = _realtime(port, '{"t":"d","d":{"r":2,"a":"p","b":{"p":"/pub/d","d":' + data + "}}}")
+            if depth <= 32:  # not deep enough to be refused: written
+                assert '"s":"ok"' in reply, reply
+                admin.seed("fz")
+            else:  # refused: a status that is not ok, or the connection closed as a protocol error
+                assert reply == "closed 1002" or ('"s":"' in reply and '"s":"ok"' not in reply), reply
+                assert admin.etag("fz") == before
+                outcomes.append("closed" if reply.startswith("closed") else json.loads(reply)["d"]["b"]["s"])
+    finally:
+        prober.stop()
+        admin.conn.close()
+    assert not prober.failures, prober.failures[:5]
+    assert len(prober.answers) > 0
+    code, _, err = server.terminate()
+    assert code == 0, err
+    assert "Traceback" not in err and "RecursionError" not in err, err[-3000:]
+    figures(f"{len(DEEP_REQUESTS)} deep REST bodies ({DEEP:,} levels): all 400; realtime messages 33, 5,000 "
+            f"and {DEEP:,} levels deep: {', '.join(outcomes)}; prober answered {len(prober.answers)} GETs "
+            f"meanwhile, 0 failed")
