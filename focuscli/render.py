@@ -75,6 +75,7 @@ def action_line(status: Status) -> str:
         "skip": f"skipped to {phase} ({format_duration(v.duration_ms)})",
         "extend": f"extended {phase} to {format_duration(v.duration_ms)}, {format_duration(v.remaining_ms)} left",
         "settings": "updated the cycle settings",
+        "reset": "reset the timer (stopped, round 1)",
         "label": f"relabelled {phase}: {json.dumps(v.label, ensure_ascii=False)}" if v.label else f"cleared the label of {phase}",
     }
     return f"{status.session}: {verbs.get(v.action or '', v.action or 'done')}"
@@ -171,7 +172,9 @@ WATCH_WORDS = {
 def watch_line(event: WatchEvent) -> str:
     """One line per watch event for people and logs (the live full-screen view is issue 5)."""
     when = clock_time(event.status.server_now, event.status.clock_skew_ms)
-    if event.kind == "connection":
+    if event.kind == "malformed":
+        text = event.problem
+    elif event.kind == "connection":
         text = event.connection + (f" ({event.detail})" if event.detail else "")
     elif event.kind in ("member_joined", "member_left"):
         who = event.joined if event.kind == "member_joined" else event.left
