@@ -558,8 +558,12 @@ class Focus:
         def plan(raw: Any, now: int) -> TimerState:
             try:
                 return timer.reset(raw, self.uid, now)
-            except ValueError as err:
-                raise _rev_beyond_repair(session, err) from None
+            except ValueError as err:  # its rev: said as status says it
+                try:
+                    TimerState.from_wire(raw)
+                except (ValueError, TypeError) as why:
+                    err = why
+                raise malformed(session, raw, err) from None
 
         try:
             return self._act_on(session, plan, None)
