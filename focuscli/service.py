@@ -247,7 +247,7 @@ class Focus:
 
     def _exists(self, session: str) -> UsageError:
         """The error for creating a session that exists: what to do depends on who you are."""
-        meta = self.db.get(f"sessions/{session}/meta") or {}
+        meta = _object(self.db.get(f"sessions/{session}/meta"))
         try:
             member = self.db.get(f"sessions/{session}/members/{self.uid}") is not None
         except PermissionDenied:
@@ -274,7 +274,7 @@ class Focus:
         if meta is None:
             raise UsageError(f"no session named {session!r}; create it with: focus session create {session}")
         record: dict[str, Any] = {"joined_at": SERVER_NOW, "name": self.name}
-        if meta.get("owner") != self.uid:
+        if _object(meta).get("owner") != self.uid:
             if not code:
                 raise UsageError(
                     f"joining {session!r} needs its invite code: focus join {session} --code CODE "
@@ -400,10 +400,10 @@ class Focus:
         )
 
     def invite_code(self, session: str) -> str:
-        invite = self._member_read(session, f"invites/{session}")
-        if not invite or "code" not in invite:
+        code = _object(self._member_read(session, f"invites/{session}")).get("code")
+        if not isinstance(code, str) or not code:
             raise BackendError(f"session {session!r} has no invite code")
-        return str(invite["code"])
+        return code
 
     def members(self, session: str) -> dict[str, Any]:
         """The session's member records by uid, as stored (whatever each holds)."""
@@ -479,11 +479,14 @@ class Focus:
             if meta is None:
                 self.db.update("", {f"users/{self.uid}/sessions/{session}": None})
                 continue
+            if state is not None and not isinstance(state, dict):
+                continue  # malformed: never taken for idle
+            meta, state = _object(meta), _object(state)
             if meta.get("owner") != self.uid:
                 continue
-            if state is not None and state.get("status") != "idle":
+            if state and state.get("status") != "idle":
                 continue  # a running or paused timer is never idle, however long its phase
-            last = (state or {}).get("updated_at") or meta.get("created_at")
+            last = state.get("updated_at") or meta.get("created_at")
             if isinstance(last, int) and now - last > idle_after_ms:
                 self.delete(session)
                 removed.append(session)
@@ -559,11 +562,12 @@ class Focus:
             try:
                 return timer.reset(raw, self.uid, now)
             except ValueError as err:  # its rev: said as status says it
+                why: Exception = err
                 try:
                     TimerState.from_wire(raw)
-                except (ValueError, TypeError) as why:
-                    err = why
-                raise malformed(session, raw, err) from None
+                except (ValueError, TypeError) as parsed:
+                    why = parsed
+                raise malformed(session, raw, why) from None
 
         try:
             return self._act_on(session, plan, None)
@@ -761,6 +765,11 @@ def _rev_beyond_repair(session: str, err: Exception, what: str | None = None) ->
         f"the timer of {session!r} is malformed in the database ({detail}), and that rev lets no member "
         f"write over it; an admin must set sessions/{session}/state/rev to the last rev of its log"
     )
+
+
+def _object(raw: Any) -> dict[str, Any]:
+    """A stored value that should be an object, as one (anything else: empty)."""
+    return raw if isinstance(raw, dict) else {}
 
 
 def _rev_of(raw: Any) -> Any:

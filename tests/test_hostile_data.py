@@ -23,12 +23,25 @@ from tests.conftest import focus_env, seed_profile
 ROOT = Path(__file__).resolve().parent.parent
 RULES = (ROOT / "firebase" / "database.rules.json").read_text()
 SV = {".sv": "timestamp"}
-CYCLE = {"focus_ms": 1_500_000, "short_break_ms": 300_000, "long_break_ms": 900_000, "long_every": 4, "auto_advance": False}
+CYCLE = {
+    "focus_ms": 1_500_000,
+    "short_break_ms": 300_000,
+    "long_break_ms": 900_000,
+    "long_every": 4,
+    "auto_advance": False,
+}
 OP = "Ab3_-xYz09kLmNoP"
 STATE_KEYS = ("rev", "status", "phase", "round", "duration_ms", "started_at", "offset_ms", "paused_at", "label",
               "cycle", "updated_at", "updated_by", "updated_by_name", "action")  # fmt: skip
 ENTRY_KEYS = ("action", "by", "name", "at", "rev", "op", "phase", "ms", "label")
-NUMBERS = ("rev", "round", "duration_ms", "offset_ms", "label", "phase")  # where the rules' holes were
+NUMBERS = (
+    "rev",
+    "round",
+    "duration_ms",
+    "offset_ms",
+    "label",
+    "phase",
+)  # where the rules' holes were
 MEMBER_KEYS = ("joined_at", "name", "seen_at", "away_at", "code")
 
 # Every read command, and the exit codes it documents (2: the session is gone, as when its meta
@@ -36,7 +49,14 @@ MEMBER_KEYS = ("joined_at", "name", "seen_at", "away_at", "code")
 READS: list[tuple[list[str], set[int]]] = [
     (["status"], {0, 1, 2}),
     (["status", "--json"], {0, 1, 2}),
-    (["status", "--format", "{phase} {status} {remaining} {label} {round} {updated_by} {members}"], {0, 1, 2}),
+    (
+        [
+            "status",
+            "--format",
+            "{phase} {status} {remaining} {label} {round} {updated_by} {members}",
+        ],
+        {0, 1, 2},
+    ),
     (["who"], {0, 1, 2}),
     (["who", "--json"], {0, 1, 2}),
     (["log"], {0, 1, 2}),
@@ -54,7 +74,11 @@ scalar = (
     | st.sampled_from(["idle", "running", "paused", "focus", "short_break", "long_break", "start", "reset"])
 )  # fmt: skip
 json_value = st.recursive(
-    scalar, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(key | st.sampled_from(STATE_KEYS), inner, max_size=4),
+    scalar,
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(key | st.sampled_from(STATE_KEYS), inner, max_size=4)
+    ),
     max_leaves=8,
 )
 
@@ -72,7 +96,9 @@ def mutated(
 ) -> st.SearchStrategy[dict[str, Any]]:
     """``base`` with ``fewest`` to 3 of ``keys`` given other values (arbitrary JSON unless
     ``values`` says; None: dropped)."""
-    changes = st.dictionaries(st.sampled_from(keys), json_value if values is None else values, min_size=fewest, max_size=3)
+    changes = st.dictionaries(
+        st.sampled_from(keys), json_value if values is None else values, min_size=fewest, max_size=3
+    )
     return changes.map(lambda ch: {k: v for k, v in {**base, **ch}.items() if v is not None})
 
 
@@ -82,7 +108,16 @@ def running_state(rev: int, by: str = "bob") -> dict[str, Any]:
 
 
 def entry(rev: int, by: str = "bob") -> dict[str, Any]:
-    return {"action": "start", "by": by, "name": by, "at": SV, "rev": rev, "op": OP, "phase": "focus", "ms": 1_500_000}
+    return {
+        "action": "start",
+        "by": by,
+        "name": by,
+        "at": SV,
+        "rev": rev,
+        "op": OP,
+        "phase": "focus",
+        "ms": 1_500_000,
+    }
 
 
 def baseline(now: int) -> dict[str, Any]:
@@ -121,7 +156,14 @@ admin_write = st.tuples(
 
 
 @pytest.fixture
-def world(rest: Any, server_url: str, ns: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, run_cli: Any) -> Any:
+def world(
+    rest: Any,
+    server_url: str,
+    ns: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    run_cli: Any,
+) -> Any:
     rest.set_rules(RULES)
     for var in ("FOCUS_SESSION", "FOCUS_CONFIG", "GOOGLE_APPLICATION_CREDENTIALS", "FOCUS_PROJECT"):
         monkeypatch.delenv(var, raising=False)
@@ -136,8 +178,20 @@ def world(rest: Any, server_url: str, ns: str, tmp_path: Path, monkeypatch: pyte
             assert rest.put("/sessions/team.json", baseline(now)).status_code == 200
 
         def write(self, uid: str | None, method: str, path: str, body: Any) -> int:
-            params = {"auth_variable_override": json.dumps({"uid": uid, "token": {"name": uid, "sub": uid}})} if uid else None
-            return int(rest.request(method, f"/{path}.json", data=json.dumps(body), params=params).status_code)
+            params = (
+                {
+                    "auth_variable_override": json.dumps(
+                        {"uid": uid, "token": {"name": uid, "sub": uid}}
+                    )
+                }
+                if uid
+                else None
+            )
+            return int(
+                rest.request(
+                    method, f"/{path}.json", data=json.dumps(body), params=params
+                ).status_code
+            )
 
         def read(self, argv: list[str]) -> Any:
             return run_cli([*argv, "--session", "team"], tmp_path / "ana")
@@ -157,11 +211,19 @@ def _check(world: Any) -> None:
 def bounded(examples: int) -> Any:
     """At most ``examples`` examples, on the one server and session (each example resets it):
     the file runs in under 30 s."""
-    return settings(max_examples=examples, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    return settings(
+        max_examples=examples,
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture],
+    )
 
 
 @bounded(15)
-@given(writes=st.lists(st.tuples(st.sampled_from(["ana", "bob"]), member_write), min_size=1, max_size=3))
+@given(
+    writes=st.lists(
+        st.tuples(st.sampled_from(["ana", "bob"]), member_write), min_size=1, max_size=3
+    )
+)
 def test_what_members_may_write_leaves_every_read_standing(world: Any, writes: list[Any]) -> None:
     world.reset()
     for uid, (method, path, body) in writes:
@@ -171,7 +233,9 @@ def test_what_members_may_write_leaves_every_read_standing(world: Any, writes: l
 
 @bounded(10)
 @given(writes=st.lists(admin_write, min_size=1, max_size=2))
-def test_what_an_admin_writes_into_a_session_leaves_every_read_standing(world: Any, writes: list[Any]) -> None:
+def test_what_an_admin_writes_into_a_session_leaves_every_read_standing(
+    world: Any, writes: list[Any]
+) -> None:
     world.reset()
     for method, path, body in writes:
         assert world.write(None, method, path, body) == 200
@@ -203,7 +267,16 @@ def watcher(world: Any, server_url: str, ns: str, tmp_path: Path) -> Any:
 
 
 # What the watch is shown (not ana's own membership: removed, a watch ends, as it should).
-WATCHED = ["state", "state/cycle", "state/rev", "members/bob", "meta/created_at", "log", "states", "presence"]
+WATCHED = [
+    "state",
+    "state/cycle",
+    "state/rev",
+    "members/bob",
+    "meta/created_at",
+    "log",
+    "states",
+    "presence",
+]
 
 
 def _until(proc: Any, label: str) -> list[dict[str, Any]]:
@@ -229,16 +302,33 @@ def _ended(proc: Any) -> str:
 
 
 @bounded(8)
-@given(states=st.lists(st.tuples(st.sampled_from(WATCHED), json_value | mutated(running_state(1), STATE_KEYS)), min_size=1, max_size=4))
+@given(
+    states=st.lists(
+        st.tuples(st.sampled_from(WATCHED), json_value | mutated(running_state(1), STATE_KEYS)),
+        min_size=1,
+        max_size=4,
+    )
+)
 def test_a_watch_goes_on_over_any_states(world: Any, watcher: Any, states: list[Any]) -> None:
     for path, value in states:
-        assert world.write(None, "PUT", f"sessions/team/{path}", value) == 200  # each streamed, each shown
+        assert (
+            world.write(None, "PUT", f"sessions/team/{path}", value) == 200
+        )  # each streamed, each shown
     label = f"sane {time.monotonic_ns()}"
     world.reset()
     assert world.write(None, "PATCH", "sessions/team/state", {"label": label, "rev": 2}) == 200
     for event in _until(watcher, label):
-        assert event["event"] in ("state", "phase_end", "member_joined", "member_left", "connection", "malformed")
+        assert event["event"] in (
+            "state",
+            "phase_end",
+            "member_joined",
+            "member_left",
+            "connection",
+            "malformed",
+        )
         assert event["session"] == "team" and event["schema"] == 1
         if event["event"] == "malformed":
-            assert "focus reset --session team" in event["error"] or "an admin must" in event["error"]
+            assert (
+                "focus reset --session team" in event["error"] or "an admin must" in event["error"]
+            )
     assert watcher.poll() is None

@@ -28,7 +28,14 @@ ADMIN = "an admin must set sessions/team/state/rev to the last rev of its log"
 
 
 @pytest.fixture
-def focus(rest: Any, server_url: str, ns: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, run_cli: Any) -> Any:
+def focus(
+    rest: Any,
+    server_url: str,
+    ns: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    run_cli: Any,
+) -> Any:
     """`focus ARGS...` in-process as ana (a member of team) against this test's namespace."""
     from tests.conftest import seed_profile
 
@@ -80,7 +87,9 @@ def test_reset_repairs_a_malformed_timer_within_the_rules(focus: Any, rest: Any)
     _break(rest, offset_ms=0.5, round=7, label="deep work")
     got = focus("reset", "--session", "team")
     assert (got.code, got.out, got.err) == (0, "team: reset the timer (stopped, round 1)\n", "")
-    new, entry, record = (rest.value(f"/sessions/team/{path}.json") for path in ("state", "log/2", "states/2"))
+    new, entry, record = (
+        rest.value(f"/sessions/team/{path}.json") for path in ("state", "log/2", "states/2")
+    )
     at = new["updated_at"]
     assert at >= state["updated_at"]
     assert new == {
@@ -88,10 +97,19 @@ def test_reset_repairs_a_malformed_timer_within_the_rules(focus: Any, rest: Any)
         "cycle": state["cycle"], "updated_at": at, "updated_by": "ana", "updated_by_name": "ana", "action": "reset",
     }  # fmt: skip
     assert record == new
-    assert {k: v for k, v in entry.items() if k != "op"} == {"action": "reset", "by": "ana", "name": "ana", "at": at, "rev": 2}
+    assert {k: v for k, v in entry.items() if k != "op"} == {
+        "action": "reset",
+        "by": "ana",
+        "name": "ana",
+        "at": at,
+        "rev": 2,
+    }
     assert len(entry["op"]) == 16
     shown = focus("status", "--session", "team")
-    assert (shown.code, shown.out.splitlines()[0]) == (0, "team · idle (next: focus 25:00) · round 1")
+    assert (shown.code, shown.out.splitlines()[0]) == (
+        0,
+        "team · idle (next: focus 25:00) · round 1",
+    )
     log = focus("log", "--json", "--session", "team")
     assert [json.loads(line)["action"] for line in log.out.splitlines()] == ["start", "reset"]
 
@@ -101,24 +119,41 @@ def test_reset_works_from_any_clean_state_too(focus: Any, rest: Any) -> None:
     got = focus("reset", "--json", "--session", "team")
     assert got.code == 0 and got.err == ""
     data = json.loads(got.out)
-    assert (data["status"], data["phase"], data["round"], data["rev"], data["action"]) == ("idle", "focus", 1, 2, "reset")
+    assert (data["status"], data["phase"], data["round"], data["rev"], data["action"]) == (
+        "idle",
+        "focus",
+        1,
+        2,
+        "reset",
+    )
     assert focus("reset", "--session", "team").code == 0  # idle already: a reset all the same
     assert rest.value("/sessions/team/state/rev.json") == 3
 
 
 def test_reset_of_a_session_one_is_not_in(focus: Any, rest: Any) -> None:
     got = focus("reset", "--session", "nowhere")
-    assert (got.code, got.err) == (2, "focus: no session named 'nowhere'; start one with: focus start --session nowhere\n")
+    assert (got.code, got.err) == (
+        2,
+        "focus: no session named 'nowhere'; start one with: focus start --session nowhere\n",
+    )
 
 
 @pytest.mark.parametrize(
     ("rev", "shown"),
     [
-        (0.5, "'rev' must be an integer >= 0, got 0.5; 'rev' must be a whole number from 0 to 9007199254740990, got 0.5"),
-        (-3, "'rev' must be an integer >= 0, got -3; 'rev' must be a whole number from 0 to 9007199254740990, got -3"),
+        (
+            0.5,
+            "'rev' must be an integer >= 0, got 0.5; 'rev' must be a whole number from 0 to 9007199254740990, got 0.5",
+        ),
+        (
+            -3,
+            "'rev' must be an integer >= 0, got -3; 'rev' must be a whole number from 0 to 9007199254740990, got -3",
+        ),
     ],
 )
-def test_a_rev_no_member_can_move_past_needs_an_admin(focus: Any, rest: Any, rev: Any, shown: str) -> None:
+def test_a_rev_no_member_can_move_past_needs_an_admin(
+    focus: Any, rest: Any, rev: Any, shown: str
+) -> None:
     _started(focus, rest)
     _break(rest, rev=rev)
     before = rest.value("/sessions/team.json")
@@ -133,7 +168,11 @@ def test_a_rev_that_is_no_number_resets_to_rev_1_when_that_is_free(focus: Any, r
     _started(focus, rest)
     _break(rest, rev="seven")
     got = focus("status", "--session", "team")
-    assert (got.code, got.err) == (1, "focus: the timer of 'team' is malformed in the database ('rev' must be an integer >= 0, got 'seven'); " f"{RESET}\n")
+    assert (got.code, got.err) == (
+        1,
+        "focus: the timer of 'team' is malformed in the database ('rev' must be an integer >= 0, got 'seven'); "
+        f"{RESET}\n",
+    )
     refused = focus("reset", "--session", "team")  # the rules count it as 0, and log/1 is taken
     assert (refused.code, refused.err) == (
         1, f"focus: the timer of 'team' has no rev in the database (rev is 'seven'), and the rules let no member write one; {ADMIN}\n",
@@ -159,7 +198,15 @@ def test_a_rev_that_is_no_number_resets_to_rev_1_when_that_is_free(focus: Any, r
 def test_reads_survive_malformed_records(focus: Any, rest: Any, path: str, value: Any) -> None:
     _started(focus, rest)
     assert rest.put(f"/sessions/team/{path}.json", value).status_code == 200
-    for argv in (["status"], ["who"], ["who", "--json"], ["log"], ["log", "--json"], ["log", "--csv"], ["report", "--json"]):
+    for argv in (
+        ["status"],
+        ["who"],
+        ["who", "--json"],
+        ["log"],
+        ["log", "--json"],
+        ["log", "--csv"],
+        ["report", "--json"],
+    ):
         got = focus(*argv, "--session", "team")
         assert got.code == 0 and "Traceback" not in got.err, (argv, got)
 
@@ -172,7 +219,9 @@ def _events(proc: subprocess.Popen[str]) -> Any:
         yield json.loads(line)
 
 
-def test_piped_watch_shows_the_problem_and_goes_on_until_reset(focus: Any, rest: Any, server_url: str, ns: str, tmp_path: Path) -> None:
+def test_piped_watch_shows_the_problem_and_goes_on_until_reset(
+    focus: Any, rest: Any, server_url: str, ns: str, tmp_path: Path
+) -> None:
     _started(focus, rest)
     env = focus_env(f"{server_url}?ns={ns}", "ana", tmp_path / "w")
     proc = subprocess.Popen(
@@ -192,7 +241,12 @@ def test_piped_watch_shows_the_problem_and_goes_on_until_reset(focus: Any, rest:
         assert "'round' must be an integer >= 1, got 2.5" in next(events)["error"]
         assert focus("reset", "--session", "team").code == 0
         back = next(events)
-        assert (back["event"], back["status"], back["action"], back["rev"]) == ("state", "idle", "reset", 2)
+        assert (back["event"], back["status"], back["action"], back["rev"]) == (
+            "state",
+            "idle",
+            "reset",
+            2,
+        )
         assert focus("start", "--session", "team").code == 0
         assert next(events)["status"] == "running"
     finally:
@@ -201,7 +255,9 @@ def test_piped_watch_shows_the_problem_and_goes_on_until_reset(focus: Any, rest:
     assert (proc.returncode, err) == (130, "")
 
 
-def test_piped_watch_lines_name_the_problem(focus: Any, rest: Any, server_url: str, ns: str, tmp_path: Path) -> None:
+def test_piped_watch_lines_name_the_problem(
+    focus: Any, rest: Any, server_url: str, ns: str, tmp_path: Path
+) -> None:
     _started(focus, rest)
     _break(rest, offset_ms=0.5)
     env = focus_env(f"{server_url}?ns={ns}", "ana", tmp_path / "w")
@@ -214,26 +270,40 @@ def test_piped_watch_lines_name_the_problem(focus: Any, rest: Any, server_url: s
         first = proc.stdout.readline()
         assert first.split("  ", 1)[1] == OFFSET_LINE.removeprefix("focus: ")
         assert focus("reset", "--session", "team").code == 0
-        assert proc.stdout.readline().split("  ", 1)[1].startswith("team · idle (next: focus 25:00) · round 1")
+        assert (
+            proc.stdout.readline()
+            .split("  ", 1)[1]
+            .startswith("team · idle (next: focus 25:00) · round 1")
+        )
     finally:
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=10)
     assert (proc.returncode, err) == (130, "")
 
 
-def test_full_screen_watch_shows_the_problem_until_reset(focus: Any, rest: Any, server_url: str, ns: str, tmp_path: Path) -> None:
+def test_full_screen_watch_shows_the_problem_until_reset(
+    focus: Any, rest: Any, server_url: str, ns: str, tmp_path: Path
+) -> None:
     _started(focus, rest)
     env = focus_env(f"{server_url}?ns={ns}", "ana", tmp_path / "w")
-    term = Terminal([sys.executable, "-m", "focuscli", "watch", "--session", "team"], env, columns=200, lines=30)
+    term = Terminal(
+        [sys.executable, "-m", "focuscli", "watch", "--session", "team"], env, columns=200, lines=30
+    )
     try:
         term.wait_for(lambda t: "FOCUS · ROUND 1 · RUNNING" in t and "██" in t, "running view")
         _break(rest, offset_ms=0.5)
-        screen = term.wait_for(lambda t: "THE TIMER CANNOT BE SHOWN" in t and "focus reset --session team" in t, "the problem")
+        screen = term.wait_for(
+            lambda t: "THE TIMER CANNOT BE SHOWN" in t and "focus reset --session team" in t,
+            "the problem",
+        )
         assert "██" not in screen and "'offset_ms' must be an integer, got 0.5" in screen
         term.type(" ")  # no action on a malformed timer: the notice says what to do instead
         term.wait_for(lambda t: "repair it with focus reset" in t, "the notice")
         assert focus("reset", "--session", "team").code == 0
-        term.wait_for(lambda t: "reset by ana" in t and "THE TIMER CANNOT BE SHOWN" not in t, "the timer again")
+        term.wait_for(
+            lambda t: "reset by ana" in t and "THE TIMER CANNOT BE SHOWN" not in t,
+            "the timer again",
+        )
         term.type("q")
         assert term.wait() == 0
     finally:
