@@ -219,11 +219,19 @@ def _events(proc: subprocess.Popen[str]) -> Any:
         yield json.loads(line)
 
 
+def _prompt(env: dict[str, str], fmt: str) -> subprocess.CompletedProcess[str]:
+    """`focus status --format FMT` as a prompt runs it: the console script (entry.main), whose
+    fast path answers from a running watch's snapshot."""
+    argv = [sys.executable, "-m", "focuscli", "status", "--format", fmt, "--session", "team"]
+    return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=30)
+
+
 def test_piped_watch_shows_the_problem_and_goes_on_until_reset(
     focus: Any, rest: Any, server_url: str, ns: str, tmp_path: Path
 ) -> None:
     _started(focus, rest)
-    env = focus_env(f"{server_url}?ns={ns}", "ana", tmp_path / "w")
+    env = focus_env(f"{server_url}?ns={ns}", "ana", tmp_path / "ana")  # ana's own machine
+    snapshot = tmp_path / "ana" / "state" / "focus" / "snapshot-team.json"
     proc = subprocess.Popen(
         [sys.executable, "-m", "focuscli", "watch", "--json", "--session", "team"],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -237,6 +245,13 @@ def test_piped_watch_shows_the_problem_and_goes_on_until_reset(
             "event": "malformed", "schema": 1, "session": "team", "error": OFFSET_LINE.removeprefix("focus: ").rstrip("\n"),
             "members": ["ana"], "connection": "live",
         }  # fmt: skip
+        prompt = _prompt(env, "{phase} {remaining}")  # the console script's fast path: the snapshot
+        assert (prompt.returncode, prompt.stdout, prompt.stderr) == (
+            1,
+            "",
+            OFFSET_LINE,
+        )  # not taken for it
+        assert json.loads(snapshot.read_text())["connection"] == "malformed"
         _break(rest, round=2.5)  # still malformed, another way: said again
         assert "'round' must be an integer >= 1, got 2.5" in next(events)["error"]
         assert focus("reset", "--session", "team").code == 0
@@ -249,6 +264,8 @@ def test_piped_watch_shows_the_problem_and_goes_on_until_reset(
         )
         assert focus("start", "--session", "team").code == 0
         assert next(events)["status"] == "running"
+        prompt = _prompt(env, "{phase} {status}")
+        assert (prompt.returncode, prompt.stdout) == (0, "focus running\n")
     finally:
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=10)
