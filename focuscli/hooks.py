@@ -55,7 +55,7 @@ def hook_events(event: WatchEvent) -> list[str]:
     """The hook events a watch event stands for (pure).
 
     state: start or skip -> focus_started / break_started (by the new phase), pause -> paused,
-    resume -> resumed (stop, extend, settings: none); phase_end -> phase_ended, plus
+    resume -> resumed (stop, reset, extend, settings: none); phase_end -> phase_ended, plus
     focus_started / break_started when the cycle moved on into a running phase;
     member_joined / member_left as they are; connection: none.
     """

@@ -346,7 +346,8 @@ class Focus:
         """(uid, record) of the member ``who`` names: a display name, or a uid."""
         members = self.members(session)
         if who in members:
-            return who, dict(members[who])
+            record = members[who]
+            return who, dict(record) if isinstance(record, dict) else {}
         matches = [(uid, rec) for uid, rec in members.items() if isinstance(rec, dict) and rec.get("name") == who]
         if not matches:
             names = ", ".join(sorted(str(rec.get("name", uid)) for uid, rec in members.items() if isinstance(rec, dict)))

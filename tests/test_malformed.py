@@ -332,3 +332,20 @@ def test_reset_is_a_timer_action_for_the_library(member: Any) -> None:
     ana.act("team", lambda s, now: timer.start(s, "ana", now), create=True)
     status = ana.reset("team")
     assert (status.view.status, status.view.rev, status.view.action) == ("idle", 2, "reset")
+
+
+def test_report_over_state_records_far_apart(focus: Any, rest: Any) -> None:
+    """A record at a rev far past the others (an admin's write): the gap between them is not
+    walked rev by rev."""
+    state = _started(focus, rest)
+    far = 999_999_999_999_999
+    record = {
+        **state,
+        "rev": far,
+        "action": "pause",
+        "status": "paused",
+        "paused_at": state["updated_at"],
+    }
+    assert rest.put(f"/sessions/team/states/{far}.json", record).status_code == 200
+    got = focus("report", "--json", "--session", "team")
+    assert (got.code, got.err, json.loads(got.out)["session"]) == (0, "", "team")
