@@ -193,6 +193,12 @@ def test_a_rev_that_is_no_number_resets_to_rev_1_when_that_is_free(focus: Any, r
         ("log/10", {"action": 5, "at": 1.5, "name": ["x"], "by": {}, "rev": "ten"}),
         ("meta", {"owner": 5, "created_at": "x"}),
         ("states/1", "junk"),
+        ("log/2", {"action": "pause", "by": "ana", "name": "ana", "at": 2**60, "rev": 2}),
+        ("log/2", {"action": "pause", "by": "ana", "name": "ana", "at": -(2**60), "rev": 2}),
+        ("log/2", {"action": "pause", "by": "ana", "name": "ana", "at": 1e300, "rev": 2}),
+        ("presence/span0001", {"uid": "ana", "name": "ana", "from": -(2**60), "seen": 2**60, "to": 1e300}),
+        ("members/zed", {"name": "zed", "joined_at": -(2**60), "seen_at": 2**60, "away_at": 1e300}),
+        ("roster/entry001", {"uid": "zed", "name": "zed", "event": "joined", "at": 2**60, "by": "zed"}),
     ],
 )
 def test_reads_survive_malformed_records(focus: Any, rest: Any, path: str, value: Any) -> None:
