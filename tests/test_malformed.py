@@ -68,6 +68,8 @@ def _started(focus: Any, rest: Any) -> dict[str, Any]:
 READS_AND_ACTIONS = [
     ["status"], ["status", "--json"], ["status", "--format", "{phase} {remaining}"],
     ["pause"], ["resume"], ["stop"], ["skip"], ["start"], ["extend", "5m"], ["label", "x"],
+    ["session", "show"],
+    ["session", "show", "--json"],
     ["wait", "--timeout", "1s"], ["wait", "--until", "break", "--timeout", "1s"],
 ]  # fmt: skip
 
