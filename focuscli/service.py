@@ -576,7 +576,10 @@ class Focus:
             raw = self._member_read(session, f"sessions/{session}/state")
             rev = raw.get("rev") if isinstance(raw, dict) else None
             if isinstance(rev, int | float) and not isinstance(rev, bool):
-                raise
+                raise BackendError(  # as a member may: only rules that do not know it refuse it
+                    f"the rules in force refused the reset of {session!r} (they predate focus reset); "
+                    "deploy focus's rules: cd firebase && firebase deploy --only database"
+                ) from None
             raise BackendError(  # the rules count it as 0, and rev 1 is taken in the log
                 f"the timer of {session!r} has no rev in the database (rev is {rev!r}), and the rules let "
                 f"no member write one; an admin must set sessions/{session}/state/rev to the last rev of its log"

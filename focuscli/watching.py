@@ -71,7 +71,8 @@ def follow(
                 line = malformed(session, mirror.raw_state(), err).message
                 names = sorted(member_names(mirror.members()))
                 if (line, connection) != (problem, last_connection):
-                    status = shown or Status(session, view(TimerState(), now), focus.clock_offset(), now)
+                    seen = shown.view if shown is not None else view(TimerState(), now)  # not shown
+                    status = Status(session, seen, focus.clock_offset(), now)
                     yield WatchEvent("malformed", status, names, connection, detail, problem=line)
                 problem, last_connection, last = line, connection, None  # fixed: a state event
             else:

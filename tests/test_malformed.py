@@ -198,9 +198,15 @@ def test_a_rev_that_is_no_number_resets_to_rev_1_when_that_is_free(focus: Any, r
         ("log/2", {"action": "pause", "by": "ana", "name": "ana", "at": 2**60, "rev": 2}),
         ("log/2", {"action": "pause", "by": "ana", "name": "ana", "at": -(2**60), "rev": 2}),
         ("log/2", {"action": "pause", "by": "ana", "name": "ana", "at": 1e300, "rev": 2}),
-        ("presence/span0001", {"uid": "ana", "name": "ana", "from": -(2**60), "seen": 2**60, "to": 1e300}),
+        (
+            "presence/span0001",
+            {"uid": "ana", "name": "ana", "from": -(2**60), "seen": 2**60, "to": 1e300},
+        ),
         ("members/zed", {"name": "zed", "joined_at": -(2**60), "seen_at": 2**60, "away_at": 1e300}),
-        ("roster/entry001", {"uid": "zed", "name": "zed", "event": "joined", "at": 2**60, "by": "zed"}),
+        (
+            "roster/entry001",
+            {"uid": "zed", "name": "zed", "event": "joined", "at": 2**60, "by": "zed"},
+        ),
     ],
 )
 def test_reads_survive_malformed_records(focus: Any, rest: Any, path: str, value: Any) -> None:
@@ -357,3 +363,16 @@ def test_report_over_state_records_far_apart(focus: Any, rest: Any) -> None:
     assert rest.put(f"/sessions/team/states/{far}.json", record).status_code == 200
     got = focus("report", "--json", "--session", "team")
     assert (got.code, got.err, json.loads(got.out)["session"]) == (0, "", "team")
+
+
+def test_reset_under_rules_that_predate_it(focus: Any, rest: Any) -> None:
+    _started(focus, rest)
+    _break(rest, offset_ms=0.5)
+    rest.set_rules(RULES.replace(" || newData.val() === 'reset'", ""))  # the rules of before
+    before = rest.value("/sessions/team.json")
+    got = focus("reset", "--session", "team")
+    assert (got.code, got.out, got.err) == (
+        1, "", "focus: the rules in force refused the reset of 'team' (they predate focus reset); "
+        "deploy focus's rules: cd firebase && firebase deploy --only database\n",
+    )  # fmt: skip
+    assert rest.value("/sessions/team.json") == before
