@@ -82,6 +82,9 @@ def test_every_command_on_a_malformed_timer_says_to_reset(focus: Any, rest: Any)
         got = focus(*argv, "--session", "team")
         assert (got.code, got.out, got.err) == (1, "", OFFSET_LINE), argv
     assert rest.value("/sessions/team.json") == before  # nothing half-written
+    for argv in (["who"], ["log"], ["log", "--csv"], ["report", "--json"]):  # they need no timer
+        got = focus(*argv, "--session", "team")
+        assert (got.code, got.err) == (0, ""), argv
 
 
 def test_reset_repairs_a_malformed_timer_within_the_rules(focus: Any, rest: Any) -> None:
