@@ -11,7 +11,7 @@ A block is one run of one phase (focus or a break):
 
 - it begins with a ``start`` or ``skip``, or by time (auto-advance);
 - it is **completed** when its time ran out (its end is that moment, whatever happened later),
-  **interrupted** when a ``stop`` or ``skip`` ended it before that;
+  **interrupted** when a ``stop``, ``skip`` or ``reset`` ended it before that;
 - otherwise it is still **running** or **paused** at the horizon (now);
 - its running time counts only the time it ran: pauses are left out;
 - pause, resume, extend, label and settings change a block without ending it (an ``extend``
@@ -32,7 +32,7 @@ from focuscli.timer import SERVER_NOW, Cycle, TimerState
 COMPLETED, INTERRUPTED, RUNNING, PAUSED = "completed", "interrupted", "running", "paused"
 OUTCOMES = (COMPLETED, INTERRUPTED, RUNNING, PAUSED)
 _NEW_BLOCK = ("start", "skip")
-_ENDS_BLOCK = ("start", "skip", "stop")
+_ENDS_BLOCK = ("start", "skip", "stop", "reset")
 
 
 @dataclass(frozen=True)
@@ -181,6 +181,8 @@ def _replayed(rev: int, entry: Mapping[str, Any], prev: TimerState) -> Step | No
             new = timer.relabel(prev, by, at, label or "")
         elif action == "settings":  # the cycle it set is not in the log: keep the one known
             new = timer.configure(prev, by, at, prev.cycle)
+        elif action == "reset":
+            new = timer.reset(prev, by, at)
         else:
             return None
     except (timer.TimerError, ValueError, TypeError):

@@ -91,9 +91,10 @@ def _log_for_gaps(
         log.update(by_rev(db.query(
             f"{base}/log", order_by="at", start_at=start - LEGACY_LOOKBACK_MS, end_at=first["updated_at"]
         )))  # fmt: skip
-    gaps = [rev for rev in range(revs[0], revs[-1]) if rev not in records]
+    # the first and last rev missing between them (not every one: revs as stored may be far apart)
+    gaps = [(a + 1, b - 1) for a, b in zip(revs, revs[1:], strict=False) if b - a > 1]
     if gaps:
-        log.update(by_rev(db.query(f"{base}/log", order_by="$key", start_at=str(gaps[0]), end_at=str(gaps[-1]))))
+        log.update(by_rev(db.query(f"{base}/log", order_by="$key", start_at=str(gaps[0][0]), end_at=str(gaps[-1][1]))))
     if isinstance(current, int) and current > revs[-1] and isinstance(last.get("updated_at"), int):
         log.update(by_rev(db.query(f"{base}/log", order_by="at", start_at=last["updated_at"], end_at=horizon)))
     return {rev: entry for rev, entry in log.items() if rev not in records}

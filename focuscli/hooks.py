@@ -57,7 +57,7 @@ def hook_events(event: WatchEvent) -> list[str]:
     """The hook events a watch event stands for (pure).
 
     state: start or skip -> focus_started / break_started (by the new phase), pause -> paused,
-    resume -> resumed (stop, extend, settings: none); phase_end -> phase_ended, plus
+    resume -> resumed (stop, reset, extend, settings: none); phase_end -> phase_ended, plus
     focus_started / break_started when the cycle moved on into a running phase;
     member_joined / member_left as they are; connection: none.
     """
@@ -221,6 +221,8 @@ class WatchHooks:
         """Handle one watch event: never blocks on a hook, never raises for a hook's sake."""
         data = event.to_json()
         self._write_snapshot(data, event)
+        if event.kind == "malformed":
+            return  # no hook; the next state event is the timer as it then is
         v = event.status.view
         for name in hook_events(event):
             by = ""
@@ -245,7 +247,9 @@ class WatchHooks:
         with self._lock:
             if self._stop.is_set():
                 return  # closed (the watch is ending): its snapshot is gone for good
-            self._last = (status, list(event.members), event.connection)
+            # a malformed timer: a snapshot no prompt takes (it asks the database, and says why)
+            connection = "malformed" if event.kind == "malformed" else event.connection
+            self._last = (status, list(event.members), connection)
             self._flush()
         if self._refresher is None:
             self._refresher = threading.Thread(target=self._refresh, name="focus-snapshot", daemon=True)

@@ -23,13 +23,16 @@ class SessionMirror:
         for key, value in values.items():
             self.data = _set(self.data, base + _parts(key), value)
 
+    def raw_state(self) -> Any:
+        """The stored state as streamed, whatever it holds."""
+        return self.data.get("state") if isinstance(self.data, dict) else None
+
     def state(self) -> TimerState:
-        raw = self.data.get("state") if isinstance(self.data, dict) else None
-        return TimerState.from_wire(raw)
+        """The timer; ValueError when the stored state is malformed."""
+        return TimerState.from_wire(self.raw_state())
 
     def members(self) -> dict[str, Any]:
-        raw = self.data.get("members") if isinstance(self.data, dict) else None
-        return dict(raw) if isinstance(raw, dict) else {}
+        return member_records(self.data.get("members") if isinstance(self.data, dict) else None)
 
 
 @dataclass(frozen=True)
@@ -71,12 +74,23 @@ def moment(mirror: SessionMirror, server_now: int, connection: str) -> Moment:
     return Moment(view(mirror.state(), server_now), member_names(mirror.members()), connection)
 
 
+def member_records(raw: Any) -> dict[str, Any]:
+    """A session's stored members by uid (RTDB renders dense integer keys as an array): an
+    object or array, whatever it holds; anything else holds none."""
+    if isinstance(raw, list):
+        return {str(i): rec for i, rec in enumerate(raw) if rec is not None}
+    return {str(k): v for k, v in raw.items()} if isinstance(raw, dict) else {}
+
+
 def member_names(members: dict[str, Any]) -> frozenset[str]:
     """The display names of a session's members (a record without one shows its uid), made
     inert (`focuscli.inert`)."""
-    return frozenset(
-        inert.text(rec.get("name") or uid if isinstance(rec, dict) else uid) for uid, rec in members.items()
-    )
+    return frozenset(inert.text(_name(uid, rec)) for uid, rec in members.items())
+
+
+def _name(uid: str, record: Any) -> str:
+    name = record.get("name") if isinstance(record, dict) else None
+    return name if isinstance(name, str) and name else uid
 
 
 def _parts(path: str) -> list[str]:

@@ -19,38 +19,48 @@ FORMAT_TOKENS = prompt.FORMAT_TOKENS
 LOG_FIELDS = ("rev", "at", "action", "by", "by_uid", "phase", "ms", "label")
 
 
-def clock_time(server_ms: int | None, offset_ms: int = 0, *, dated: bool | None = None) -> str:
+def clock_time(server_ms: object, offset_ms: int = 0, *, dated: bool | None = None) -> str:
     """A server timestamp as local wall-clock time: HH:MM:SS today, else YYYY-MM-DD HH:MM:SS
-    (``dated`` forces one or the other)."""
-    local = _local(server_ms, offset_ms)
-    if local is None:  # none, or not a time any clock shows (a malformed record): "-"
+    (``dated`` forces one or the other); "-" for none, "?" for one no clock can show (a stored
+    value that is no timestamp, or years away)."""
+    if server_ms is None:
         return "-"
+    local = _local(server_ms, offset_ms)
+    if local is None:
+        return "?"
     if dated is None:
-        dated = not _today(server_ms, offset_ms)  # type: ignore[arg-type]
+        dated = not _today(server_ms, offset_ms)
     return time.strftime("%Y-%m-%d %H:%M:%S" if dated else "%H:%M:%S", local)
 
 
-def _local(server_ms: object, offset_ms: int) -> time.struct_time | None:
+def _local(server_ms: object, offset_ms: int = 0) -> time.struct_time | None:
+    """A stored server timestamp in local time; None when it is none a clock can show."""
     if not isinstance(server_ms, int) or isinstance(server_ms, bool):
         return None
     try:
-        return time.localtime((server_ms - offset_ms) / 1000)
-    except (OverflowError, OSError, ValueError):  # past what the platform's time_t holds
+        local = time.localtime((server_ms - offset_ms) / 1000)
+    except (OverflowError, OSError, ValueError):
         return None
+    return local if 1 <= local.tm_year <= 9999 else None
 
 
-def _today(server_ms: int, offset_ms: int = 0) -> bool:
-    """Whether a server timestamp falls on today's date in the user's time zone (a time no
-    clock shows: no)."""
+def _today(server_ms: object, offset_ms: int = 0) -> bool:
+    """Whether a server timestamp falls on today's date in the user's time zone."""
     then, now = _local(server_ms, offset_ms), time.localtime()
     return then is not None and (then.tm_year, then.tm_yday) == (now.tm_year, now.tm_yday)
 
 
-def iso_time(server_ms: int) -> str:
-    """A server timestamp as ISO 8601 in the user's time zone, to the ms (CSV)."""
+def iso_time(server_ms: object) -> str:
+    """A server timestamp as ISO 8601 in the user's time zone, to the ms (CSV); "" for one no
+    clock can show."""
     from datetime import datetime
 
-    return datetime.fromtimestamp(server_ms / 1000).astimezone().isoformat(timespec="milliseconds")
+    if not isinstance(server_ms, int) or _local(server_ms) is None:
+        return ""
+    try:
+        return datetime.fromtimestamp(server_ms / 1000).astimezone().isoformat(timespec="milliseconds")
+    except (OverflowError, OSError, ValueError):
+        return ""
 
 
 def status_line(status: Status) -> str:
@@ -90,6 +100,7 @@ def action_line(status: Status) -> str:
         "skip": f"skipped to {phase} ({format_duration(v.duration_ms)})",
         "extend": f"extended {phase} to {format_duration(v.duration_ms)}, {format_duration(v.remaining_ms)} left",
         "settings": "updated the cycle settings",
+        "reset": "reset the timer (stopped, round 1)",
         "label": f"relabelled {phase}: {quoted(v.label)}" if v.label else f"cleared the label of {phase}",
     }
     return f"{inert.text(status.session)}: {verbs.get(v.action or '', inert.text(v.action or 'done'))}"
@@ -126,9 +137,10 @@ def log_lines(entries: list[dict[str, Any]], offset_ms: int) -> list[str]:
     lines = []
     for e in map(shown_entry, entries):
         extra = []
-        if e.get("phase"):
-            extra.append(inert.text(PHASE_NAMES.get(e["phase"], e["phase"]) if isinstance(e["phase"], str) else e["phase"]))
-        if isinstance(e.get("ms"), int):
+        phase = e.get("phase")
+        if phase:
+            extra.append(inert.text(PHASE_NAMES.get(phase, phase) if isinstance(phase, str) else json.dumps(phase)))
+        if isinstance(e.get("ms"), int) and not isinstance(e.get("ms"), bool):
             extra.append(format_duration(e["ms"]))
         if e.get("label"):
             extra.append(quoted(e["label"]))
@@ -152,7 +164,7 @@ def log_csv(entries: list[dict[str, Any]]) -> str:
     for e in map(shown_entry, entries):
         at = e.get("at")
         row = {k: e.get(k, "") for k in LOG_FIELDS}
-        row["at_iso"] = iso_time(at) if isinstance(at, int) and not isinstance(at, bool) else ""
+        row["at_iso"] = iso_time(at)
         writer.writerow(row)
     return out.getvalue()
 
@@ -187,7 +199,9 @@ WATCH_WORDS = {
 def watch_line(event: WatchEvent) -> str:
     """One line per watch event for people and logs (the live full-screen view is issue 5)."""
     when = clock_time(event.status.server_now, event.status.clock_skew_ms)
-    if event.kind == "connection":
+    if event.kind == "malformed":
+        text = inert.text(event.problem)
+    elif event.kind == "connection":
         text = event.connection + (f" ({inert.text(event.detail)})" if event.detail else "")
     elif event.kind in ("member_joined", "member_left"):
         who = event.joined if event.kind == "member_joined" else event.left

@@ -57,8 +57,8 @@ def normalize_code(code: str) -> str:
 class WatchEvent:
     """One thing a watcher reports: what happened, and the session as it is now."""
 
-    kind: str  # state | phase_end | member_joined | member_left | connection
-    status: Status
+    kind: str  # state | phase_end | member_joined | member_left | connection | malformed
+    status: Status  # malformed: the last status seen (or the initial one), not to be shown
     members: list[str]
     connection: str  # connecting | live | reconnecting
     detail: str = ""
@@ -66,6 +66,7 @@ class WatchEvent:
     following: Phase | None = None  # phase_end: the one after it (running now with auto-advance)
     joined: tuple[str, ...] = ()  # member_joined: who
     left: tuple[str, ...] = ()  # member_left: who
+    problem: str = ""  # malformed: the one line saying what is wrong with the timer, what to do
 
     def __post_init__(self) -> None:
         """Names and details as they come from the database, made inert (`focuscli.inert`)."""
@@ -75,7 +76,14 @@ class WatchEvent:
         object.__setattr__(self, "detail", inert.text(self.detail))
 
     def to_json(self) -> dict[str, Any]:
-        """A `focus watch --json` line: the event plus every `focus status --json` field."""
+        """A `focus watch --json` line: the event plus every `focus status --json` field (a
+        malformed timer: ``schema``, ``session`` and ``error`` instead of the timer's fields)."""
+        if self.kind == "malformed":
+            return {
+                "event": "malformed", "schema": 1, "session": self.status.session, "error": self.problem,
+                "members": self.members, "connection": self.connection,
+                **({"detail": self.detail} if self.detail else {}),
+            }  # fmt: skip
         extra: dict[str, Any] = {}
         if self.kind == "phase_end":
             extra.update(phase_end_fields(self.ended, self.following))
@@ -257,7 +265,7 @@ class Focus:
 
     def _exists(self, session: str) -> UsageError:
         """The error for creating a session that exists: what to do depends on who you are."""
-        meta = self.db.get(f"sessions/{session}/meta") or {}
+        meta = _object(self.db.get(f"sessions/{session}/meta"))
         try:
             member = self.db.get(f"sessions/{session}/members/{self.uid}") is not None
         except PermissionDenied:
@@ -284,7 +292,7 @@ class Focus:
         if meta is None:
             raise UsageError(f"no session named {session!r}; create it with: focus session create {session}")
         record: dict[str, Any] = {"joined_at": SERVER_NOW, "name": self.name}
-        if meta.get("owner") != self.uid:
+        if _object(meta).get("owner") != self.uid:
             if not code:
                 raise UsageError(
                     f"joining {session!r} needs its invite code: focus join {session} --code CODE "
@@ -356,7 +364,8 @@ class Focus:
         """(uid, record) of the member ``who`` names: a display name, or a uid."""
         members = self.members(session)
         if who in members:
-            return who, dict(members[who])
+            record = members[who]
+            return who, dict(record) if isinstance(record, dict) else {}
         matches = [(uid, rec) for uid, rec in members.items() if isinstance(rec, dict) and rec.get("name") == who]
         if not matches:
             names = ", ".join(sorted(str(rec.get("name", uid)) for uid, rec in members.items() if isinstance(rec, dict)))
@@ -410,13 +419,16 @@ class Focus:
         )
 
     def invite_code(self, session: str) -> str:
-        invite = self._member_read(session, f"invites/{session}")
-        if not invite or "code" not in invite:
+        code = _object(self._member_read(session, f"invites/{session}")).get("code")
+        if not isinstance(code, str) or not code:
             raise BackendError(f"session {session!r} has no invite code")
-        return str(invite["code"])
+        return code
 
     def members(self, session: str) -> dict[str, Any]:
-        return dict(self._member_read(session, f"sessions/{session}/members") or {})
+        """The session's member records by uid, as stored (whatever each holds)."""
+        from focuscli.mirror import member_records
+
+        return member_records(self._member_read(session, f"sessions/{session}/members"))
 
     def heartbeat(self, session: str) -> None:
         """Mark this member present: ``members/<uid>/seen_at`` = the server's now.
@@ -486,11 +498,14 @@ class Focus:
             if meta is None:
                 self.db.update("", {f"users/{self.uid}/sessions/{session}": None})
                 continue
+            if state is not None and not isinstance(state, dict):
+                continue  # malformed: never taken for idle
+            meta, state = _object(meta), _object(state)
             if meta.get("owner") != self.uid:
                 continue
-            if state is not None and state.get("status") != "idle":
+            if state and state.get("status") != "idle":
                 continue  # a running or paused timer is never idle, however long its phase
-            last = (state or {}).get("updated_at") or meta.get("created_at")
+            last = state.get("updated_at") or meta.get("created_at")
             if isinstance(last, int) and now - last > idle_after_ms:
                 self.delete(session)
                 removed.append(session)
@@ -526,11 +541,8 @@ class Focus:
     # -- the timer --------------------------------------------------------------------------
 
     def state(self, session: str) -> TimerState:
-        raw = self._member_read(session, f"sessions/{session}/state")
-        try:
-            return TimerState.from_wire(raw)
-        except ValueError as err:
-            raise BackendError(f"the timer of {session!r} is malformed in the database: {err}") from None
+        """The session's timer; malformed in the database: a BackendError saying what to do."""
+        return parse_state(session, self._member_read(session, f"sessions/{session}/state"))
 
     def status(self, session: str) -> Status:
         state = self.state(session)
@@ -559,10 +571,47 @@ class Focus:
             except timer.TimerError as err:
                 raise NotNow(str(err)) from None
             self.create(session)
+        return self._act_on(session, lambda raw, now: action(parse_state(session, raw), now), note)
+
+    def reset(self, session: str) -> Status:
+        """Bring the timer back to a clean stopped state (`timer.reset`), logged like any action;
+        works on a malformed state too, as long as its rev admits a next one."""
+
+        def plan(raw: Any, now: int) -> TimerState:
+            try:
+                return timer.reset(raw, self.uid, now)
+            except ValueError as err:  # its rev: said as status says it
+                why: Exception = err
+                try:
+                    TimerState.from_wire(raw)
+                except (ValueError, TypeError) as parsed:
+                    why = parsed
+                raise malformed(session, raw, why) from None
+
+        try:
+            return self._act_on(session, plan, None)
+        except PermissionDenied:
+            raw = self._member_read(session, f"sessions/{session}/state")
+            rev = raw.get("rev") if isinstance(raw, dict) else None
+            if isinstance(rev, int | float) and not isinstance(rev, bool):
+                raise BackendError(  # as a member may: only rules that do not know it refuse it
+                    f"the rules in force refused the reset of {session!r} (they predate focus reset); "
+                    "deploy focus's rules: cd firebase && firebase deploy --only database"
+                ) from None
+            raise BackendError(  # the rules count it as 0, and rev 1 is taken in the log
+                f"the timer of {session!r} has no rev in the database (rev is {rev!r}), and the rules let "
+                f"no member write one; an admin must set sessions/{session}/state/rev to the last rev of its log"
+            ) from None
+
+    def _act_on(
+        self, session: str, action: Callable[[Any, int], TimerState], note: dict[str, Any] | None
+    ) -> Status:
+        """`act` on the stored state as read (``action`` gets the raw value: a reset plans on
+        a malformed one, every other action parses it first)."""
         op = secrets.token_urlsafe(12)  # 16 of [A-Za-z0-9_-]: this action, in every attempt
         tried: dict[int, TimerState] = {}  # rev -> the state a write of this call asked for there
         unanswered = 0
-        state = self.state(session)
+        state = self._member_read(session, f"sessions/{session}/state")
         for attempt in range(MAX_RETRIES):
             now = self.server_now()
             try:
@@ -588,7 +637,7 @@ class Focus:
                 raise self._unconfirmed(session, new.action, err) from None
             if landed is not None:
                 return landed  # committed by an earlier write of this call: never apply it again
-            if current.rev != state.rev:
+            if _rev_of(current) != _rev_of(state):
                 state = current  # lost a race with another member: plan again on it
                 continue
             if not isinstance(failure, Unreachable):
@@ -601,15 +650,18 @@ class Focus:
             unanswered += 1  # not landed and its rev still free: sending it again is safe
         raise BackendError(f"too many members acting on {session!r} at once; try again")
 
-    def _landed(self, session: str, op: str, tried: dict[int, TimerState]) -> tuple[TimerState, Status | None]:
-        """The current state, and the status right after this action if a write of it committed.
+    def _landed(self, session: str, op: str, tried: dict[int, TimerState]) -> tuple[Any, Status | None]:
+        """The current state (as stored), and the status right after this action if a write of
+        it committed.
 
         ``tried`` maps each rev a write of this action was for to the state it asked for. A rev
         up to the current one is taken for good (the log is append-only): it is ours exactly if
         its log entry carries ``op``; either way it is dropped from ``tried``.
         """
-        current = self.state(session)
-        for rev in sorted(r for r in tried if r <= current.rev):
+        current = self._member_read(session, f"sessions/{session}/state")
+        stored = _rev_of(current)
+        top = stored if isinstance(stored, int) and not isinstance(stored, bool) else 0
+        for rev in sorted(r for r in tried if r <= top):
             planned = tried.pop(rev)
             entry = self._member_read(session, f"sessions/{session}/log/{rev}")
             if isinstance(entry, dict) and entry.get("op") == op:
@@ -704,6 +756,47 @@ class Focus:
             if timeout_ms is not None:
                 pause = min(pause, max(0.0, (timeout_ms - waited_ms) / 1000))
             self.sleep(max(pause, 0.01))
+
+
+def parse_state(session: str, raw: Any) -> TimerState:
+    """The timer in the stored value ``raw`` of ``session``'s state; malformed: `malformed`."""
+    try:
+        return TimerState.from_wire(raw)
+    except (ValueError, TypeError) as err:
+        raise malformed(session, raw, err) from None
+
+
+def malformed(session: str, raw: Any, err: Exception) -> BackendError:
+    """The one line for a timer the database holds malformed: what is wrong, and what to do
+    (`focus reset`, or, when even its rev is beyond a member's repair, an admin)."""
+    what = str(err).removeprefix("invalid timer state: ").splitlines()[0][:200] if str(err) else type(err).__name__
+    try:
+        timer.next_rev(raw)
+    except ValueError as bad:
+        return _rev_beyond_repair(session, bad, what)
+    return BackendError(
+        f"the timer of {session!r} is malformed in the database ({what}); "
+        f"run `focus reset --session {session}` to start clean"
+    )
+
+
+def _rev_beyond_repair(session: str, err: Exception, what: str | None = None) -> BackendError:
+    """A timer whose stored rev admits no next rev: the rules let no member write over it."""
+    detail = str(err) if what in (None, str(err)) else f"{what}; {err}"
+    return BackendError(
+        f"the timer of {session!r} is malformed in the database ({detail}), and that rev lets no member "
+        f"write over it; an admin must set sessions/{session}/state/rev to the last rev of its log"
+    )
+
+
+def _object(raw: Any) -> dict[str, Any]:
+    """A stored value that should be an object, as one (anything else: empty)."""
+    return raw if isinstance(raw, dict) else {}
+
+
+def _rev_of(raw: Any) -> Any:
+    """The stored rev of a stored state (as is, whatever it is), for telling whether it moved."""
+    return raw.get("rev") if isinstance(raw, dict) else None
 
 
 def new_code() -> str:

@@ -134,6 +134,7 @@ def _snapshot(
         connection_since=since,
         now=time.time(),
         notice=notice,
+        problem=latest.problem if latest.kind == "malformed" else "",
         width=width,
         height=height,
     )
@@ -157,6 +158,8 @@ def _key_action(key: str, latest: WatchEvent | None) -> tuple[str, str]:
         return "quit", ""
     if key not in (" ", "s", "S", "n", "N") or latest is None:
         return "", ""
+    if latest.kind == "malformed":
+        return "", "the timer is malformed; repair it with focus reset (see above)"
     view = latest.status.view
     phase = PHASE_NAMES.get(view.phase, view.phase)
     if key in ("n", "N"):

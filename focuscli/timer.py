@@ -366,6 +366,8 @@ def view(state: TimerState, now_ms: int) -> TimerView:
 # relabel    not idle: the new label (or none); nothing else changes.
 # configure  any status: store the cycle; running/paused re-anchor like extend (no time added),
 #            so elapsed phases keep their lengths; idle shows the new length of its phase.
+# reset      any state, even one that is malformed (see `reset`): idle, focus, round 1, the
+#            stored cycle if it is readable (else the default one), no label.
 
 _ALREADY_RUNNING: Final = "a timer is already running; use focus skip, extend or stop"
 _STOPPED: Final = "the timer is stopped; start it first"
@@ -534,3 +536,37 @@ def next_moment(state: TimerState, until: str, now_ms: int) -> int | None:
     if (v.phase == "focus") == (until == "focus"):
         return now_ms if v.status == "running" else None
     return v.ends_at
+
+
+MAX_REV: Final = 2**53 - 2  # the next rev must stay a safe integer (JavaScript, the rules' numbers)
+
+
+def next_rev(raw: object) -> int:
+    """The rev the rules accept for the state written over the stored state `raw` (a TimerState
+    or any stored value): the stored rev + 1, or 1 when it is not a number at all (the rules count
+    a missing or non-numeric rev as 0). A number that is no whole rev in 0..MAX_REV (0.5, -3,
+    1e300) admits no next rev from a member: ValueError."""
+    rev = raw.rev if isinstance(raw, TimerState) else raw.get("rev") if isinstance(raw, Mapping) else None
+    if isinstance(rev, bool) or not isinstance(rev, int | float):
+        return 1
+    rev = _whole(rev)
+    if not (_is_int(rev) and 0 <= rev <= MAX_REV):
+        raise ValueError(f"'rev' must be a whole number from 0 to {MAX_REV}, got {rev!r}")
+    return int(rev) + 1
+
+
+def reset(raw: object, by: str, now_ms: int) -> TimerState:
+    """A clean stopped timer over any stored state `raw` (a TimerState, or the stored value as
+    read, however malformed): the next rev (`next_rev`), idle, focus, round 1, the stored cycle
+    if it reads as one (else the default cycle), no label."""
+    if isinstance(raw, TimerState):
+        cycle = raw.cycle
+    else:
+        wire = raw.get("cycle") if isinstance(raw, Mapping) else None
+        try:
+            cycle = Cycle.from_wire(wire) if wire is not None else Cycle()
+        except (ValueError, TypeError):
+            cycle = Cycle()
+    rev = next_rev(raw)
+    return TimerState(rev=rev, status="idle", phase="focus", round=1, duration_ms=cycle.focus_ms,
+                      cycle=cycle, updated_at=SERVER_NOW, updated_by=by, action="reset")

@@ -28,7 +28,7 @@ PHASE_COLOURS = {"focus": "red3", "short_break": "green3", "long_break": "dodger
 VERBS = {
     "start": "started", "pause": "paused", "resume": "resumed", "stop": "stopped",
     "skip": "skipped", "extend": "extended", "settings": "cycle settings changed",
-    "label": "relabelled",
+    "label": "relabelled", "reset": "reset",
 }  # fmt: skip
 KEYS_HELP = "space pause/resume · s skip · n start next · q quit"
 OFFLINE_AFTER_S = 10.0  # reconnecting longer than this shows as "offline since HH:MM:SS"
@@ -70,6 +70,7 @@ class Snapshot:
     connection_since: float | None = None  # local epoch seconds the connection state began
     now: float = 0.0  # local epoch seconds of this frame
     notice: str = ""  # e.g. an action refused ("nothing to pause"), shown for a few seconds
+    problem: str = ""  # the timer is malformed in the database: this line instead of the timer
     width: int = 80
     height: int = 24
 
@@ -184,6 +185,8 @@ def progress_bar(view: TimerView, width: int, colour: str) -> Text:
 
 def screen(snap: Snapshot) -> RenderableType:
     """The whole watch screen for one frame, sized to ``snap.width`` x ``snap.height``."""
+    if snap.problem:
+        return problem_screen(snap)
     v = snap.view
     colour = PHASE_COLOURS.get(v.phase, "white")
     digits_style = f"bold {colour}" if v.status == "running" else f"{colour} dim" if v.status == "idle" else colour
@@ -226,3 +229,25 @@ def screen(snap: Snapshot) -> RenderableType:
         width=snap.width,
         height=snap.height,
     )
+
+
+def problem_screen(snap: Snapshot) -> RenderableType:
+    """The screen while the timer is malformed in the database: the line saying so and what to
+    do, who is here, the connection; the countdown comes back once someone repairs it."""
+    lines: list[RenderableType] = [
+        Align.center(Text("THE TIMER CANNOT BE SHOWN", style="bold red")),
+        Text(""),
+        Align.center(Text(snap.problem, style="yellow")),
+        Text(""),
+    ]
+    if snap.members:
+        lines.append(Align.center(members_text(snap.members)))
+    if snap.notice:
+        lines.append(Align.center(Text(snap.notice, style="bold yellow")))
+    lines.append(Align.center(Text(connection_text(snap), style="green" if snap.connection == "live" else "yellow")))
+    lines.append(Align.center(Text("q quit", style="dim")))
+    body = Group(*lines)
+    if snap.height < len(lines) + 2 or snap.width < 30:
+        return body
+    return Panel(Align.center(body, vertical="middle"), title=Text(f" {snap.session} ", style="bold"),
+                 border_style="red", width=snap.width, height=snap.height)

@@ -746,6 +746,8 @@ ALLOWED_ACTIONS: list[tuple[str, dict[str, Any]]] = [
                           entry={"action": "extend", "ms": 300_000})),
     ("relabel", pause_body(state={"status": "running", "paused_at": DROP, "action": "label", "label": "new"},
                            entry={"action": "label", "label": "new"})),
+    ("reset: idle, round 1", pause_body(state={"status": "idle", "round": 1, "started_at": DROP, "paused_at": DROP,
+                                               "offset_ms": 0, "label": DROP, "action": "reset"}, entry={"action": "reset"})),
     ("entry op", pause_body(entry={"op": OP})),
     ("entry op of 8 chars", pause_body(entry={"op": "aZ09_-aZ"})),
     ("entry op of 64 chars", pause_body(entry={"op": "x" * 64})),
@@ -807,8 +809,8 @@ DENIED_ACTIONS: list[tuple[str, Any, dict[str, Any]]] = [
     # enums
     ("status unknown", "ana", pause_body(state={"status": "stopped"})),
     ("phase unknown", "ana", pause_body(state={"phase": "lunch"})),
-    ("action unknown", "ana", pause_body(state={"action": "reset"})),
-    ("entry action unknown", "ana", pause_body(entry={"action": "reset"})),
+    ("action unknown", "ana", pause_body(state={"action": "restart"})),
+    ("entry action unknown", "ana", pause_body(entry={"action": "restart"})),
     ("entry phase unknown", "ana", pause_body(entry={"phase": "nap"})),
     # bounds and types
     ("round 0", "ana", pause_body(state={"round": 0})),

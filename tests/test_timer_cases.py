@@ -6,7 +6,7 @@ tests/web/timer_cases.test.mjs, so the two implementations cannot drift. A file 
 
 - ``scenario``: from ``state`` (wire form; null is the initial state) run ``steps`` in order:
   ``{"do", "by", "now", "args"?}`` applies an action (start, pause, resume, stop, skip, extend
-  {ms}, configure {cycle}) and expects the new ``state``, or ``refused`` (TimerError) or
+  {ms}, configure {cycle}, reset) and expects the new ``state``, or ``refused`` (TimerError) or
   ``invalid`` (ValueError) with its message; ``{"commit": t}`` stores the state as the server
   does when the write commits at ``t``; ``{"view_at": t, "view"}`` expects the view at ``t``;
   ``{"until", "now", "next_moment"}`` expects ``next_moment`` (or ``invalid``).
@@ -17,6 +17,8 @@ tests/web/timer_cases.test.mjs, so the two implementations cannot drift. A file 
 - ``plan``: the action (as in a scenario step) with operation id ``op`` writes ``update`` at
   ``sessions/<session>`` (focuscli/plan.py, as service.Focus.act sends it).
 - ``action_line``: the line ``focus <action>`` prints for ``view``.
+- ``reset``: `timer.reset` by ``by`` at ``now`` over ``wire`` (the stored value as read, however
+  malformed) makes ``state`` (wire form), or is ``invalid``.
 
 Every case has a ``name`` (unique in its file; the test id) and may have a ``doc``. Server
 timestamps to be (SERVER_NOW) are ``{".sv": "timestamp"}`` in the files. Run one file with
@@ -97,7 +99,7 @@ def apply(state: TimerState, step: dict[str, Any]) -> TimerState:
         return timer.extend(state, by, now, args["ms"])
     if name == "configure":
         return timer.configure(state, by, now, Cycle.from_wire(args["cycle"]))
-    assert name in ("pause", "resume", "stop", "skip") and not args, step
+    assert name in ("pause", "resume", "stop", "skip", "reset") and not args, step
     action: Callable[[TimerState, str, int], TimerState] = getattr(timer, name)
     return action(state, by, now)
 
@@ -158,6 +160,9 @@ def run_case(kind: str, case: dict[str, Any]) -> None:
         assert repr(case["value"]) == case["repr"]
     elif kind == "plan":
         run_plan(case)
+    elif kind == "reset":
+        got = outcome("state", lambda: to_json(timer.reset(case["wire"], case["by"], case["now"]).to_wire()))
+        assert got == expected(case, "state")
     elif kind == "action_line":
         view = TimerView(**case["view"])
         assert render.action_line(Status(case["session"], view, 0, 0)) == case["line"]
@@ -196,6 +201,6 @@ def _messages(value: Any) -> list[str]:
 
 def test_every_action_is_cased_in_every_status() -> None:
     names = {case["name"] for case in load(CASES / "actions.json")["cases"]}
-    actions = ("start", "pause", "resume", "stop", "skip", "extend", "configure")
+    actions = ("start", "pause", "resume", "stop", "skip", "extend", "configure", "reset")
     missing = [f"{a} when {s}" for a in actions for s in ("idle", "running", "paused", "done") if f"{a} when {s}" not in names]
     assert not missing

@@ -1,4 +1,4 @@
-"""Timer commands: start, pause, resume, stop, skip, extend, label, status, wait, log."""
+"""Timer commands: start, pause, resume, stop, skip, reset, extend, label, status, wait, log."""
 
 from __future__ import annotations
 
@@ -98,6 +98,22 @@ def skip(ctx: typer.Context, session: SessionOpt = None) -> None:
     Example: focus skip
     """
     _simple_action(ctx, session, "skip")
+
+
+@app.command()
+def reset(ctx: typer.Context, as_json: JsonOpt = False, session: SessionOpt = None) -> None:
+    """Bring the timer back to a clean stop: idle, focus, round 1 (the cycle settings stay).
+
+    Works in any state, even one the database holds malformed (what focus status then asks
+    for); logged like any action. --json prints the new status as `focus status --json` does.
+
+    Example: focus reset --session team
+    """
+    from focuscli import render
+
+    inv = _inv(ctx)
+    status = inv.focus.reset(inv.session_name(session))
+    typer.echo(json.dumps(status.to_json(), ensure_ascii=False) if as_json else render.action_line(status))
 
 
 @app.command()

@@ -8,7 +8,7 @@
 // same entry for the CLI; tests/cases/timer/plan.json holds both to it.
 
 import {
-  SERVER_NOW, configure, cycleFromWire, extend, makeState, pause, resume, skip, start, stateToWire, stop,
+  SERVER_NOW, configure, cycleFromWire, extend, makeState, pause, reset, resume, skip, start, stateToWire, stop,
 } from "./timer.js";
 
 const TRANSITIONS = {
@@ -19,9 +19,10 @@ const TRANSITIONS = {
   skip: (s, by, now) => skip(s, by, now),
   extend: (s, by, now, { ms } = {}) => extend(s, by, now, ms),
   configure: (s, by, now, { cycle } = {}) => configure(s, by, now, cycleFromWire(cycle)),
+  reset: (s, by, now) => reset(s, by, now),
 };
 
-/** The names of the actions: start pause resume stop skip extend configure. */
+/** The names of the actions: start pause resume stop skip extend configure reset. */
 export const ACTIONS = Object.freeze(Object.keys(TRANSITIONS));
 
 /** The new state after `action` by member `by` at the server-time estimate `now`.

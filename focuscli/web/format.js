@@ -35,6 +35,7 @@ export function actionLine(session, view) {
     skip: `skipped to ${phase} (${clock(view.duration_ms)})`,
     extend: `extended ${phase} to ${clock(view.duration_ms)}, ${clock(view.remaining_ms)} left`,
     settings: "updated the cycle settings",
+    reset: "reset the timer (stopped, round 1)",
   };
   const action = view.action || "";
   return `${session}: ${Object.hasOwn(verbs, action) ? verbs[action] : view.action || "done"}`;

@@ -6,7 +6,7 @@
 // calendar dates in the IANA time zone given (the page passes the browser's own).
 
 import {
-  PHASES, SERVER_NOW, TimerError, ValueError, configure, extend, makeState, pause, resume, skip, start,
+  PHASES, SERVER_NOW, TimerError, ValueError, configure, extend, makeState, pause, reset, resume, skip, start,
   stateFromWire, stop, view, withServerTimes,
 } from "./timer.js";
 
@@ -20,7 +20,7 @@ export const LOOKAHEAD_MS = 2 * 24 * 3_600_000;
 export const TALLY = Object.freeze(["focus_ms", "break_ms", "completed", "interrupted", "in_progress", "breaks"]);
 export const LABEL_TALLY = Object.freeze(["focus_ms", "completed", "interrupted", "in_progress"]);
 const NEW_BLOCK = ["start", "skip"];
-const ENDS_BLOCK = ["start", "skip", "stop"];
+const ENDS_BLOCK = ["start", "skip", "stop", "reset"];
 const MAX_LABEL = 200;
 
 const isObject = (v) => v !== null && typeof v === "object" && !Array.isArray(v);
@@ -99,6 +99,8 @@ function replayed(rev, entry, prev) {
       next = relabel(prev, by, label || "");
     } else if (action === "settings") {
       next = configure(prev, by, at, prev.cycle);
+    } else if (action === "reset") {
+      next = reset(prev, by, at);
     } else {
       return null;
     }

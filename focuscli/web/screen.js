@@ -12,7 +12,7 @@ export const HEARTBEAT_MS = 15_000; // focuscli/service.py HEARTBEAT_S
 export const PRESENCE_FRESH_MS = 45_000; // focuscli/service.py PRESENCE_FRESH_MS
 const VERBS = {
   start: "started", pause: "paused", resume: "resumed", stop: "stopped", skip: "skipped",
-  extend: "extended", settings: "cycle settings changed", label: "relabelled",
+  extend: "extended", settings: "cycle settings changed", label: "relabelled", reset: "reset",
 };
 
 const isTime = (value) => typeof value === "number" && Number.isInteger(value);

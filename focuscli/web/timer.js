@@ -450,3 +450,37 @@ export function nextMoment(state, until, nowMs) {
   if ((v.phase === "focus") === (until === "focus")) return v.status === "running" ? nowMs : null;
   return v.ends_at;
 }
+
+export const MAX_REV = 2 ** 53 - 2; // the next rev must stay a safe integer
+
+/** The rev the rules accept for the state written over the stored state `raw` (a state or any
+ * stored value): the stored rev + 1, or 1 when it is not a number at all (the rules count a
+ * missing or non-numeric rev as 0); a number that is no whole rev in 0..MAX_REV: ValueError. */
+export function nextRev(raw) {
+  const rev = isObject(raw) ? raw.rev : undefined;
+  if (typeof rev !== "number") return 1;
+  if (!(isInt(rev) && rev >= 0 && rev <= MAX_REV)) {
+    throw new ValueError(`'rev' must be a whole number from 0 to ${MAX_REV}, got ${repr(rev)}`);
+  }
+  return rev + 1;
+}
+
+/** A clean stopped timer over any stored state `raw` (a state, or the stored value as read,
+ * however malformed): the next rev, idle, focus, round 1, the stored cycle if it reads as one
+ * (else the default cycle), no label. */
+export function reset(raw, by, nowMs) {
+  let cycle = isObject(raw) && isCycle(raw.cycle) ? raw.cycle : null;
+  if (cycle === null) {
+    const wire = isObject(raw) ? raw.cycle : null;
+    try {
+      cycle = wire === null || wire === undefined ? makeCycle() : cycleFromWire(wire);
+    } catch (e) {
+      if (!(e instanceof ValueError)) throw e;
+      cycle = makeCycle();
+    }
+  }
+  return makeState({
+    rev: nextRev(raw), status: "idle", phase: "focus", round: 1, duration_ms: cycle.focus_ms, cycle,
+    updated_at: SERVER_NOW, updated_by: by, action: "reset",
+  });
+}

@@ -1143,7 +1143,7 @@ def test_the_600_mib_anonymous_upload(spawn_server: Any, figures: Any) -> None:
 # frame and many. Each must be refused (400, or the connection closed as a protocol error)
 # without a RecursionError, changing nothing, while the prober is served.
 
-DEEP = 100_000
+LEVELS = 100_000
 
 
 def _objects(depth: int, leaf: str = "1") -> str:
@@ -1155,16 +1155,16 @@ def _arrays(depth: int, leaf: str = "1") -> str:
 
 
 DEEP_REQUESTS = [  # (method, target, body)
-    ("PATCH", "/pub.json", '{"d":' + _objects(DEEP) + "}"),
-    ("PATCH", "/pub.json", '{"d":' + _arrays(DEEP) + "}"),
-    ("PATCH", "/.json", '{"pub/a":' + _objects(DEEP) + ', "pub/b": 2}'),
-    ("POST", "/pub.json", _arrays(DEEP)),
-    ("POST", "/pub.json", _objects(DEEP)),
-    ("PUT", "/pub/d.json", '{".value":' + _objects(DEEP) + ', ".priority": 1}'),
-    ("PUT", "/pub/d.json", '{"a": 1, ".priority":' + _objects(DEEP) + "}"),
-    ("PUT", "/pub/d.json", '{".sv":' + _objects(DEEP) + "}"),
-    ("PUT", "/.settings/rules.json", '{"rules":' + _objects(DEEP, "true") + "}"),
-    ("PUT", "/.settings/rules.json", '{"rules": {".read":' + _arrays(DEEP) + "}}"),
+    ("PATCH", "/pub.json", '{"d":' + _objects(LEVELS) + "}"),
+    ("PATCH", "/pub.json", '{"d":' + _arrays(LEVELS) + "}"),
+    ("PATCH", "/.json", '{"pub/a":' + _objects(LEVELS) + ', "pub/b": 2}'),
+    ("POST", "/pub.json", _arrays(LEVELS)),
+    ("POST", "/pub.json", _objects(LEVELS)),
+    ("PUT", "/pub/d.json", '{".value":' + _objects(LEVELS) + ', ".priority": 1}'),
+    ("PUT", "/pub/d.json", '{"a": 1, ".priority":' + _objects(LEVELS) + "}"),
+    ("PUT", "/pub/d.json", '{".sv":' + _objects(LEVELS) + "}"),
+    ("PUT", "/.settings/rules.json", '{"rules":' + _objects(LEVELS, "true") + "}"),
+    ("PUT", "/.settings/rules.json", '{"rules": {".read":' + _arrays(LEVELS) + "}}"),
 ]
 
 
@@ -1216,9 +1216,9 @@ def test_deep_nesting_everywhere(spawn_server: Any, figures: Any, tmp_path: Path
             assert answer.status == 400, f"{answer.status} {answer.body[:200]!r} for {req!r}"
             assert set(_strict_json(answer.body.decode())) == {"error"}
             assert admin.etag("fz") == before and admin.rules("fz") == rules, f"{req!r} changed something"
-        for depth in (20, 33, 5_000, DEEP):  # 5,000: one frame of 25 KB; DEEP: 13 frames
+        for depth in (20, 33, 5_000, LEVELS):  # 5,000: one frame of 25 KB; LEVELS: 13 frames
             before = admin.etag("fz")
-            data = _objects(depth) if depth < DEEP else _arrays(depth)
+            data = _objects(depth) if depth < LEVELS else _arrays(depth)
             reply = _realtime(port, '{"t":"d","d":{"r":2,"a":"p","b":{"p":"/pub/d","d":' + data + "}}}")
             if depth <= 32:  # not deep enough to be refused: written
                 assert '"s":"ok"' in reply, reply
@@ -1235,6 +1235,6 @@ def test_deep_nesting_everywhere(spawn_server: Any, figures: Any, tmp_path: Path
     code, _, err = server.terminate()
     assert code == 0, err
     assert "Traceback" not in err and "RecursionError" not in err, err[-3000:]
-    figures(f"{len(DEEP_REQUESTS)} deep REST bodies ({DEEP:,} levels): all 400; realtime messages 33, 5,000 "
-            f"and {DEEP:,} levels deep: {', '.join(outcomes)}; prober answered {len(prober.answers)} GETs "
+    figures(f"{len(DEEP_REQUESTS)} deep REST bodies ({LEVELS:,} levels): all 400; realtime messages 33, 5,000 "
+            f"and {LEVELS:,} levels deep: {', '.join(outcomes)}; prober answered {len(prober.answers)} GETs "
             f"meanwhile, 0 failed")

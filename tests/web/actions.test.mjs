@@ -48,6 +48,6 @@ test("a plan leaves the state it was given alone; an unknown action is a program
   const before = JSON.stringify(stateToWire(s));
   planAction(s, "start", { by: "ann", name: "Ann", now: T0, op: "x".repeat(16) });
   assert.equal(JSON.stringify(stateToWire(s)), before);
-  assert.deepEqual(ACTIONS, ["start", "pause", "resume", "stop", "skip", "extend", "configure"]);
+  assert.deepEqual(ACTIONS, ["start", "pause", "resume", "stop", "skip", "extend", "configure", "reset"]);
   assert.throws(() => applyAction(s, "nap", { by: "ann", now: T0 }), TypeError);
 });

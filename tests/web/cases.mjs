@@ -10,7 +10,7 @@ import { actionLine } from "../../focuscli/web/format.js";
 import { pyRepr } from "../../focuscli/web/repr.js";
 import {
   TimerError, ValueError, cycleFromWire, cycleToWire, formatDuration, nextMoment, parseDuration,
-  stateFromWire, stateToWire, view, withServerTimes,
+  reset, stateFromWire, stateToWire, view, withServerTimes,
 } from "../../focuscli/web/timer.js";
 
 export const CASES = fileURLToPath(new URL("../cases/timer/", import.meta.url));
@@ -82,6 +82,7 @@ const RUNNERS = {
     assert.deepEqual(outcome("update", write), expected(c, "update"));
   },
   action_line: (c) => assert.equal(actionLine(c.session, c.view), c.line),
+  reset: (c) => assert.deepEqual(outcome("state", () => stateToWire(reset(c.wire, c.by, c.now))), expected(c, "state")),
 };
 
 /** Run one case of `kind`; throws an AssertionError where the module disagrees with the file. */
