@@ -1364,6 +1364,140 @@ def test_uids_that_are_not_uids_are_refused(db: Db, uid: str) -> None:
 
 
 # --------------------------------------------------------------------------------------------
+# 7b. Names with control characters (issue 11, item 5): every write that stores the name
+
+
+@pytest.mark.parametrize(("what", "char"), CONTROLS, ids=[c[0] for c in CONTROLS])
+def test_names_with_control_characters_are_refused(db: Db, what: str, char: str) -> None:
+    """A display name comes from the ID token: one holding a control character or a bidi override
+    cannot join, create, act or open a presence span under it."""
+    db.seed(seeded_world())
+    before = db.value()
+    name = f"Mal{char}lory"
+    record = {"joined_at": SV, "name": name, "code": CODE, "seat": 3}
+    writes = [
+        ("/", join_body("cara") | {"sessions/s1/members/cara": record}, "cara"),
+        ("/", create_body("cara", sid="s2") | {"sessions/s2/members/cara": {"joined_at": SV, "name": name, "seat": 1}}, "cara"),
+        ("sessions/s1", pause_body("bob", state={"updated_by_name": name}, entry={"name": name}), "bob"),
+        ("sessions/s1", {"members/bob/seen_at": SV, "presence/Span-0001": {"uid": "bob", "name": name, "from": SV, "seen": SV}}, "bob"),
+    ]
+    for path, body, uid in writes:
+        db.denied(db.rest.patch(url(path), body, params=as_user(uid, name)), before)
+    # The same writes under a printable name go in (so the refusals above are the name's).
+    assert db.rest.patch(url("/"), join_body("cara") | {"sessions/s1/members/cara": record | {"name": "Mallory"}},
+                         params=as_user("cara", "Mallory")).status_code == 200
+
+
+# --------------------------------------------------------------------------------------------
+# 7c. Ceilings and floods (issue 11): seats per session, slots per user, entries per write
+
+
+def _seated_world(count: int) -> dict[str, Any]:
+    """s1 with `count` seated members u1..u<count> (ana, the owner, is u1's seat-mate: u1 is ana)."""
+    data = world(members=("ana",))
+    session = data["sessions"]["s1"]
+    for n in range(2, count + 1):
+        uid = f"u{n}"
+        session["members"][uid] = {"joined_at": OLD, "name": uid, "seat": n}
+        session["seats"][str(n)] = uid
+    return data
+
+
+def test_flood_put_of_a_whole_session_list_refused(db: Db) -> None:
+    """Issue 11: one member PUT of 200,000 entries under users/<uid>/sessions was accepted."""
+    db.seed(world())
+    before = db.value()
+    flood = {f"s{i}": {"joined_at": SV, "slot": 1} for i in range(200_000)}
+    db.denied(db.put("cara", "users/cara/sessions", flood), before)
+    db.denied(db.put("cara", "users/cara", {"sessions": {"s2": {"joined_at": SV, "slot": 1}}, "slots": {"1": "s2"}}), before)
+
+
+def test_flood_patch_of_list_entries_refused(db: Db) -> None:
+    """Entries added one path each: each needs a slot of its own, and there are 200."""
+    db.seed(world())
+    before = db.value()
+    flood: dict[str, Any] = {f"sessions/s{i}": {"joined_at": SV, "slot": 1} for i in range(5_000)}
+    db.denied(db.patch("cara", "users/cara", {**flood, "slots/1": "s0"}), before)
+    slots = {f"slots/{i}": f"s{i}" for i in range(1, 202)}
+    entries = {f"sessions/s{i}": {"joined_at": SV, "slot": i} for i in range(1, 202)}
+    db.denied(db.patch("cara", "users/cara", {**entries, **slots}), before)  # slot 201 does not exist
+    del slots["slots/201"], entries["sessions/s201"]
+    assert db.patch("cara", "users/cara", {**entries, **slots}).status_code == 200  # 200: the ceiling
+    after = db.value()
+    db.denied(db.patch("cara", "users/cara", {"sessions/s999": {"joined_at": SV, "slot": 7}, "slots/7": "s999"}), after)
+
+
+def _creates(uid: str, count: int) -> dict[str, Any]:
+    body: dict[str, Any] = {}
+    for i in range(1, count + 1):
+        body |= create_body(uid, sid=f"s{i}", slot=i)
+    return body
+
+
+@pytest.mark.parametrize("count", [201, 5_000])
+def test_flood_patch_creating_sessions_refused(db: Db, count: int) -> None:
+    """Issue 11: one PATCH creating 5,000 sessions was accepted. Each needs a slot of its creator."""
+    db.seed({"users": {"cara": {"clock": OLD}}})
+    before = db.value()
+    db.denied(db.patch("cara", "/", _creates("cara", count)), before)
+    # Without slots (a creator's list entry for each): refused whatever the count.
+    body = _creates("cara", 2)
+    for key in [k for k in body if k.startswith("users/")]:
+        del body[key]
+    db.denied(db.patch("cara", "/", body), before)
+
+
+def test_one_write_creates_at_most_200_sessions(db: Db) -> None:
+    db.seed({"users": {"cara": {"clock": OLD}}})
+    assert db.patch("cara", "/", _creates("cara", 200)).status_code == 200
+    after = db.value()
+    assert len(after["sessions"]) == 200 and len(after["users"]["cara"]["slots"]) == 200
+    db.denied(db.patch("cara", "/", create_body("cara", sid="s201", slot=1)), after)  # slot 1 is s1's
+
+
+def test_a_session_seats_at_most_200_members(db: Db) -> None:
+    db.seed(_seated_world(200))
+    before = db.value()
+    db.denied(db.patch("cara", "/", join_body("cara", seat=201)), before)  # no seat 201
+    db.denied(db.patch("cara", "/", join_body("cara", seat=7)), before)  # u7's seat
+    db.denied(db.patch("cara", "/", {**join_body("cara", seat=7), "sessions/s1/members/u7": None}), before)
+    # One leaves: their seat is free for the next.
+    assert db.patch("u7", "/", {"sessions/s1/members/u7": None, "sessions/s1/seats/7": None}).status_code == 200
+    assert db.patch("cara", "/", join_body("cara", seat=7)).status_code == 200
+    assert db.value("sessions/s1/seats/7") == "cara"
+
+
+def test_seats_are_read_by_anyone_signed_in_and_held_by_their_member(db: Db) -> None:
+    db.seed(seeded_world())
+    assert as_object(db.get("cara", "sessions/s1/seats").json()) == {"1": "ana", "2": "bob"}
+    assert db.get(ANON, "sessions/s1/seats").status_code == 401
+    before = db.value()
+    db.denied(db.delete("cara", "sessions/s1/seats/2"), before)  # bob holds it
+    db.denied(db.delete("ana", "sessions/s1/seats/2"), before)  # even the owner: kick frees it
+    db.denied(db.put("cara", "sessions/s1/seats/3", "cara"), before)  # a seat without a record
+    db.denied(db.put("bob", "sessions/s1/seats/3", "bob"), before)  # bob's record holds seat 2
+    db.denied(db.put("cara", "sessions/s1/seats/0", "cara"), before)
+    # A seat whose member went without freeing it (an older client) is free for anyone to clear.
+    assert db.patch("ana", "/", {"sessions/s1/members/bob": None}).status_code == 200
+    assert db.delete("cara", "sessions/s1/seats/2").status_code == 200
+
+
+def test_members_from_before_the_ceilings_keep_working(db: Db) -> None:
+    """Records without a seat and list entries without a slot stay valid: they heartbeat, act and
+    leave as before (they count as nothing); only new memberships claim."""
+    data = seeded_world()
+    data["sessions"]["s1"].pop("seats")
+    for uid in ("ana", "bob"):
+        data["sessions"]["s1"]["members"][uid].pop("seat")
+        data["users"][uid] = {"sessions": {"s1": {"joined_at": OLD}}}
+    db.seed(data)
+    assert db.patch("bob", "sessions/s1/members/bob", {"seen_at": SV}).status_code == 200
+    assert db.patch("bob", "sessions/s1", pause_body("bob")).status_code == 200
+    assert db.patch("bob", "/", {"sessions/s1/members/bob": None, "users/bob/sessions/s1": None}).status_code == 200
+    assert db.patch("cara", "/", join_body("cara")).status_code == 200
+
+
+# --------------------------------------------------------------------------------------------
 # 8. The whole story, as the CLI would drive it
 
 
