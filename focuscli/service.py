@@ -36,6 +36,11 @@ PRESENCE_FRESH_MS = 45_000  # here while seen_at is this recent: 3 heartbeats, s
 # A presence span goes on while its last heartbeat is this recent (by this machine's clock; the
 # rules allow PRESENCE_FRESH_MS by the server's), else the next heartbeat opens a new one.
 SPAN_FRESH_S = 40.0
+# Ceilings the rules enforce (docs/design.md, "Ceilings"): a membership holds one of a session's
+# MAX_SEATS numbered seats, and an entry of a member's list of sessions one of their MAX_SLOTS.
+MAX_SEATS = 200
+MAX_SLOTS = 200
+SEAT_ATTEMPTS = 5  # joins racing others for the same free seat
 
 
 class Me(Protocol):
@@ -151,6 +156,9 @@ class Focus:
         # rules in force accept them; rules from before them refuse the whole write, which is
         # then made again without them (and they are not tried again by this object).
         self.history = True
+        # Seats and slots (the ceilings) likewise: rules from before them refuse them, and the
+        # membership write is then made again without them.
+        self.seating = True
         self._spans: dict[str, tuple[str, float]] = {}  # session -> (open span, clock() of its last heartbeat)
 
     # -- server clock -----------------------------------------------------------------------
@@ -206,9 +214,8 @@ class Focus:
         code = new_code()
         write = {
             f"sessions/{session}/meta": {"owner": self.uid, "created_at": SERVER_NOW},
-            f"sessions/{session}/members/{self.uid}": {"joined_at": SERVER_NOW, "name": self.name},
             f"invites/{session}": {"code": code},
-            f"users/{self.uid}/sessions/{session}": {"joined_at": SERVER_NOW},
+            **self._seated(session, {"joined_at": SERVER_NOW, "name": self.name}, seat=1),
             **self._roster(session, "joined", self.uid, self.name),
         }
         for attempt in range(UNANSWERED_RETRIES + 1):
@@ -229,8 +236,8 @@ class Focus:
                     meta = self.db.get(f"sessions/{session}/meta")
                     if meta is not None:
                         raise self._exists(session) from None
-                    if self._without_roster(write):
-                        continue  # rules from before the roster: create it without
+                    if self._without_roster(write) or self._without_seating(write):
+                        continue  # rules from before the roster or the ceilings: create it without
                     raise
                 if attempt == UNANSWERED_RETRIES:
                     raise
@@ -273,14 +280,17 @@ class Focus:
                     "(a member gets it with: focus session invite)"
                 )
             record["code"] = normalize_code(code)
-        write = {
-            f"sessions/{session}/members/{self.uid}": record,
-            f"users/{self.uid}/sessions/{session}": {"joined_at": SERVER_NOW},
-            **self._roster(session, "joined", self.uid, self.name),
-        }
-        self._update_with_roster(
-            write, BackendError(f"the invite code for {session!r} is not right; ask a member for it")
-        )
+        for _ in range(SEAT_ATTEMPTS):
+            seat = self._free_seat(session) if self.seating else None
+            write = {**self._seated(session, record, seat), **self._roster(session, "joined", self.uid, self.name)}
+            try:
+                self._update_with_roster(write)
+                return
+            except PermissionDenied:
+                if seat is not None and self.seating and self._seat_holder(session, seat) not in (None, self.uid):
+                    continue  # someone else took that seat first: another one
+                raise BackendError(f"the invite code for {session!r} is not right; ask a member for it") from None
+        raise BackendError(f"too many members joining {session!r} at once; try again")
 
     def leave(self, session: str) -> None:
         record = self._member_read(session, f"sessions/{session}/members/{self.uid}")
@@ -288,7 +298,8 @@ class Focus:
             raise self._not_member(session)
         write = {
             f"sessions/{session}/members/{self.uid}": None,
-            f"users/{self.uid}/sessions/{session}": None,
+            **self._unseated(session, record),
+            **self._unlisted(session),
             **self._roster(session, "left", self.uid, _name_in(record)),
         }
         self._update_with_roster(write)
@@ -305,6 +316,95 @@ class Focus:
         entry = {"uid": uid, "name": name, "event": event, "at": SERVER_NOW, "by": self.uid}
         return {f"sessions/{session}/roster/{secrets.token_urlsafe(12)}": entry}
 
+    # -- ceilings: seats and slots (docs/design.md, "Ceilings") -----------------------------
+
+    def _seated(self, session: str, record: dict[str, Any], seat: int | None) -> dict[str, Any]:
+        """The writes of this member's new membership: their record in ``seat`` (taking it) and
+        their list entry in a free slot (keeping the one it has); without seats and slots when
+        the rules in force do not know them. Raises when this member's list is full."""
+        entry: dict[str, Any] = {"joined_at": SERVER_NOW}
+        write: dict[str, Any] = {f"sessions/{session}/members/{self.uid}": dict(record)}
+        if self.seating and seat is not None:
+            write[f"sessions/{session}/members/{self.uid}"]["seat"] = seat
+            write[f"sessions/{session}/seats/{seat}"] = self.uid
+            slot = self._free_slot(session)
+            entry["slot"] = slot
+            write[f"users/{self.uid}/slots/{slot}"] = session
+        write[f"users/{self.uid}/sessions/{session}"] = entry
+        return write
+
+    def _free_seat(self, session: str) -> int:
+        """The lowest seat of ``session`` that nobody holds (or this member's own)."""
+        seats = _numbered(self.db.get(f"sessions/{session}/seats"))
+        for seat in range(1, MAX_SEATS + 1):
+            if seats.get(seat) in (None, self.uid):
+                return seat
+        raise BackendError(
+            f"session {session!r} has {MAX_SEATS} members, the most a session can have; "
+            "ask its owner to remove someone (focus session kick)"
+        )
+
+    def _seat_holder(self, session: str, seat: int) -> Any:
+        try:
+            return self.db.get(f"sessions/{session}/seats/{seat}")
+        except PermissionDenied:
+            return None
+
+    def _free_slot(self, session: str) -> int:
+        """The slot of this member's list entry for ``session``: the one it holds, else the
+        lowest free one (held by no entry). Raises when all MAX_SLOTS are held."""
+        mine = self.db.get(f"users/{self.uid}")
+        mine = mine if isinstance(mine, dict) else {}
+        listed = mine.get("sessions")
+        entries: dict[str, Any] = listed if isinstance(listed, dict) else {}
+        slots = _numbered(mine.get("slots"))
+
+        def held(slot: int) -> bool:
+            sid = slots.get(slot)
+            entry = entries.get(sid) if isinstance(sid, str) else None
+            return isinstance(entry, dict) and entry.get("slot") == slot
+
+        own = entries.get(session)
+        if isinstance(own, dict) and isinstance(own.get("slot"), int) and held(own["slot"]):
+            return int(own["slot"])
+        for slot in range(1, MAX_SLOTS + 1):
+            if not held(slot):
+                return slot
+        raise BackendError(
+            f"you are in {MAX_SLOTS} sessions, the most one member can be in; "
+            "leave one first (focus session list shows them)"
+        )
+
+    def _unseated(self, session: str, record: Any) -> dict[str, Any]:
+        """Freeing the seat of a member record that goes (none for records from before seats)."""
+        seat = record.get("seat") if isinstance(record, dict) else None
+        if not self.seating or not isinstance(seat, int) or isinstance(seat, bool):
+            return {}
+        return {f"sessions/{session}/seats/{seat}": None}
+
+    def _unlisted(self, session: str) -> dict[str, Any]:
+        """Removing this member's list entry for ``session``, and freeing the slot it holds."""
+        write: dict[str, Any] = {f"users/{self.uid}/sessions/{session}": None}
+        entry = self.db.get(f"users/{self.uid}/sessions/{session}")
+        slot = entry.get("slot") if isinstance(entry, dict) else None
+        if self.seating and isinstance(slot, int) and not isinstance(slot, bool):
+            if self.db.get(f"users/{self.uid}/slots/{slot}") == session:
+                write[f"users/{self.uid}/slots/{slot}"] = None
+        return write
+
+    def _without_seating(self, write: dict[str, Any]) -> bool:
+        """Drop seats and slots from ``write`` (after a refusal); False if it had none."""
+        keys = [k for k in write if "/seats/" in k or "/slots/" in k]
+        for key in keys:
+            del write[key]
+        for key, value in write.items():
+            if isinstance(value, dict) and ("/members/" in key or key.startswith("users/")):
+                value.pop("seat", None)
+                value.pop("slot", None)
+        if keys:
+            self.seating = False
+        return bool(keys)
+
     def _without_roster(self, write: dict[str, Any]) -> bool:
         """Drop the roster entry from ``write`` (after a refusal); False if it had none."""
         keys = [k for k in write if "/roster/" in k]
@@ -316,13 +416,14 @@ class Focus:
 
     def _update_with_roster(self, write: dict[str, Any], refused: FocusError | None = None) -> None:
         """One update at the root; refused, once more without its roster entry (rules from
-        before the roster), then ``refused`` (or the refusal itself)."""
-        for _ in range(2):
+        before the roster), and without seats and slots (rules from before the ceilings), then
+        ``refused`` (or the refusal itself)."""
+        for _ in range(3):
             try:
                 self.db.update("", write)
                 return
             except PermissionDenied:
-                if self._without_roster(write):
+                if self._without_roster(write) or self._without_seating(write):
                     continue
                 if refused is not None:
                     raise refused from None
@@ -362,6 +463,7 @@ class Focus:
         code = new_code()
         write = {
             f"sessions/{session}/members/{uid}": None,
+            **self._unseated(session, record),
             f"invites/{session}": {"code": code},
             **self._roster(session, "removed", uid, _name_in(record)),
         }
@@ -387,9 +489,7 @@ class Focus:
     def delete(self, session: str) -> None:
         """Delete the session and its invite; owner only."""
         self._require_owner(session, "delete it")
-        self.db.update(
-            "", {f"sessions/{session}": None, f"invites/{session}": None, f"users/{self.uid}/sessions/{session}": None}
-        )
+        self.db.update("", {f"sessions/{session}": None, f"invites/{session}": None, **self._unlisted(session)})
 
     def invite_code(self, session: str) -> str:
         invite = self._member_read(session, f"invites/{session}")
@@ -466,7 +566,7 @@ class Focus:
             except PermissionDenied:
                 meta = state = None  # no longer a member
             if meta is None:
-                self.db.update("", {f"users/{self.uid}/sessions/{session}": None})
+                self.db.update("", self._unlisted(session))
                 continue
             if meta.get("owner") != self.uid:
                 continue
@@ -705,6 +805,18 @@ def presence(members: Mapping[str, Any], server_now: int) -> dict[str, dict[str,
         fresh = seen_at is not None and server_now - seen_at <= PRESENCE_FRESH_MS
         record["here"] = fresh and (away_at is None or away_at < seen_at)  # type: ignore[operator]
         out[uid] = record
+    return out
+
+
+def _numbered(raw: Any) -> dict[int, Any]:
+    """Seats or slots by number, as stored: an object keyed "1".."200" or, when the keys are
+    dense enough, the array RTDB makes of it."""
+    items = enumerate(raw) if isinstance(raw, list) else raw.items() if isinstance(raw, dict) else iter(())
+    out: dict[int, Any] = {}
+    for key, value in items:
+        number = int(key) if isinstance(key, int) or (isinstance(key, str) and key.isdigit()) else 0
+        if 1 <= number <= max(MAX_SEATS, MAX_SLOTS) and value is not None:
+            out[number] = value
     return out
 
 
