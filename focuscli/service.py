@@ -387,10 +387,23 @@ class Focus:
         write: dict[str, Any] = {f"users/{self.uid}/sessions/{session}": None}
         entry = self.db.get(f"users/{self.uid}/sessions/{session}")
         slot = entry.get("slot") if isinstance(entry, dict) else None
-        if self.seating and isinstance(slot, int) and not isinstance(slot, bool):
-            if self.db.get(f"users/{self.uid}/slots/{slot}") == session:
-                write[f"users/{self.uid}/slots/{slot}"] = None
+        held = self.seating and isinstance(slot, int) and not isinstance(slot, bool)
+        if held and self.db.get(f"users/{self.uid}/slots/{slot}") == session:
+            write[f"users/{self.uid}/slots/{slot}"] = None
         return write
+
+    def _stale_seats(self, session: str) -> dict[str, Any]:
+        """Freeing the seats held by no member record (members who went with a client from
+        before seats): a joiner cannot tell them from taken ones, the owner can."""
+        if not self.seating:
+            return {}
+        members = self.members(session)
+        seats = _numbered(self.db.get(f"sessions/{session}/seats"))
+        stale = [
+            seat for seat, uid in seats.items()
+            if not (isinstance(uid, str) and isinstance(members.get(uid), dict) and members[uid].get("seat") == seat)
+        ]  # fmt: skip
+        return {f"sessions/{session}/seats/{seat}": None for seat in stale}
 
     def _without_seating(self, write: dict[str, Any]) -> bool:
         """Drop seats and slots from ``write`` (after a refusal); False if it had none."""
@@ -464,6 +477,7 @@ class Focus:
         write = {
             f"sessions/{session}/members/{uid}": None,
             **self._unseated(session, record),
+            **self._stale_seats(session),
             f"invites/{session}": {"code": code},
             **self._roster(session, "removed", uid, _name_in(record)),
         }

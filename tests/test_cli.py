@@ -444,6 +444,52 @@ def test_leave_needs_membership_and_forgets_only_the_remembered_session(focus: A
     assert (stranger.code, stranger.err) == (1, "focus: you (eve) are not a member of 'two'; join with: focus join two --code CODE\n")
 
 
+def test_joining_a_full_session_says_so_and_a_kick_makes_room(focus: Any, rest: Any) -> None:
+    """The ceiling of 200 members per session (docs/design.md, "Ceilings"): the 201st gets one
+    line and nothing is written; once the owner removes someone, their seat is the next one's."""
+    code = focus("session", "create", "team").out.split()[-1]
+    members = {f"u{n}": {"joined_at": 1, "name": f"u{n}", "seat": n} for n in range(2, 201)}
+    assert rest.patch("/sessions/team.json", {"members/" + uid: rec for uid, rec in members.items()}
+                      | {f"seats/{n}": f"u{n}" for n in range(2, 201)}).status_code == 200
+    before = rest.value("/.json")
+    full = focus("join", "team", "--code", code, user="bob")
+    assert (full.code, full.out, full.err) == (
+        1, "", "focus: session 'team' has 200 members, the most a session can have; "
+        "ask its owner to remove someone (focus session kick)\n",
+    )
+    assert rest.value("/.json") == before
+    assert focus("session", "kick", "u7").code == 0
+    assert focus("join", "team", "--code", focus("session", "invite").out.split()[-1], user="bob").code == 0
+    assert rest.value("/sessions/team/members/bob/seat.json") == 7
+    assert rest.value("/sessions/team/seats/7.json") == "bob"
+
+
+def test_a_member_in_200_sessions_cannot_join_another(focus: Any, rest: Any) -> None:
+    code = focus("session", "create", "team").out.split()[-1]
+    listed = {f"sessions/s{n}": {"joined_at": 1, "slot": n} for n in range(1, 201)}
+    assert rest.patch("/users/bob.json", listed | {f"slots/{n}": f"s{n}" for n in range(1, 201)}).status_code == 200
+    before = rest.value("/.json")
+    full = focus("join", "team", "--code", code, user="bob")
+    assert (full.code, full.err) == (
+        1, "focus: you are in 200 sessions, the most one member can be in; leave one first (focus session list shows them)\n"
+    )
+    assert rest.value("/.json") == before
+    # Leaving one (its slot is freed with the entry) makes room.
+    assert rest.patch("/users/bob.json", {"sessions/s9": None}).status_code == 200  # gone, as cleanup does
+    assert focus("join", "team", "--code", code, user="bob").code == 0
+    assert rest.value("/users/bob/sessions/team.json")["slot"] == 9
+
+
+def test_leaving_frees_the_seat_and_the_slot(focus: Any, rest: Any) -> None:
+    code = focus("session", "create", "team").out.split()[-1]
+    assert focus("join", "team", "--code", code, user="bob").code == 0
+    assert rest.value("/sessions/team/seats/2.json") == "bob"
+    assert rest.value("/users/bob/slots/1.json") == "team"
+    assert focus("leave", user="bob").out == "left team\n"
+    assert rest.value("/sessions/team/seats/2.json") is None
+    assert rest.value("/users/bob.json") in (None, {})
+
+
 @pytest.mark.parametrize("fmt", ["{label.x}", "{remaining_ms[0]}", "{round:x.y}", "{"])
 def test_format_strings_that_cannot_work_are_usage_errors(focus: Any, fmt: str) -> None:
     focus("start", "--session", "team")
