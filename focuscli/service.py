@@ -40,7 +40,7 @@ SPAN_FRESH_S = 40.0
 # MAX_SEATS numbered seats, and an entry of a member's list of sessions one of their MAX_SLOTS.
 MAX_SEATS = 200
 MAX_SLOTS = 200
-SEAT_ATTEMPTS = 5  # joins racing others for the same free seat
+SEAT_ATTEMPTS = MAX_RETRIES  # races for a free seat a join may lose (20 members joining at once)
 
 
 class Me(Protocol):
@@ -280,17 +280,29 @@ class Focus:
                     "(a member gets it with: focus session invite)"
                 )
             record["code"] = normalize_code(code)
-        for _ in range(SEAT_ATTEMPTS):
-            seat = self._free_seat(session) if self.seating else None
-            write = {**self._seated(session, record, seat), **self._roster(session, "joined", self.uid, self.name)}
+        lost = 0  # races lost for a seat
+        seat = self._free_seat(session) if self.seating else None
+        write = {**self._seated(session, record, seat), **self._roster(session, "joined", self.uid, self.name)}
+        while True:
             try:
-                self._update_with_roster(write)
+                self.db.update("", write)
                 return
             except PermissionDenied:
-                if seat is not None and self.seating and self._seat_holder(session, seat) not in (None, self.uid):
-                    continue  # someone else took that seat first: another one
-                raise BackendError(f"the invite code for {session!r} is not right; ask a member for it") from None
-        raise BackendError(f"too many members joining {session!r} at once; try again")
+                pass
+            if self.seating and seat is not None and self._seat_holder(session, seat) not in (None, self.uid):
+                # Someone else took that seat first: another one, at random among the free ones
+                # so that the joiners who lost this race do not all collide again.
+                lost += 1
+                if lost >= SEAT_ATTEMPTS:
+                    raise BackendError(f"too many members joining {session!r} at once; try again")
+                first, cap = RETRY_BACKOFF_S
+                self.sleep(random.uniform(0, min(cap, first * 2**lost)))
+                seat = self._free_seat(session, lowest=False)
+                write = {**self._seated(session, record, seat), **self._roster(session, "joined", self.uid, self.name)}
+                continue
+            if self._without_roster(write) or self._without_seating(write):
+                continue  # rules from before the roster or the ceilings: once more without
+            raise BackendError(f"the invite code for {session!r} is not right; ask a member for it")
 
     def leave(self, session: str) -> None:
         record = self._member_read(session, f"sessions/{session}/members/{self.uid}")
@@ -333,12 +345,14 @@ class Focus:
         write[f"users/{self.uid}/sessions/{session}"] = entry
         return write
 
-    def _free_seat(self, session: str) -> int:
-        """The lowest seat of ``session`` that nobody holds (or this member's own)."""
+    def _free_seat(self, session: str, *, lowest: bool = True) -> int:
+        """The lowest seat of ``session`` that nobody holds, or this member's own (``lowest``
+        False: any free one, at random)."""
         seats = _numbered(self.db.get(f"sessions/{session}/seats"))
-        for seat in range(1, MAX_SEATS + 1):
-            if seats.get(seat) in (None, self.uid):
-                return seat
+        free = [seat for seat in range(1, MAX_SEATS + 1) if seats.get(seat) in (None, self.uid)]
+        own = [seat for seat in free if seats.get(seat) == self.uid]
+        if free:
+            return own[0] if own else free[0] if lowest else random.choice(free)
         raise BackendError(
             f"session {session!r} has {MAX_SEATS} members, the most a session can have; "
             "ask its owner to remove someone (focus session kick)"

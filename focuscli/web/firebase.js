@@ -25,7 +25,7 @@ import { stateFromWire } from "./timer.js";
 const MAX_ATTEMPTS = 30; // focuscli/service.py MAX_RETRIES
 const BACKOFF_MS = [10, 200]; // first pause after a lost race, cap (service.py RETRY_BACKOFF_S)
 const CEILING = 200; // seats of a session, slots of a member's list (service.py MAX_SEATS, MAX_SLOTS)
-const SEAT_ATTEMPTS = 5; // service.py SEAT_ATTEMPTS
+const SEAT_ATTEMPTS = MAX_ATTEMPTS; // races for a free seat a join may lose (service.py SEAT_ATTEMPTS)
 
 /** A write the rules refused (not a member, a stale rev): the SDK's PERMISSION_DENIED. */
 export function isRefusal(err) {
@@ -178,9 +178,13 @@ export async function join(conn, session, me, code) {
   const record = { joined_at: serverTimestamp(), name: me.name };
   if (code) record.code = code.trim().toUpperCase();
   for (let attempt = 0; attempt < SEAT_ATTEMPTS; attempt += 1) {
+    // The lowest free seat (or our own); after a lost race, any free one at random, so that the
+    // joiners who lost it do not all collide again.
     const seats = numbered((await get(ref(conn.db, `sessions/${session}/seats`))).val());
-    let seat = 0;
-    for (let n = 1; n <= CEILING && !seat; n += 1) if (!seats.has(n) || seats.get(n) === me.uid) seat = n;
+    const free = [];
+    for (let n = 1; n <= CEILING; n += 1) if (!seats.has(n) || seats.get(n) === me.uid) free.push(n);
+    const own = free.find((n) => seats.get(n) === me.uid);
+    const seat = own || (attempt === 0 ? free[0] : free[Math.floor(Math.random() * free.length)]);
     if (!seat) {
       throw new Error(
         `session ${session} has ${CEILING} members, the most a session can have; ask its owner to remove someone`,
@@ -199,6 +203,7 @@ export async function join(conn, session, me, code) {
       if (!isRefusal(err)) throw err;
       const holder = (await get(ref(conn.db, `sessions/${session}/seats/${seat}`))).val();
       if (holder === null || holder === me.uid) throw err; // not a lost race for the seat: the code
+      await pause(Math.random() * Math.min(BACKOFF_MS[1], BACKOFF_MS[0] * 2 ** attempt));
     }
   }
   throw new Error(`too many members joining ${session} at once; try again`);
