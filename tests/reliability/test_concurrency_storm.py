@@ -242,7 +242,7 @@ def test_concurrency_storm(
 
     # -- (c) the stored data keeps the rules' invariants -------------------------------------
     window = (t_go * 1000 - 1, t_settled * 1000 + 1)
-    assert set(sess) <= {"meta", "members", "state", "log", "states", "roster", "presence"}, set(sess)
+    assert set(sess) <= {"meta", "members", "state", "log", "states", "roster", "presence", "seats"}, set(sess)
     # the history records: each state record is the state its rev made (as its log entry says),
     # the last one the state itself; the roster holds each member's joining, by themselves
     records = {e["rev"]: e for e in _entries(sess.get("states"))}
