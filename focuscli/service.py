@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 import random
+import re
 import secrets
 import time
 from collections.abc import Callable, Generator, Iterator, Mapping
@@ -40,6 +41,9 @@ SPAN_FRESH_S = 40.0
 # MAX_SEATS numbered seats, and an entry of a member's list of sessions one of their MAX_SLOTS.
 MAX_SEATS = 200
 MAX_SLOTS = 200
+# What the rules refuse in names and labels: C0 and C1 controls, DEL, bidi embeddings, overrides
+# and isolates (docs/design.md, "What the rules admit").
+REFUSED_TEXT = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 SEAT_ATTEMPTS = MAX_RETRIES  # races for a free seat a join may lose (20 members joining at once)
 
 
@@ -208,6 +212,7 @@ class Focus:
 
     def create(self, session: str) -> str:
         """Create ``session`` with this member as owner; returns the invite code."""
+        self._name_allowed()
         meta = self.db.get(f"sessions/{session}/meta")
         if meta is not None:
             raise self._exists(session)
@@ -269,6 +274,7 @@ class Focus:
         return isinstance(invite, dict) and invite.get("code") == code
 
     def join(self, session: str, code: str | None) -> None:
+        self._name_allowed()
         meta = self.db.get(f"sessions/{session}/meta")
         if meta is None:
             raise UsageError(f"no session named {session!r}; create it with: focus session create {session}")
@@ -329,6 +335,14 @@ class Focus:
         return {f"sessions/{session}/roster/{secrets.token_urlsafe(12)}": entry}
 
     # -- ceilings: seats and slots (docs/design.md, "Ceilings") -----------------------------
+
+    def _name_allowed(self) -> None:
+        """Refuse, before anything is written, to store a display name the rules refuse."""
+        if REFUSED_TEXT.search(self.name):
+            raise UsageError(
+                f"your display name {self.name!r} holds control characters, which sessions refuse; "
+                "choose another with: focus login EMAIL --name NAME"
+            )
 
     def _seated(self, session: str, record: dict[str, Any], seat: int | None) -> dict[str, Any]:
         """The writes of this member's new membership: their record in ``seat`` (taking it) and
@@ -663,6 +677,7 @@ class Focus:
         may still have committed (its answer lost, the copy urllib3 re-sent refused because the
         original already moved the rev), so before planning again the log is checked for it.
         """
+        self._name_allowed()
         if create and not self.exists(session):
             try:  # refuse a senseless action before anything is written
                 action(TimerState(), self.server_now())

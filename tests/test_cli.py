@@ -480,6 +480,24 @@ def test_a_member_in_200_sessions_cannot_join_another(focus: Any, rest: Any) -> 
     assert rest.value("/users/bob/sessions/team.json")["slot"] == 9
 
 
+def test_a_name_with_control_characters_is_refused_before_anything_is_written(
+    focus: Any, rest: Any, server_url: str, ns: str, tmp_path: Path
+) -> None:
+    """The rules refuse names with controls or bidi overrides (a profile set elsewhere can hold
+    one): the CLI says so in one line, escaped, and writes nothing."""
+    code = focus("session", "create", "team").out.split()[-1]
+    seed_profile(f"{server_url}?ns={ns}", tmp_path / "mal" / "config", "mal", name="Mal\u202elory\x1b[2J")
+    before = rest.value("/.json")
+    for args in (["join", "team", "--code", code], ["session", "create", "mine"], ["start", "--session", "mine"]):
+        result = focus(*args, user="mal")
+        assert (result.code, result.out) == (2, ""), result
+        assert result.err == (
+            "focus: your display name 'Mal\\u202elory\\x1b[2J' holds control characters, which sessions refuse; "
+            "choose another with: focus login EMAIL --name NAME\n"
+        )
+    assert rest.value("/.json") == before
+
+
 def test_leaving_frees_the_seat_and_the_slot(focus: Any, rest: Any) -> None:
     code = focus("session", "create", "team").out.split()[-1]
     assert focus("join", "team", "--code", code, user="bob").code == 0
