@@ -221,8 +221,8 @@ class Focus:
             f"sessions/{session}/meta": {"owner": self.uid, "created_at": SERVER_NOW},
             f"invites/{session}": {"code": code},
             **self._seated(session, {"joined_at": SERVER_NOW, "name": self.name}, seat=1),
-            **self._roster(session, "joined", self.uid, self.name),
         }
+        write |= self._roster(session, "joined", self.uid, write[f"sessions/{session}/members/{self.uid}"])
         for attempt in range(UNANSWERED_RETRIES + 1):
             try:
                 self.db.update("", write)
@@ -288,7 +288,7 @@ class Focus:
             record["code"] = normalize_code(code)
         lost = 0  # races lost for a seat
         seat = self._free_seat(session) if self.seating else None
-        write = {**self._seated(session, record, seat), **self._roster(session, "joined", self.uid, self.name)}
+        write = self._joining(session, record, seat)
         while True:
             try:
                 self.db.update("", write)
@@ -304,7 +304,7 @@ class Focus:
                 first, cap = RETRY_BACKOFF_S
                 self.sleep(random.uniform(0, min(cap, first * 2**lost)))
                 seat = self._free_seat(session, lowest=False)
-                write = {**self._seated(session, record, seat), **self._roster(session, "joined", self.uid, self.name)}
+                write = self._joining(session, record, seat)
                 continue
             if self._without_roster(write) or self._without_seating(write):
                 continue  # rules from before the roster or the ceilings: once more without
@@ -318,7 +318,7 @@ class Focus:
             f"sessions/{session}/members/{self.uid}": None,
             **self._unseated(session, record),
             **self._unlisted(session),
-            **self._roster(session, "left", self.uid, _name_in(record)),
+            **self._roster(session, "left", self.uid, record),
         }
         self._update_with_roster(write)
 
@@ -326,15 +326,31 @@ class Focus:
         mine = self.db.get(f"users/{self.uid}/sessions") or {}
         return sorted(mine)
 
-    def _roster(self, session: str, event: str, uid: str, name: str | None) -> dict[str, Any]:
-        """The roster entry of a membership change (joined, left, removed), for the same update
-        as the change; none when the rules in force do not know the roster, or no name is known."""
+    def _roster(self, session: str, event: str, uid: str, record: Any) -> dict[str, Any]:
+        """The roster entry of a membership change, for the same update as the change: ``joined``
+        (``record`` is the new member record, which gets the entry's key as ``roster``), ``left``
+        or ``removed`` (``record`` is the one that goes: the key is ``<uid>-<joined_at>``). None
+        when the rules in force do not know the roster, or no name or joining time is known."""
+        name = _name_in(record)
         if not self.history or name is None:
             return {}
+        if event == "joined":
+            key = secrets.token_urlsafe(12)
+            record["roster"] = key
+        else:
+            joined_at = _timestamp(record.get("joined_at"))
+            if joined_at is None:
+                return {}
+            key = f"{uid}-{joined_at}"
         entry = {"uid": uid, "name": name, "event": event, "at": SERVER_NOW, "by": self.uid}
-        return {f"sessions/{session}/roster/{secrets.token_urlsafe(12)}": entry}
+        return {f"sessions/{session}/roster/{key}": entry}
 
     # -- ceilings: seats and slots (docs/design.md, "Ceilings") -----------------------------
+
+    def _joining(self, session: str, record: dict[str, Any], seat: int | None) -> dict[str, Any]:
+        """The update of this member joining ``session``: record, seat, list entry, roster."""
+        write = self._seated(session, record, seat)
+        return write | self._roster(session, "joined", self.uid, write[f"sessions/{session}/members/{self.uid}"])
 
     def _name_allowed(self) -> None:
         """Refuse, before anything is written, to store a display name the rules refuse."""
@@ -451,6 +467,9 @@ class Focus:
         keys = [k for k in write if "/roster/" in k]
         for key in keys:
             del write[key]
+        for key, value in write.items():
+            if isinstance(value, dict) and "/members/" in key:
+                value.pop("roster", None)
         if keys:
             self.history = False
         return bool(keys)
@@ -507,7 +526,7 @@ class Focus:
             **self._unseated(session, record),
             **self._stale_seats(session),
             f"invites/{session}": {"code": code},
-            **self._roster(session, "removed", uid, _name_in(record)),
+            **self._roster(session, "removed", uid, record),
         }
         self._update_with_roster(write)
         return str(record.get("name") or uid), code
@@ -556,8 +575,10 @@ class Focus:
                 write: dict[str, Any] = {f"members/{self.uid}/seen_at": SERVER_NOW}
                 if attempt:  # the span goes on
                     write[f"presence/{key}/seen"] = SERVER_NOW
-                else:  # a new span: the first heartbeat of a watch, or after a silence
+                else:  # a new span: the first heartbeat of a watch, or after a silence; the
+                    # record names it (the rules admit one new span per write, the one named)
                     write[f"presence/{key}"] = {"uid": self.uid, "name": self.name, "from": SERVER_NOW, "seen": SERVER_NOW}
+                    write[f"members/{self.uid}/span"] = key
                 try:
                     self.db.update(f"sessions/{session}", write)
                 except PermissionDenied:
