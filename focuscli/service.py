@@ -716,6 +716,8 @@ class Focus:
             except timer.TimerError as err:
                 raise NotNow(str(err)) from None
             new = replace(new, updated_by_name=self.name)
+            if new.label and new.label != state.label and REFUSED_TEXT.search(new.label):
+                raise UsageError(f"the label {new.label!r} holds control characters, which sessions refuse")
             entry = plan.log_entry(new, self.uid, self.name, op, note)
             tried[new.rev] = new
             try:

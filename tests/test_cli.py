@@ -498,6 +498,22 @@ def test_a_name_with_control_characters_is_refused_before_anything_is_written(
     assert rest.value("/.json") == before
 
 
+@pytest.mark.parametrize("label", ["a\tb", "title\x1b]0;owned\x07", "rev\u202eersed"])
+def test_a_label_with_control_characters_is_refused_before_anything_is_written(focus: Any, rest: Any, label: str) -> None:
+    """The rules refuse such labels; the CLI says so in one line (the label escaped) first."""
+    refused = (2, "", f"focus: the label {label!r} holds control characters, which sessions refuse\n")
+    focus("start", "--session", "team")
+    before = rest.value("/.json")
+    relabel = focus("label", label)
+    assert (relabel.code, relabel.out, relabel.err) == refused
+    assert rest.value("/.json") == before
+    assert focus("stop").code == 0
+    before = rest.value("/.json")
+    start = focus("start", "--label", label)
+    assert (start.code, start.out, start.err) == refused
+    assert rest.value("/.json") == before
+
+
 def test_leaving_frees_the_seat_and_the_slot(focus: Any, rest: Any) -> None:
     code = focus("session", "create", "team").out.split()[-1]
     assert focus("join", "team", "--code", code, user="bob").code == 0
