@@ -37,8 +37,9 @@ PRESENCE_FRESH_MS = 45_000  # here while seen_at is this recent: 3 heartbeats, s
 # A presence span goes on while its last heartbeat is this recent (by this machine's clock; the
 # rules allow PRESENCE_FRESH_MS by the server's), else the next heartbeat opens a new one.
 SPAN_FRESH_S = 40.0
-# Ceilings the rules enforce (docs/design.md, "Ceilings"): a membership holds one of a session's
-# MAX_SEATS numbered seats, and an entry of a member's list of sessions one of their MAX_SLOTS.
+# Ceilings the rules enforce (docs/design.md, "What the rules admit, and the ceilings"): a
+# membership holds one of a session's MAX_SEATS numbered seats, and an entry of a member's list
+# of sessions one of their MAX_SLOTS.
 MAX_SEATS = 200
 MAX_SLOTS = 200
 # What the rules refuse in names and labels: C0 and C1 controls, DEL, bidi embeddings, overrides
@@ -345,7 +346,7 @@ class Focus:
         entry = {"uid": uid, "name": name, "event": event, "at": SERVER_NOW, "by": self.uid}
         return {f"sessions/{session}/roster/{key}": entry}
 
-    # -- ceilings: seats and slots (docs/design.md, "Ceilings") -----------------------------
+    # -- ceilings: seats and slots (docs/design.md, "What the rules admit") ---------------
 
     def _joining(self, session: str, record: dict[str, Any], seat: int | None) -> dict[str, Any]:
         """The update of this member joining ``session``: record, seat, list entry, roster."""

@@ -445,8 +445,9 @@ def test_leave_needs_membership_and_forgets_only_the_remembered_session(focus: A
 
 
 def test_joining_a_full_session_says_so_and_a_kick_makes_room(focus: Any, rest: Any) -> None:
-    """The ceiling of 200 members per session (docs/design.md, "Ceilings"): the 201st gets one
-    line and nothing is written; once the owner removes someone, their seat is the next one's."""
+    """The ceiling of 200 members per session (docs/design.md, "What the rules admit, and the
+    ceilings"): the 201st gets one line and nothing is written; once the owner removes someone,
+    their seat is the next one's."""
     code = focus("session", "create", "team").out.split()[-1]
     members = {f"u{n}": {"joined_at": 1, "name": f"u{n}", "seat": n} for n in range(2, 201)}
     assert rest.patch("/sessions/team.json", {"members/" + uid: rec for uid, rec in members.items()}

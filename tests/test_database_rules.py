@@ -28,7 +28,8 @@ RULES_FILE = ROOT / "firebase" / "database.rules.json"
 
 SV = {".sv": "timestamp"}
 CODE = "Inv1te-code_0042"
-# Each member's seat in s1 (the ceiling of members per session: docs/design.md, "Ceilings").
+# Each member's seat in s1 (the ceiling of members per session: docs/design.md, "What the rules
+# admit, and the ceilings").
 SEATS = {"ana": 1, "bob": 2, "cara": 3, "dan": 4, "eve": 5}
 OP = "Ab3_-xYz09kLmNoP"  # an action's operation id, as secrets.token_urlsafe(12) makes them
 HOUR = 3_600_000
