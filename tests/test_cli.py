@@ -444,6 +444,87 @@ def test_leave_needs_membership_and_forgets_only_the_remembered_session(focus: A
     assert (stranger.code, stranger.err) == (1, "focus: you (eve) are not a member of 'two'; join with: focus join two --code CODE\n")
 
 
+def test_joining_a_full_session_says_so_and_a_kick_makes_room(focus: Any, rest: Any) -> None:
+    """The ceiling of 200 members per session (docs/design.md, "What the rules admit, and the
+    ceilings"): the 201st gets one line and nothing is written; once the owner removes someone,
+    their seat is the next one's."""
+    code = focus("session", "create", "team").out.split()[-1]
+    members = {f"u{n}": {"joined_at": 1, "name": f"u{n}", "seat": n} for n in range(2, 201)}
+    assert rest.patch("/sessions/team.json", {"members/" + uid: rec for uid, rec in members.items()}
+                      | {f"seats/{n}": f"u{n}" for n in range(2, 201)}).status_code == 200
+    before = rest.value("/.json")
+    full = focus("join", "team", "--code", code, user="bob")
+    assert (full.code, full.out, full.err) == (
+        1, "", "focus: session 'team' has 200 members, the most a session can have; "
+        "ask its owner to remove someone (focus session kick)\n",
+    )
+    assert rest.value("/.json") == before
+    assert focus("session", "kick", "u7").code == 0
+    assert focus("join", "team", "--code", focus("session", "invite").out.split()[-1], user="bob").code == 0
+    assert rest.value("/sessions/team/members/bob/seat.json") == 7
+    assert rest.value("/sessions/team/seats/7.json") == "bob"
+
+
+def test_a_member_in_200_sessions_cannot_join_another(focus: Any, rest: Any) -> None:
+    code = focus("session", "create", "team").out.split()[-1]
+    listed = {f"sessions/s{n}": {"joined_at": 1, "slot": n} for n in range(1, 201)}
+    assert rest.patch("/users/bob.json", listed | {f"slots/{n}": f"s{n}" for n in range(1, 201)}).status_code == 200
+    before = rest.value("/.json")
+    full = focus("join", "team", "--code", code, user="bob")
+    assert (full.code, full.err) == (
+        1, "focus: you are in 200 sessions, the most one member can be in; leave one first (focus session list shows them)\n"
+    )
+    assert rest.value("/.json") == before
+    # Leaving one (its slot is freed with the entry) makes room.
+    assert rest.patch("/users/bob.json", {"sessions/s9": None}).status_code == 200  # gone, as cleanup does
+    assert focus("join", "team", "--code", code, user="bob").code == 0
+    assert rest.value("/users/bob/sessions/team.json")["slot"] == 9
+
+
+def test_a_name_with_control_characters_is_refused_before_anything_is_written(
+    focus: Any, rest: Any, server_url: str, ns: str, tmp_path: Path
+) -> None:
+    """The rules refuse names with controls or bidi overrides (a profile set elsewhere can hold
+    one): the CLI says so in one line, escaped, and writes nothing."""
+    code = focus("session", "create", "team").out.split()[-1]
+    seed_profile(f"{server_url}?ns={ns}", tmp_path / "mal" / "config", "mal", name="Mal\u202elory\x1b[2J")
+    before = rest.value("/.json")
+    for args in (["join", "team", "--code", code], ["session", "create", "mine"], ["start", "--session", "mine"]):
+        result = focus(*args, user="mal")
+        assert (result.code, result.out) == (2, ""), result
+        assert result.err == (
+            "focus: your display name 'Mal\\u202elory\\x1b[2J' holds control characters, which sessions refuse; "
+            "choose another with: focus login EMAIL --name NAME\n"
+        )
+    assert rest.value("/.json") == before
+
+
+@pytest.mark.parametrize("label", ["a\tb", "title\x1b]0;owned\x07", "rev\u202eersed"])
+def test_a_label_with_control_characters_is_refused_before_anything_is_written(focus: Any, rest: Any, label: str) -> None:
+    """The rules refuse such labels; the CLI says so in one line (the label escaped) first."""
+    refused = (2, "", f"focus: the label {label!r} holds control characters, which sessions refuse\n")
+    focus("start", "--session", "team")
+    before = rest.value("/.json")
+    relabel = focus("label", label)
+    assert (relabel.code, relabel.out, relabel.err) == refused
+    assert rest.value("/.json") == before
+    assert focus("stop").code == 0
+    before = rest.value("/.json")
+    start = focus("start", "--label", label)
+    assert (start.code, start.out, start.err) == refused
+    assert rest.value("/.json") == before
+
+
+def test_leaving_frees_the_seat_and_the_slot(focus: Any, rest: Any) -> None:
+    code = focus("session", "create", "team").out.split()[-1]
+    assert focus("join", "team", "--code", code, user="bob").code == 0
+    assert rest.value("/sessions/team/seats/2.json") == "bob"
+    assert rest.value("/users/bob/slots/1.json") == "team"
+    assert focus("leave", user="bob").out == "left team\n"
+    assert rest.value("/sessions/team/seats/2.json") is None
+    assert rest.value("/users/bob.json") in (None, {})
+
+
 @pytest.mark.parametrize("fmt", ["{label.x}", "{remaining_ms[0]}", "{round:x.y}", "{"])
 def test_format_strings_that_cannot_work_are_usage_errors(focus: Any, fmt: str) -> None:
     focus("start", "--session", "team")

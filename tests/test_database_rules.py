@@ -28,6 +28,9 @@ RULES_FILE = ROOT / "firebase" / "database.rules.json"
 
 SV = {".sv": "timestamp"}
 CODE = "Inv1te-code_0042"
+# Each member's seat in s1 (the ceiling of members per session: docs/design.md, "What the rules
+# admit, and the ceilings").
+SEATS = {"ana": 1, "bob": 2, "cara": 3, "dan": 4, "eve": 5}
 OP = "Ab3_-xYz09kLmNoP"  # an action's operation id, as secrets.token_urlsafe(12) makes them
 HOUR = 3_600_000
 OLD = 1_000_000  # a timestamp from 1970: long past, so "idle" and "not now"
@@ -138,7 +141,8 @@ def session_data(
     """Admin-side data for one session (timestamps are plain numbers unless given as SV)."""
     session: dict[str, Any] = {
         "meta": {"owner": owner, "created_at": created_at},
-        "members": {m: {"joined_at": OLD, "name": m} for m in members},
+        "members": {m: {"joined_at": OLD, "name": m, "seat": SEATS[m]} for m in members},
+        "seats": {str(SEATS[m]): m for m in members},
     }
     if state is not None:
         session["state"] = state
@@ -154,7 +158,7 @@ def world(**kw: Any) -> dict[str, Any]:
         "sessions": {"s1": session_data(**kw)},
         "invites": {"s1": {"code": CODE}},
         "users": {
-            **{m: {"sessions": {"s1": {"joined_at": OLD}}} for m in members},
+            **{m: {"sessions": {"s1": {"joined_at": OLD, "slot": 1}}, "slots": {"1": "s1"}} for m in members},
             "cara": {"clock": OLD},
         },
     }
@@ -201,24 +205,37 @@ def stopped_world(**state_changes: Any) -> dict[str, Any]:
 # The client's writes, exactly as the CLI sends them -----------------------------------------
 
 
-def create_body(uid: str = "ana", sid: str = "s1", code: str = CODE) -> dict[str, Any]:
+def create_body(uid: str = "ana", sid: str = "s1", code: str = CODE, slot: int = 1) -> dict[str, Any]:
     return {
         f"sessions/{sid}/meta": {"owner": uid, "created_at": SV},
-        f"sessions/{sid}/members/{uid}": {"joined_at": SV, "name": uid},
+        f"sessions/{sid}/members/{uid}": {"joined_at": SV, "name": uid, "seat": 1},
+        f"sessions/{sid}/seats/1": uid,
         f"invites/{sid}": {"code": code},
-        f"users/{uid}/sessions/{sid}": {"joined_at": SV},
+        f"users/{uid}/sessions/{sid}": {"joined_at": SV, "slot": slot},
+        f"users/{uid}/slots/{slot}": sid,
     }
 
 
-def join_body(uid: str, code: Any = CODE, sid: str = "s1") -> dict[str, Any]:
-    member: dict[str, Any] = {"joined_at": SV, "name": uid}
+def join_body(uid: str, code: Any = CODE, sid: str = "s1", seat: int | None = None, slot: int = 1) -> dict[str, Any]:
+    seat = SEATS[uid] if seat is None else seat
+    member: dict[str, Any] = {"joined_at": SV, "name": uid, "seat": seat}
     if code is not None:
         member["code"] = code
-    return {f"sessions/{sid}/members/{uid}": member, f"users/{uid}/sessions/{sid}": {"joined_at": SV}}
+    return {
+        f"sessions/{sid}/members/{uid}": member,
+        f"sessions/{sid}/seats/{seat}": uid,
+        f"users/{uid}/sessions/{sid}": {"joined_at": SV, "slot": slot},
+        f"users/{uid}/slots/{slot}": sid,
+    }
 
 
 def leave_body(uid: str, sid: str = "s1") -> dict[str, Any]:
-    return {f"sessions/{sid}/members/{uid}": None, f"users/{uid}/sessions/{sid}": None}
+    return {
+        f"sessions/{sid}/members/{uid}": None,
+        f"sessions/{sid}/seats/{SEATS[uid]}": None,
+        f"users/{uid}/sessions/{sid}": None,
+        f"users/{uid}/slots/1": None,
+    }
 
 
 def delete_body(sid: str = "s1") -> dict[str, Any]:
@@ -273,7 +290,10 @@ def start_body(by: str = "ana", rev: int = 1, **state_changes: Any) -> dict[str,
     }
     return {
         "state": override(new_state, state_changes),
-        f"log/{rev}": {"action": "start", "by": by, "name": by, "at": SV, "rev": rev, "label": "write the report"},
+        f"log/{rev}": {
+            "action": "start", "by": by, "name": by, "at": SV, "rev": rev, "label": "write the report",
+            "phase": "focus", "ms": 1_500_000,
+        },
     }
 
 
@@ -288,9 +308,10 @@ def test_create_session(db: Db) -> None:
     meta = data["sessions"]["s1"]["meta"]
     assert meta["owner"] == "ana"
     assert_server_time(meta["created_at"])
-    assert data["sessions"]["s1"]["members"] == {"ana": {"joined_at": meta["created_at"], "name": "ana"}}
+    assert data["sessions"]["s1"]["members"] == {"ana": {"joined_at": meta["created_at"], "name": "ana", "seat": 1}}
     assert data["invites"] == {"s1": {"code": CODE}}
-    assert data["users"] == {"ana": {"sessions": {"s1": {"joined_at": meta["created_at"]}}}}
+    assert data["users"] == {"ana": {"sessions": {"s1": {"joined_at": meta["created_at"], "slot": 1}}, "slots": {"1": "s1"}}}
+    assert data["sessions"]["s1"]["seats"] == {"1": "ana"}
     # The creator is a member: they read the whole session and the invite.
     assert db.get("ana", "sessions/s1").json()["meta"]["owner"] == "ana"
     assert db.get("ana", "invites/s1").json() == {"code": CODE}
@@ -358,7 +379,7 @@ def test_join_with_code(db: Db) -> None:
     member = data["sessions"]["s1"]["members"]["cara"]
     assert member["code"] == CODE
     assert_server_time(member["joined_at"])
-    assert data["users"]["cara"]["sessions"]["s1"] == {"joined_at": member["joined_at"]}
+    assert data["users"]["cara"]["sessions"]["s1"] == {"joined_at": member["joined_at"], "slot": 1}
     assert db.get("cara", "sessions/s1").status_code == 200
     assert db.get("cara", "invites/s1").json() == {"code": CODE}
 
@@ -393,7 +414,7 @@ def test_owner_rejoins_without_code(db: Db) -> None:
     resp = db.patch("ana", "/", join_body("ana", None))
     assert resp.status_code == 200, resp.text
     member = db.value("sessions/s1/members/ana")
-    assert set(member) == {"joined_at", "name"}
+    assert set(member) == {"joined_at", "name", "seat"}
     assert_server_time(member["joined_at"])
     assert db.get("ana", "sessions/s1").status_code == 200
 
@@ -685,7 +706,7 @@ def test_first_action_on_new_session(db: Db) -> None:
         "updated_by_name": "bob", "action": "start",
     }
     assert entry == {"action": "start", "by": "bob", "name": "bob", "at": state["updated_at"], "rev": 1,
-                     "label": "write the report"}
+                     "label": "write the report", "phase": "focus", "ms": 1_500_000}
 
 
 def test_action_sequence_start_pause_resume_stop(db: Db) -> None:
@@ -712,7 +733,7 @@ def test_action_sequence_start_pause_resume_stop(db: Db) -> None:
         "rev": 4, "status": "idle", "phase": "focus", "round": 1, "duration_ms": 1_500_000,
         "cycle": CYCLE, "updated_at": SV, "updated_by": "bob", "updated_by_name": "bob", "action": "stop",
     }
-    body = {"state": stopped, "log/4": {"action": "stop", "by": "bob", "name": "bob", "at": SV, "rev": 4, "ms": 1234}}
+    body = {"state": stopped, "log/4": {"action": "stop", "by": "bob", "name": "bob", "at": SV, "rev": 4}}
     assert db.patch("bob", "sessions/s1", body).status_code == 200
 
     session = db.value("sessions/s1")
@@ -725,21 +746,24 @@ def test_action_sequence_start_pause_resume_stop(db: Db) -> None:
 ALLOWED_ACTIONS: list[tuple[str, dict[str, Any]]] = [
     ("pause", pause_body()),
     ("by bob", pause_body("bob")),
-    ("label of 200 chars", pause_body(state={"label": "x" * 200}, entry={"label": "y" * 200})),
+    ("label of 200 chars", pause_body(state={"label": "x" * 200})),
+    ("relabel with 200 chars", pause_body(state={"status": "running", "paused_at": DROP, "action": "label", "label": "y" * 200},
+                                          entry={"action": "label", "label": "y" * 200})),
     ("empty label", pause_body(state={"label": ""})),
-    ("entry phase and ms", pause_body(entry={"phase": "long_break", "ms": -60_000})),
-    ("negative offset", pause_body(state={"offset_ms": -1_000_000_000_000})),
-    ("fractional offset", pause_body(state={"offset_ms": 12.5})),
-    ("bounds high", pause_body(state={"round": 100_000, "duration_ms": 172_800_000, "offset_ms": 1_000_000_000_000,
+    ("label of printable text", pause_body(state={"label": "Überarbeitung — レビュー 🍅 \u00a0x"})),
+    ("re-anchor: offset lowered", pause_body(state={"status": "running", "paused_at": DROP, "action": "settings",
+                                                    "offset_ms": -1_000_000_000_000}, entry={"action": "settings"})),
+    ("pause entry with the state's phase and label", pause_body(state={"label": "x"}, entry={"phase": "focus", "label": "x"})),
+    ("bounds high", pause_body(state={"round": 100_000, "duration_ms": 172_800_000,
                                       "cycle": {**CYCLE, "focus_ms": 86_400_000, "long_every": 100}})),
     ("bounds low", pause_body(state={"round": 1, "duration_ms": 1,
                                      "cycle": {**CYCLE, "short_break_ms": 1000, "long_every": 1, "auto_advance": False}})),
     ("restart: started_at now", pause_body(state={"status": "running", "started_at": SV, "paused_at": DROP, "action": "start"},
-                                           entry={"action": "start"})),
+                                           entry={"action": "start", "phase": "focus", "ms": 1_500_000})),
     ("stop: idle without anchors", pause_body(state={"status": "idle", "started_at": DROP, "paused_at": DROP, "offset_ms": DROP,
                                                      "action": "stop"}, entry={"action": "stop"})),
     ("skip to a break", pause_body(state={"status": "running", "phase": "short_break", "started_at": SV, "paused_at": DROP,
-                                          "action": "skip"}, entry={"action": "skip", "phase": "short_break"})),
+                                          "action": "skip"}, entry={"action": "skip", "phase": "short_break", "ms": 1_500_000})),
     ("settings", pause_body(state={"status": "running", "paused_at": DROP, "action": "settings",
                                    "cycle": {**CYCLE, "auto_advance": False}}, entry={"action": "settings"})),
     ("extend", pause_body(state={"status": "running", "paused_at": DROP, "action": "extend", "duration_ms": 1_800_000},
@@ -774,6 +798,27 @@ def test_action_allowed(db: Db, body: dict[str, Any]) -> None:
 def _state_only(body: dict[str, Any]) -> dict[str, Any]:
     return {"state": body["state"]}
 
+
+# What the rules refuse in text that teammates see (labels, names): issue 11's attacks and a
+# character of each refused range.
+CONTROLS = [
+    ("window title ESC ] 0", "\x1b]0;owned\x07"),
+    ("clipboard ESC ] 52", "\x1b]52;c;ZXZpbA==\x07"),
+    ("clear screen ESC [2J", "\x1b[2J"),
+    ("NUL", "\x00"),
+    ("TAB", "\t"),
+    ("LF", "\n"),
+    ("CR", "\r"),
+    ("US", "\x1f"),
+    ("DEL", "\x7f"),
+    ("C1 CSI", "\x9b"),
+    ("C1 APC", "\x9f"),
+    ("NEL", "\x85"),
+    ("LRE U+202A", "\u202a"),
+    ("RLO U+202E", "\u202e"),
+    ("LRI U+2066", "\u2066"),
+    ("PDI U+2069", "\u2069"),
+]
 
 DENIED_ACTIONS: list[tuple[str, Any, dict[str, Any]]] = [
     # who
@@ -853,6 +898,72 @@ DENIED_ACTIONS: list[tuple[str, Any, dict[str, Any]]] = [
     ("entry name not the token's", "ana", pause_body(entry={"name": "bob"})),
     ("entry without name", "ana", pause_body(entry={"name": DROP})),
     ("state without name", "ana", pause_body(state={"updated_by_name": DROP})),
+    # issue 11, rule holes: numbers clients cannot live with
+    ("offset fractional", "ana", pause_body(state={"offset_ms": 0.5})),
+    ("rev fractional", "ana", {"state": pause_body()["state"] | {"rev": 1.5}, "log/2": pause_body()["log/2"] | {"rev": 1.5}}),
+    ("offset -1e12 at a restart: stands still for ever", "ana",
+     pause_body(state={"status": "running", "started_at": SV, "paused_at": DROP, "action": "start",
+                       "offset_ms": -1_000_000_000_000}, entry={"action": "start", "phase": "focus", "ms": 1_500_000})),
+    ("offset -1e12 at a re-anchor from now", "ana",
+     pause_body(state={"status": "running", "started_at": SV, "paused_at": DROP, "action": "settings",
+                       "offset_ms": -1_000_000_000_000}, entry={"action": "settings"})),
+    ("offset 1e12 at a re-anchor: years of auto-advance, round 500000006", "ana",
+     pause_body(state={"status": "running", "paused_at": DROP, "action": "settings", "offset_ms": 1_000_000_000_000,
+                       "cycle": {**CYCLE, "focus_ms": 1000, "short_break_ms": 1000, "long_break_ms": 1000,
+                                 "long_every": 1, "auto_advance": True}}, entry={"action": "settings"})),
+    ("offset changed by a pause", "ana", pause_body(state={"offset_ms": -5000})),
+    ("resume with a made-up offset", "ana",
+     pause_body(state={"status": "running", "started_at": SV, "paused_at": DROP, "action": "resume",
+                       "offset_ms": 123_456}, entry={"action": "resume"})),
+    ("start not from now", "ana", pause_body(state={"status": "running", "paused_at": DROP, "action": "start"},
+                                             entry={"action": "start", "phase": "focus", "ms": 1_500_000})),
+    # issue 11, rule holes: the log entry tells the truth about the state change
+    ("stop recorded as a start of a long break", "ana",
+     pause_body(state={"status": "idle", "started_at": DROP, "paused_at": DROP, "offset_ms": DROP, "action": "stop"},
+                entry={"action": "start", "phase": "long_break", "ms": 900_000})),
+    ("entry action not the state's", "ana", pause_body(entry={"action": "resume"})),
+    ("stop that leaves it running", "ana", pause_body(state={"status": "running", "paused_at": DROP, "action": "stop"},
+                                                      entry={"action": "stop"})),
+    ("pause that leaves it running", "ana", pause_body(state={"status": "running", "paused_at": DROP})),
+    ("start that leaves it idle", "ana",
+     pause_body(state={"status": "idle", "started_at": DROP, "paused_at": DROP, "action": "start"},
+                entry={"action": "start", "phase": "focus", "ms": 1_500_000})),
+    ("extend of a stopped timer", "ana",
+     pause_body(state={"status": "idle", "started_at": DROP, "paused_at": DROP, "action": "extend", "duration_ms": 1_800_000},
+                entry={"action": "extend", "ms": 300_000})),
+    ("pause entry with a phase and ms", "ana", pause_body(entry={"phase": "long_break", "ms": 60_000})),
+    ("pause entry with another label", "ana", pause_body(state={"label": "x"}, entry={"label": "y"})),
+    ("pause entry with another phase", "ana", pause_body(entry={"phase": "long_break"})),
+    ("pause entry with ms", "ana", pause_body(entry={"ms": 60_000})),
+    ("start entry without its phase", "ana",
+     pause_body(state={"status": "running", "started_at": SV, "paused_at": DROP, "action": "start"},
+                entry={"action": "start", "ms": 1_500_000})),
+    ("start entry with another phase", "ana",
+     pause_body(state={"status": "running", "started_at": SV, "paused_at": DROP, "action": "start"},
+                entry={"action": "start", "phase": "long_break", "ms": 1_500_000})),
+    ("start entry with another length", "ana",
+     pause_body(state={"status": "running", "started_at": SV, "paused_at": DROP, "action": "start"},
+                entry={"action": "start", "phase": "focus", "ms": 900_000})),
+    ("start entry with another label", "ana",
+     pause_body(state={"status": "running", "started_at": SV, "paused_at": DROP, "action": "start", "label": "a"},
+                entry={"action": "start", "phase": "focus", "ms": 1_500_000, "label": "b"})),
+    ("start entry without the state's label", "ana",
+     pause_body(state={"status": "running", "started_at": SV, "paused_at": DROP, "action": "start", "label": "a"},
+                entry={"action": "start", "phase": "focus", "ms": 1_500_000})),
+    ("extend entry claiming more than it added", "ana",
+     pause_body(state={"status": "running", "paused_at": DROP, "action": "extend", "duration_ms": 1_800_000},
+                entry={"action": "extend", "ms": 600_000})),
+    ("extend entry without ms", "ana",
+     pause_body(state={"status": "running", "paused_at": DROP, "action": "extend", "duration_ms": 1_800_000},
+                entry={"action": "extend"})),
+    ("relabel entry with another label", "ana",
+     pause_body(state={"status": "running", "paused_at": DROP, "action": "label", "label": "new"},
+                entry={"action": "label", "label": "old"})),
+    # issue 11 (item 5): control characters in labels
+    *((f"label with {name}", "ana", pause_body(state={"label": f"a{char}b"})) for name, char in CONTROLS),
+    *((f"relabel entry with {name}", "ana",
+       pause_body(state={"status": "running", "paused_at": DROP, "action": "label", "label": f"a{char}b"},
+                  entry={"action": "label", "label": f"a{char}b"})) for name, char in CONTROLS),
 ]
 
 
@@ -892,13 +1003,16 @@ def test_partial_state_update_is_a_full_cas(db: Db) -> None:
         "state/updated_by": "bob",
         "state/updated_by_name": "bob",
         "state/label": "renamed",
-        "log/2": {"action": "start", "by": "bob", "name": "bob", "at": SV, "rev": 2, "label": "renamed"},
+        "state/action": "label",
+        "log/2": {"action": "label", "by": "bob", "name": "bob", "at": SV, "rev": 2, "label": "renamed"},
     }
     resp = db.patch("bob", "sessions/s1", body)
     assert resp.status_code == 200, resp.text
     state = db.value("sessions/s1/state")
     assert_server_time(state["updated_at"])
-    assert state == running_state(2, updated_at=state["updated_at"], updated_by="bob", updated_by_name="bob", label="renamed")
+    assert state == running_state(
+        2, updated_at=state["updated_at"], updated_by="bob", updated_by_name="bob", label="renamed", action="label"
+    )
 
 
 def test_action_as_put_of_whole_session_denied(db: Db) -> None:
@@ -940,7 +1054,7 @@ def test_cas_concurrent_writers(db: Db, server_url: str, ns: str) -> None:
 
     def send(uid: str) -> None:
         with requests.Session() as http:
-            body = pause_body(uid, entry={"label": f"from {uid}"})
+            body = pause_body(uid, entry={"op": f"from-{uid}-000"})
             barrier.wait()
             resp = http.patch(
                 f"{server_url}/sessions/s1.json",
@@ -962,7 +1076,7 @@ def test_cas_concurrent_writers(db: Db, server_url: str, ns: str) -> None:
     session = db.value("sessions/s1")
     assert session["state"]["rev"] == 2 and session["state"]["updated_by"] == winners[0]
     assert set(session["log"]) == {"1", "2"}
-    assert session["log"]["2"]["by"] == winners[0] and session["log"]["2"]["label"] == f"from {winners[0]}"
+    assert session["log"]["2"]["by"] == winners[0] and session["log"]["2"]["op"] == f"from-{winners[0]}-000"
 
 
 # --------------------------------------------------------------------------------------------
@@ -1006,8 +1120,9 @@ def test_resent_action_is_refused_and_its_op_stays(db: Db) -> None:
     """An action whose answer was lost is sent again as the very same PATCH (urllib3 retries it):
     the copy is refused whole, so the op stored with the first commit is how the client learns
     its action went in; nobody can rewrite, remove or reuse that op afterwards."""
-    db.seed(seeded_world())
-    body = pause_body("bob", entry={"op": OP})
+    started = now_ms() - 60_000
+    db.seed(seeded_world(started_at=started))
+    body = pause_body("bob", state={"started_at": started}, entry={"op": OP})
     assert db.patch("bob", "sessions/s1", body).status_code == 200
     after = db.value()
     assert after["sessions"]["s1"]["log"]["2"]["op"] == OP
@@ -1020,8 +1135,8 @@ def test_resent_action_is_refused_and_its_op_stays(db: Db) -> None:
     # the rules; the client's duty is to look for its op first (tests/test_exactly_once.py).
     resumed = {
         "rev": 3, "status": "running", "phase": "focus", "round": 1, "duration_ms": 1_500_000,
-        "started_at": SV, "offset_ms": 0, "cycle": CYCLE, "updated_at": SV, "updated_by": "bob",
-        "updated_by_name": "bob", "action": "resume",
+        "started_at": SV, "offset_ms": after["sessions"]["s1"]["state"]["paused_at"] - started, "cycle": CYCLE,
+        "updated_at": SV, "updated_by": "bob", "updated_by_name": "bob", "action": "resume",
     }
     entry = {"action": "resume", "by": "bob", "name": "bob", "at": SV, "rev": 3, "op": OP}
     assert db.patch("bob", "sessions/s1", {"state": resumed, "log/3": entry}).status_code == 200
@@ -1047,7 +1162,13 @@ def test_clock_probe(db: Db) -> None:
         ("cara", "put", "users/cara/clock", "now", 401),
         ("bob", "put", "users/cara/clock", SV, 401),
         (ANON, "put", "users/cara/clock", SV, 401),
-        ("cara", "put", "users/cara/sessions/s2", {"joined_at": SV}, 200),
+        ("cara", "patch", "users/cara", {"sessions/s2": {"joined_at": SV, "slot": 1}, "slots/1": "s2"}, 200),
+        ("cara", "put", "users/cara/sessions/s2", {"joined_at": SV}, 401),  # no slot
+        ("cara", "patch", "users/cara", {"sessions/s2": {"joined_at": SV, "slot": 1}, "slots/1": "s3"}, 401),
+        ("cara", "patch", "users/cara", {"sessions/s2": {"joined_at": SV, "slot": 201}, "slots/201": "s2"}, 401),
+        ("cara", "patch", "users/cara", {"sessions/s2": {"joined_at": SV, "slot": 1.5}, "slots/1": "s2"}, 401),
+        ("bob", "patch", "users/bob", {"sessions/s2": {"joined_at": SV, "slot": 1}, "slots/1": "s2"}, 401),  # s1 holds it
+        ("bob", "delete", "users/bob/slots/1", None, 401),  # s1 holds it
         ("cara", "put", "users/cara/sessions/s2", {"joined_at": 12345}, 401),
         ("cara", "put", "users/cara/sessions/s2", {"joined_at": SV, "x": 1}, 401),
         ("cara", "put", "users/cara/sessions/s2", True, 401),
@@ -1056,8 +1177,8 @@ def test_clock_probe(db: Db) -> None:
         ("bob", "put", "users/cara/sessions/s2", {"joined_at": SV}, 401),
         ("cara", "put", "users/cara/profile", {"name": "Cara"}, 401),
         ("cara", "put", "users/cara", "cara", 401),
-        ("bob", "delete", "users/bob/sessions/s1", None, 200),
-        ("bob", "delete", "users/bob", None, 200),
+        ("bob", "delete", "users/bob/sessions/s1", None, 401),  # still a member of s1
+        ("bob", "delete", "users/bob", None, 401),
         ("ana", "delete", "users/bob/sessions/s1", None, 401),
         (ANON, "delete", "users/bob", None, 401),
     ],
@@ -1065,7 +1186,7 @@ def test_clock_probe(db: Db) -> None:
 def test_users_writes(db: Db, uid: Any, method: str, path: str, body: Any, status: int) -> None:
     db.seed(world())
     before = db.value()
-    resp = db.put(uid, path, body) if method == "put" else db.delete(uid, path)
+    resp = db.put(uid, path, body) if method == "put" else db.patch(uid, path, body) if method == "patch" else db.delete(uid, path)
     if status == 401:
         db.denied(resp, before)
         return
@@ -1073,9 +1194,9 @@ def test_users_writes(db: Db, uid: Any, method: str, path: str, body: Any, statu
     stored = db.value(path)
     if body is None:
         assert stored is None
-    else:
-        assert set(stored) == {"joined_at"}
-        assert_server_time(stored["joined_at"])
+    else:  # a new entry with its slot
+        assert stored["slots"] == {"1": "s2"} and set(stored["sessions"]["s2"]) == {"joined_at", "slot"}
+        assert_server_time(stored["sessions"]["s2"]["joined_at"])
 
 
 # --------------------------------------------------------------------------------------------
@@ -1155,7 +1276,7 @@ def test_delete_session_by_http_delete_denied(db: Db) -> None:
 
 def test_owner_kicks_a_member_and_replaces_the_code(db: Db) -> None:
     db.seed(seeded_world())
-    kick = {"sessions/s1/members/bob": None, "invites/s1": {"code": "New-code-0001"}}
+    kick = {"sessions/s1/members/bob": None, "sessions/s1/seats/2": None, "invites/s1": {"code": "New-code-0001"}}
     resp = db.patch("ana", "/", kick)
     assert resp.status_code == 200, resp.text
     assert set(db.value("sessions/s1/members")) == {"ana"}
@@ -1222,9 +1343,9 @@ def test_names_are_the_tokens(db: Db) -> None:
     """A member record's name is the display name of the caller's ID token, nothing else."""
     db.seed(world())
     before = db.value()
-    db.denied(db.patch("cara", "/", {**join_body("cara"), "sessions/s1/members/cara": {"joined_at": SV, "name": "ana", "code": CODE}}), before)
-    db.denied(db.patch("cara", "/", {**join_body("cara"), "sessions/s1/members/cara": {"joined_at": SV, "code": CODE}}), before)
-    resp = db.rest.patch(url("/"), join_body("cara") | {"sessions/s1/members/cara": {"joined_at": SV, "name": "Cara C.", "code": CODE}}, params=as_user("cara", "Cara C."))
+    db.denied(db.patch("cara", "/", {**join_body("cara"), "sessions/s1/members/cara": {"joined_at": SV, "name": "ana", "code": CODE, "seat": 3}}), before)
+    db.denied(db.patch("cara", "/", {**join_body("cara"), "sessions/s1/members/cara": {"joined_at": SV, "code": CODE, "seat": 3}}), before)
+    resp = db.rest.patch(url("/"), join_body("cara") | {"sessions/s1/members/cara": {"joined_at": SV, "name": "Cara C.", "code": CODE, "seat": 3}}, params=as_user("cara", "Cara C."))
     assert resp.status_code == 200, resp.text
     assert db.value("sessions/s1/members/cara/name") == "Cara C."
     # A record never holds a name the caller's token does not state.
@@ -1246,6 +1367,140 @@ def test_uids_that_are_not_uids_are_refused(db: Db, uid: str) -> None:
         resp = db.rest.patch(url(path), body, params={"auth_variable_override": json.dumps({"uid": uid, "token": {"name": "ana"}})})
         db.denied(resp, before)
     assert db.rest.get(url("sessions/s1"), params={"auth_variable_override": json.dumps({"uid": uid})}).status_code == 401
+
+
+# --------------------------------------------------------------------------------------------
+# 7b. Names with control characters (issue 11, item 5): every write that stores the name
+
+
+@pytest.mark.parametrize(("what", "char"), CONTROLS, ids=[c[0] for c in CONTROLS])
+def test_names_with_control_characters_are_refused(db: Db, what: str, char: str) -> None:
+    """A display name comes from the ID token: one holding a control character or a bidi override
+    cannot join, create, act or open a presence span under it."""
+    db.seed(seeded_world())
+    before = db.value()
+    name = f"Mal{char}lory"
+    record = {"joined_at": SV, "name": name, "code": CODE, "seat": 3}
+    writes = [
+        ("/", join_body("cara") | {"sessions/s1/members/cara": record}, "cara"),
+        ("/", create_body("cara", sid="s2") | {"sessions/s2/members/cara": {"joined_at": SV, "name": name, "seat": 1}}, "cara"),
+        ("sessions/s1", pause_body("bob", state={"updated_by_name": name}, entry={"name": name}), "bob"),
+        ("sessions/s1", {"members/bob/seen_at": SV, "presence/Span-0001": {"uid": "bob", "name": name, "from": SV, "seen": SV}}, "bob"),
+    ]
+    for path, body, uid in writes:
+        db.denied(db.rest.patch(url(path), body, params=as_user(uid, name)), before)
+    # The same writes under a printable name go in (so the refusals above are the name's).
+    assert db.rest.patch(url("/"), join_body("cara") | {"sessions/s1/members/cara": record | {"name": "Mallory"}},
+                         params=as_user("cara", "Mallory")).status_code == 200
+
+
+# --------------------------------------------------------------------------------------------
+# 7c. Ceilings and floods (issue 11): seats per session, slots per user, entries per write
+
+
+def _seated_world(count: int) -> dict[str, Any]:
+    """s1 with `count` seated members u1..u<count> (ana, the owner, is u1's seat-mate: u1 is ana)."""
+    data = world(members=("ana",))
+    session = data["sessions"]["s1"]
+    for n in range(2, count + 1):
+        uid = f"u{n}"
+        session["members"][uid] = {"joined_at": OLD, "name": uid, "seat": n}
+        session["seats"][str(n)] = uid
+    return data
+
+
+def test_flood_put_of_a_whole_session_list_refused(db: Db) -> None:
+    """Issue 11: one member PUT of 200,000 entries under users/<uid>/sessions was accepted."""
+    db.seed(world())
+    before = db.value()
+    flood = {f"s{i}": {"joined_at": SV, "slot": 1} for i in range(200_000)}
+    db.denied(db.put("cara", "users/cara/sessions", flood), before)
+    db.denied(db.put("cara", "users/cara", {"sessions": {"s2": {"joined_at": SV, "slot": 1}}, "slots": {"1": "s2"}}), before)
+
+
+def test_flood_patch_of_list_entries_refused(db: Db) -> None:
+    """Entries added one path each: each needs a slot of its own, and there are 200."""
+    db.seed(world())
+    before = db.value()
+    flood: dict[str, Any] = {f"sessions/s{i}": {"joined_at": SV, "slot": 1} for i in range(5_000)}
+    db.denied(db.patch("cara", "users/cara", {**flood, "slots/1": "s0"}), before)
+    slots = {f"slots/{i}": f"s{i}" for i in range(1, 202)}
+    entries = {f"sessions/s{i}": {"joined_at": SV, "slot": i} for i in range(1, 202)}
+    db.denied(db.patch("cara", "users/cara", {**entries, **slots}), before)  # slot 201 does not exist
+    del slots["slots/201"], entries["sessions/s201"]
+    assert db.patch("cara", "users/cara", {**entries, **slots}).status_code == 200  # 200: the ceiling
+    after = db.value()
+    db.denied(db.patch("cara", "users/cara", {"sessions/s999": {"joined_at": SV, "slot": 7}, "slots/7": "s999"}), after)
+
+
+def _creates(uid: str, count: int) -> dict[str, Any]:
+    body: dict[str, Any] = {}
+    for i in range(1, count + 1):
+        body |= create_body(uid, sid=f"s{i}", slot=i)
+    return body
+
+
+@pytest.mark.parametrize("count", [201, 5_000])
+def test_flood_patch_creating_sessions_refused(db: Db, count: int) -> None:
+    """Issue 11: one PATCH creating 5,000 sessions was accepted. Each needs a slot of its creator."""
+    db.seed({"users": {"cara": {"clock": OLD}}})
+    before = db.value()
+    db.denied(db.patch("cara", "/", _creates("cara", count)), before)
+    # Without slots (a creator's list entry for each): refused whatever the count.
+    body = _creates("cara", 2)
+    for key in [k for k in body if k.startswith("users/")]:
+        del body[key]
+    db.denied(db.patch("cara", "/", body), before)
+
+
+def test_one_write_creates_at_most_200_sessions(db: Db) -> None:
+    db.seed({"users": {"cara": {"clock": OLD}}})
+    assert db.patch("cara", "/", _creates("cara", 200)).status_code == 200
+    after = db.value()
+    assert len(after["sessions"]) == 200 and len(after["users"]["cara"]["slots"]) == 200
+    db.denied(db.patch("cara", "/", create_body("cara", sid="s201", slot=1)), after)  # slot 1 is s1's
+
+
+def test_a_session_seats_at_most_200_members(db: Db) -> None:
+    db.seed(_seated_world(200))
+    before = db.value()
+    db.denied(db.patch("cara", "/", join_body("cara", seat=201)), before)  # no seat 201
+    db.denied(db.patch("cara", "/", join_body("cara", seat=7)), before)  # u7's seat
+    db.denied(db.patch("cara", "/", {**join_body("cara", seat=7), "sessions/s1/members/u7": None}), before)
+    # One leaves: their seat is free for the next.
+    assert db.patch("u7", "/", {"sessions/s1/members/u7": None, "sessions/s1/seats/7": None}).status_code == 200
+    assert db.patch("cara", "/", join_body("cara", seat=7)).status_code == 200
+    assert db.value("sessions/s1/seats/7") == "cara"
+
+
+def test_seats_are_read_by_anyone_signed_in_and_held_by_their_member(db: Db) -> None:
+    db.seed(seeded_world())
+    assert as_object(db.get("cara", "sessions/s1/seats").json()) == {"1": "ana", "2": "bob"}
+    assert db.get(ANON, "sessions/s1/seats").status_code == 401
+    before = db.value()
+    db.denied(db.delete("cara", "sessions/s1/seats/2"), before)  # bob holds it
+    db.denied(db.delete("ana", "sessions/s1/seats/2"), before)  # even the owner: kick frees it
+    db.denied(db.put("cara", "sessions/s1/seats/3", "cara"), before)  # a seat without a record
+    db.denied(db.put("bob", "sessions/s1/seats/3", "bob"), before)  # bob's record holds seat 2
+    db.denied(db.put("cara", "sessions/s1/seats/0", "cara"), before)
+    # A seat whose member went without freeing it (an older client) is free for anyone to clear.
+    assert db.patch("ana", "/", {"sessions/s1/members/bob": None}).status_code == 200
+    assert db.delete("cara", "sessions/s1/seats/2").status_code == 200
+
+
+def test_members_from_before_the_ceilings_keep_working(db: Db) -> None:
+    """Records without a seat and list entries without a slot stay valid: they heartbeat, act and
+    leave as before (they count as nothing); only new memberships claim."""
+    data = seeded_world()
+    data["sessions"]["s1"].pop("seats")
+    for uid in ("ana", "bob"):
+        data["sessions"]["s1"]["members"][uid].pop("seat")
+        data["users"][uid] = {"sessions": {"s1": {"joined_at": OLD}}}
+    db.seed(data)
+    assert db.patch("bob", "sessions/s1/members/bob", {"seen_at": SV}).status_code == 200
+    assert db.patch("bob", "sessions/s1", pause_body("bob")).status_code == 200
+    assert db.patch("bob", "/", {"sessions/s1/members/bob": None, "users/bob/sessions/s1": None}).status_code == 200
+    assert db.patch("cara", "/", join_body("cara")).status_code == 200
 
 
 # --------------------------------------------------------------------------------------------

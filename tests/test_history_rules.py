@@ -129,6 +129,12 @@ def opened(uid: str = "bob", **fields: Any) -> dict[str, Any]:
     return override({"uid": uid, "name": uid, "from": SV, "seen": SV}, fields)
 
 
+def opening(key: str, uid: str = "bob", writer: str = "bob", **fields: Any) -> dict[str, Any]:
+    """A new span `key` of `uid`, named by `writer`'s record in the same write (one per write),
+    with the heartbeat, as the client sends it."""
+    return {f"presence/{key}": opened(uid, **fields), f"members/{writer}/span": key, f"members/{writer}/seen_at": SV}
+
+
 def with_span(data: dict[str, Any], uid: str = "bob", **fields: Any) -> dict[str, Any]:
     """`data` holding `uid`'s span SPAN, last seen 10 s ago (fresh) unless fields say else."""
     recent = now_ms() - 10_000
@@ -138,7 +144,7 @@ def with_span(data: dict[str, Any], uid: str = "bob", **fields: Any) -> dict[str
 
 def test_a_watch_opens_moves_on_and_closes_its_span(db: Db) -> None:
     db.seed(world())
-    first = {"members/bob/seen_at": SV, f"presence/{SPAN}": opened()}
+    first = {"members/bob/seen_at": SV, **opening(SPAN)}
     assert db.patch("bob", "sessions/s1", first).status_code == 200
     span = db.value(f"sessions/s1/presence/{SPAN}")
     assert_server_time(span["from"])
@@ -154,16 +160,22 @@ def test_a_watch_opens_moves_on_and_closes_its_span(db: Db) -> None:
 
 
 DENIED_SPANS: list[tuple[str, Any, dict[str, Any]]] = [
-    ("opened for someone else", "bob", {f"presence/{SPAN}x": opened("ana")}),
-    ("another's name", "bob", {f"presence/{SPAN}x": opened(name="ana")}),
-    ("from in the past", "bob", {f"presence/{SPAN}x": opened(**{"from": OLD})}),
-    ("seen in the future", "bob", {f"presence/{SPAN}x": opened(seen=4_102_444_800_000)}),
-    ("opened closed", "bob", {f"presence/{SPAN}x": opened(to=SV)}),
-    ("a field more", "bob", {f"presence/{SPAN}x": opened(x=1)}),
-    ("a key too short", "bob", {"presence/abc": opened()}),
-    ("a key with a dot-free oddity", "bob", {"presence/" + "a" * 65: opened()}),
-    ("by a non-member", "cara", {f"presence/{SPAN}x": opened("cara")}),
-    ("unauthenticated", ANON, {f"presence/{SPAN}x": opened()}),
+    ("opened for someone else", "bob", opening(f"{SPAN}x", "ana")),
+    ("another's name", "bob", opening(f"{SPAN}x", name="ana")),
+    ("from in the past", "bob", opening(f"{SPAN}x", **{"from": OLD})),
+    ("seen in the future", "bob", opening(f"{SPAN}x", seen=4_102_444_800_000)),
+    ("opened closed", "bob", opening(f"{SPAN}x", to=SV)),
+    ("a field more", "bob", opening(f"{SPAN}x", x=1)),
+    ("a key too short", "bob", opening("abc")),
+    ("a key with a dot-free oddity", "bob", opening("a" * 65)),
+    ("by a non-member", "cara", opening(f"{SPAN}x", "cara", "cara")),
+    ("unauthenticated", ANON, opening(f"{SPAN}x")),
+    # issue 11, floods: one new span per write, the one the member's record names
+    ("a span the record does not name", "bob", {f"presence/{SPAN}x": opened()}),
+    ("a span another key is named for", "bob", {f"presence/{SPAN}x": opened(), "members/bob/span": f"{SPAN}y"}),
+    ("two spans in one write", "bob", {**opening(f"{SPAN}x"), f"presence/{SPAN}y": opened()}),
+    ("a thousand spans in one write", "bob",
+     {**opening(f"{SPAN}x"), **{f"presence/{SPAN}{i:04d}": opened() for i in range(1000)}}),
     ("someone else's moved on", "ana", {f"presence/{SPAN}/seen": SV}),
     ("someone else's closed", "ana", {f"presence/{SPAN}/to": SV}),
     ("from rewritten", "bob", {f"presence/{SPAN}/from": SV}),
@@ -189,7 +201,7 @@ def test_a_stale_span_stays_as_it_is(db: Db) -> None:
     before = db.value()
     db.denied(db.patch("bob", "sessions/s1", {f"presence/{SPAN}/seen": SV}), before)
     db.denied(db.patch("bob", "sessions/s1", {f"presence/{SPAN}/to": SV}), before)
-    assert db.patch("bob", "sessions/s1", {f"presence/{SPAN}y": opened()}).status_code == 200
+    assert db.patch("bob", "sessions/s1", opening(f"{SPAN}y")).status_code == 200
 
 
 def test_a_member_who_left_writes_no_span(db: Db) -> None:
@@ -197,7 +209,7 @@ def test_a_member_who_left_writes_no_span(db: Db) -> None:
     assert db.patch("bob", "/", leave_body("bob")).status_code == 200
     gone = db.value()
     db.denied(db.patch("bob", "sessions/s1", {f"presence/{SPAN}/seen": SV}), gone)
-    db.denied(db.patch("bob", "sessions/s1", {f"presence/{SPAN}z": opened()}), gone)
+    db.denied(db.patch("bob", "sessions/s1", opening(f"{SPAN}z")), gone)
 
 
 # --------------------------------------------------------------------------------------------
@@ -208,17 +220,28 @@ def entry(uid: str, event: str, by: str | None = None, name: str | None = None, 
     return override({"uid": uid, "name": name or uid, "event": event, "at": SV, "by": by or uid}, fields)
 
 
+def joining(uid: str, key: str = ROSTER, named: str | None = None, **fields: Any) -> dict[str, Any]:
+    """`uid` joins s1 with their roster entry `key`, which their new record names (`named`)."""
+    body = join_body(uid)
+    body[f"sessions/s1/members/{uid}"]["roster"] = key if named is None else named
+    return {**body, f"sessions/s1/roster/{key}": entry(uid, "joined", **fields)}
+
+
+GONE = f"bob-{OLD}"  # the roster key of bob's going: his uid and his record's joined_at
+
+
 def test_joins_leaves_and_removals_are_recorded(db: Db) -> None:
     db.seed(world())
-    assert db.patch("cara", "/", {**join_body("cara"), f"sessions/s1/roster/{ROSTER}1": entry("cara", "joined")}).status_code == 200
-    assert db.patch("bob", "/", {**leave_body("bob"), f"sessions/s1/roster/{ROSTER}2": entry("bob", "left")}).status_code == 200
-    kick = {"sessions/s1/members/cara": None, "invites/s1": {"code": "N3w-c0de_1234"},
-            f"sessions/s1/roster/{ROSTER}3": entry("cara", "removed", by="ana")}  # fmt: skip
+    assert db.patch("cara", "/", joining("cara")).status_code == 200
+    assert db.patch("bob", "/", {**leave_body("bob"), f"sessions/s1/roster/{GONE}": entry("bob", "left")}).status_code == 200
+    cara_joined = db.value("sessions/s1/members/cara/joined_at")
+    kick = {"sessions/s1/members/cara": None, "sessions/s1/seats/3": None, "invites/s1": {"code": "N3w-c0de_1234"},
+            f"sessions/s1/roster/cara-{cara_joined}": entry("cara", "removed", by="ana")}  # fmt: skip
     assert db.patch("ana", "/", kick).status_code == 200
     roster = db.value("sessions/s1/roster")
-    assert [(e["uid"], e["event"], e["by"]) for _, e in sorted(roster.items())] == [
-        ("cara", "joined", "cara"), ("bob", "left", "bob"), ("cara", "removed", "ana"),
-    ]
+    assert {k: (e["uid"], e["event"], e["by"]) for k, e in roster.items()} == {
+        ROSTER: ("cara", "joined", "cara"), GONE: ("bob", "left", "bob"), f"cara-{cara_joined}": ("cara", "removed", "ana"),
+    }
     for e in roster.values():
         assert_server_time(e["at"])
     resp = db.get("ana", "sessions/s1/roster", orderBy='"at"', startAt=str(now_ms() - 60_000), endAt=str(now_ms() + 60_000))
@@ -230,26 +253,34 @@ def test_creating_a_session_records_its_owner_joining(db: Db) -> None:
 
     db.seed({"users": {"cara": {"clock": OLD}}})
     body = {**create_body("ana"), f"sessions/s1/roster/{ROSTER}": entry("ana", "joined")}
+    body["sessions/s1/members/ana"]["roster"] = ROSTER
     assert db.patch("ana", "/", body).status_code == 200
     assert db.value(f"sessions/s1/roster/{ROSTER}")["event"] == "joined"
 
 
 DENIED_ROSTER: list[tuple[str, Any, dict[str, Any]]] = [
     ("joined without joining", "cara", {f"sessions/s1/roster/{ROSTER}": entry("cara", "joined")}),
-    ("joined for someone else", "cara", {**join_body("cara"), f"sessions/s1/roster/{ROSTER}": entry("dan", "joined", by="cara")}),
-    ("joined under another name", "cara", {**join_body("cara"), f"sessions/s1/roster/{ROSTER}": entry("cara", "joined", name="Boss")}),
-    ("left while staying", "bob", {f"sessions/s1/roster/{ROSTER}": entry("bob", "left")}),
-    ("left for someone else", "bob", {**leave_body("bob"), f"sessions/s1/roster/{ROSTER}": entry("ana", "left", by="bob")}),
-    ("removed by a member", "bob", {"sessions/s1/members/ana": None, f"sessions/s1/roster/{ROSTER}": entry("ana", "removed", by="bob")}),
-    ("removed without removing", "ana", {f"sessions/s1/roster/{ROSTER}": entry("bob", "removed", by="ana")}),
+    ("joined for someone else", "cara", {**joining("cara"), f"sessions/s1/roster/{ROSTER}": entry("dan", "joined", by="cara")}),
+    ("joined under another name", "cara", joining("cara", name="Boss")),
+    ("left while staying", "bob", {f"sessions/s1/roster/{GONE}": entry("bob", "left")}),
+    ("left for someone else", "bob", {**leave_body("bob"), f"sessions/s1/roster/ana-{OLD}": entry("ana", "left", by="bob")}),
+    ("removed by a member", "bob", {"sessions/s1/members/ana": None, f"sessions/s1/roster/ana-{OLD}": entry("ana", "removed", by="bob")}),
+    ("removed without removing", "ana", {f"sessions/s1/roster/{GONE}": entry("bob", "removed", by="ana")}),
     ("removed under another name", "ana", {"sessions/s1/members/bob": None, "invites/s1": {"code": "N3w-c0de_1234"},
-                                          f"sessions/s1/roster/{ROSTER}": entry("bob", "removed", by="ana", name="x")}),
-    ("a forged time", "bob", {**leave_body("bob"), f"sessions/s1/roster/{ROSTER}": entry("bob", "left", at=OLD)}),
-    ("another event", "bob", {**leave_body("bob"), f"sessions/s1/roster/{ROSTER}": entry("bob", "banned")}),
-    ("by someone else", "bob", {**leave_body("bob"), f"sessions/s1/roster/{ROSTER}": entry("bob", "left", by="ana")}),
-    ("a field more", "bob", {**leave_body("bob"), f"sessions/s1/roster/{ROSTER}": entry("bob", "left", x=1)}),
+                                          f"sessions/s1/roster/{GONE}": entry("bob", "removed", by="ana", name="x")}),
+    ("a forged time", "bob", {**leave_body("bob"), f"sessions/s1/roster/{GONE}": entry("bob", "left", at=OLD)}),
+    ("another event", "bob", {**leave_body("bob"), f"sessions/s1/roster/{GONE}": entry("bob", "banned")}),
+    ("by someone else", "bob", {**leave_body("bob"), f"sessions/s1/roster/{GONE}": entry("bob", "left", by="ana")}),
+    ("a field more", "bob", {**leave_body("bob"), f"sessions/s1/roster/{GONE}": entry("bob", "left", x=1)}),
     ("a bad key", "bob", {**leave_body("bob"), "sessions/s1/roster/k": entry("bob", "left")}),
-    ("unauthenticated", ANON, {f"sessions/s1/roster/{ROSTER}": entry("bob", "left")}),
+    ("unauthenticated", ANON, {f"sessions/s1/roster/{GONE}": entry("bob", "left")}),
+    # issue 11, floods: one entry per membership change, keyed by the membership
+    ("joined under a key its record does not name", "cara", joining("cara", named=f"{ROSTER}x")),
+    ("joined twice in one write", "cara", {**joining("cara"), f"sessions/s1/roster/{ROSTER}y": entry("cara", "joined")}),
+    ("left under a random key", "bob", {**leave_body("bob"), f"sessions/s1/roster/{ROSTER}": entry("bob", "left")}),
+    ("left under another joining time", "bob", {**leave_body("bob"), f"sessions/s1/roster/bob-{OLD + 1}": entry("bob", "left")}),
+    ("a thousand left entries in one write", "bob",
+     {**leave_body("bob"), **{f"sessions/s1/roster/{ROSTER}{i:04d}": entry("bob", "left") for i in range(1000)}}),
 ]
 
 
@@ -262,9 +293,9 @@ def test_roster_entry_denied(db: Db, uid: Any, body: dict[str, Any]) -> None:
 
 def test_roster_is_append_only(db: Db) -> None:
     data = world()
-    data["sessions"]["s1"]["roster"] = {ROSTER: {"uid": "bob", "name": "bob", "event": "joined", "at": OLD, "by": "bob"}}
+    data["sessions"]["s1"]["roster"] = {GONE: {"uid": "bob", "name": "bob", "event": "left", "at": OLD, "by": "bob"}}
     db.seed(data)
     before = db.value()
-    db.denied(db.delete("bob", f"sessions/s1/roster/{ROSTER}"), before)
-    db.denied(db.delete("ana", f"sessions/s1/roster/{ROSTER}"), before)
-    db.denied(db.patch("bob", "/", {**leave_body("bob"), f"sessions/s1/roster/{ROSTER}": entry("bob", "left")}), before)
+    db.denied(db.delete("bob", f"sessions/s1/roster/{GONE}"), before)
+    db.denied(db.delete("ana", f"sessions/s1/roster/{GONE}"), before)
+    db.denied(db.patch("bob", "/", {**leave_body("bob"), f"sessions/s1/roster/{GONE}": entry("bob", "left")}), before)

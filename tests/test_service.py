@@ -127,7 +127,7 @@ def test_heartbeat_makes_a_member_here_for_everyone(member: Any, rest: Any, skew
     }
     bob.heartbeat("team")
     stored = rest.value("/sessions/team/members/bob.json")
-    assert set(stored) == {"joined_at", "name", "code", "seen_at"}
+    assert set(stored) == {"joined_at", "name", "code", "seat", "roster", "span", "seen_at"}
     seen = ana.presence("team")
     assert seen["bob"]["here"] is True and seen["bob"]["seen_at"] == stored["seen_at"]
     assert seen["bob"]["joined_at"] == stored["joined_at"]

@@ -3,8 +3,9 @@
 // Every write is the CLI's (focuscli/service.py): an action is one compare-and-set update at
 // sessions/<s> planned by actions.js; a refused write re-reads the state and looks for its
 // operation id in the log before planning again; joining writes the member record with the
-// invite code upper-cased; presence is the heartbeat `seen_at` every HEARTBEAT_MS while the
-// page is open, plus `away_at` written by the server (onDisconnect) when the page goes away;
+// invite code upper-cased, in a free seat, with a list entry in a free slot; presence is the
+// heartbeat `seen_at` every HEARTBEAT_MS while the page is open, plus `away_at` written by the
+// server (onDisconnect) when the page goes away;
 // presence spans and report reads are the CLI's too (service.py `heartbeat`, history.py).
 
 import { initializeApp } from "./vendor/firebase/13.2.0/firebase-app.js";
@@ -27,6 +28,8 @@ import { LOOKAHEAD_MS, byRev } from "./report.js";
 
 const MAX_ATTEMPTS = 30; // focuscli/service.py MAX_RETRIES
 const BACKOFF_MS = [10, 200]; // first pause after a lost race, cap (service.py RETRY_BACKOFF_S)
+const CEILING = 200; // seats of a session, slots of a member's list (service.py MAX_SEATS, MAX_SLOTS)
+const SEAT_ATTEMPTS = MAX_ATTEMPTS; // races for a free seat a join may lose (service.py SEAT_ATTEMPTS)
 
 /** A write the rules refused (not a member, a stale rev): the SDK's PERMISSION_DENIED. */
 export function isRefusal(err) {
@@ -142,14 +145,72 @@ export function watchSession(conn, session, dispatch) {
   };
 }
 
-/** Joins `session` as member `me` with the invite code (any letter case), as `focus join`. */
+/** Seats of a session or slots of a member's list by number: stored under the keys "1".."200",
+ * which RTDB may hand back as a dense array (index = number). */
+function numbered(raw) {
+  const out = new Map();
+  if (raw && typeof raw === "object") {
+    for (const [key, value] of Object.entries(raw)) {
+      const n = Number(key);
+      if (Number.isInteger(n) && n >= 1 && n <= CEILING && value !== null && value !== undefined) out.set(n, value);
+    }
+  }
+  return out;
+}
+
+/** The slot of member `uid`'s list entry for `session`: the one it holds, else the lowest free
+ * one (service.py `_free_slot`); throws when all CEILING slots are held. */
+async function freeSlot(conn, session, uid) {
+  const mine = (await get(ref(conn.db, `users/${uid}`))).val() || {};
+  const entries = mine.sessions && typeof mine.sessions === "object" ? mine.sessions : {};
+  const slots = numbered(mine.slots);
+  const held = (n) => {
+    const sid = slots.get(n);
+    return typeof sid === "string" && Boolean(entries[sid]) && entries[sid].slot === n;
+  };
+  const own = entries[session];
+  if (own && Number.isInteger(own.slot) && held(own.slot)) return own.slot;
+  for (let n = 1; n <= CEILING; n += 1) if (!held(n)) return n;
+  throw new Error(`you are in ${CEILING} sessions, the most one member can be in; leave one first`);
+}
+
+/** Joins `session` as member `me` with the invite code (any letter case), as `focus join`: the
+ * member record takes the lowest free seat of the session and the list entry a free slot of the
+ * member's (the rules' ceilings, docs/design.md); a seat taken first by someone else is given up
+ * for the next free one. */
 export async function join(conn, session, me, code) {
   const record = { joined_at: serverTimestamp(), name: me.name };
   if (code) record.code = code.trim().toUpperCase();
-  await update(ref(conn.db), {
-    [`sessions/${session}/members/${me.uid}`]: record,
-    [`users/${me.uid}/sessions/${session}`]: { joined_at: serverTimestamp() },
-  });
+  for (let attempt = 0; attempt < SEAT_ATTEMPTS; attempt += 1) {
+    // The lowest free seat (or our own); after a lost race, any free one at random, so that the
+    // joiners who lost it do not all collide again.
+    const seats = numbered((await get(ref(conn.db, `sessions/${session}/seats`))).val());
+    const free = [];
+    for (let n = 1; n <= CEILING; n += 1) if (!seats.has(n) || seats.get(n) === me.uid) free.push(n);
+    const own = free.find((n) => seats.get(n) === me.uid);
+    const seat = own || (attempt === 0 ? free[0] : free[Math.floor(Math.random() * free.length)]);
+    if (!seat) {
+      throw new Error(
+        `session ${session} has ${CEILING} members, the most a session can have; ask its owner to remove someone`,
+      );
+    }
+    const slot = await freeSlot(conn, session, me.uid);
+    try {
+      await update(ref(conn.db), {
+        [`sessions/${session}/members/${me.uid}`]: { ...record, seat },
+        [`sessions/${session}/seats/${seat}`]: me.uid,
+        [`users/${me.uid}/sessions/${session}`]: { joined_at: serverTimestamp(), slot },
+        [`users/${me.uid}/slots/${slot}`]: session,
+      });
+      return;
+    } catch (err) {
+      if (!isRefusal(err)) throw err;
+      const holder = (await get(ref(conn.db, `sessions/${session}/seats/${seat}`))).val();
+      if (holder === null || holder === me.uid) throw err; // not a lost race for the seat: the code
+      await pause(Math.random() * Math.min(BACKOFF_MS[1], BACKOFF_MS[0] * 2 ** attempt));
+    }
+  }
+  throw new Error(`too many members joining ${session} at once; try again`);
 }
 
 /** Keeps member `me` ({uid, name}) marked here while the page is open, as a watch does

@@ -366,9 +366,13 @@ def run_attacker(rec: Recorder, role: str, session: str, seconds: float, rnd: ra
         if line.startswith("join "):
             if role == "mallory":  # a member: joins like anyone with the code, then attacks
                 code = line.split()[1]
+                # The last seat (the CLI's members take the lowest free ones) and a first slot.
                 got = rest.call("PATCH", "/", user, {
-                    f"sessions/{session}/members/{user}": {"joined_at": {".sv": "timestamp"}, "code": code, "name": user},
-                    f"users/{user}/sessions/{session}": {"joined_at": {".sv": "timestamp"}},
+                    f"sessions/{session}/members/{user}": {"joined_at": {".sv": "timestamp"}, "code": code, "name": user,
+                                                          "seat": 200},
+                    f"sessions/{session}/seats/200": user,
+                    f"users/{user}/sessions/{session}": {"joined_at": {".sv": "timestamp"}, "slot": 1},
+                    f"users/{user}/slots/1": session,
                 })  # fmt: skip
                 rec.attacks.append(
                     {"attack": "join (legit)", "status": got.status_code, "expect": [200]}

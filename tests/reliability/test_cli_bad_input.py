@@ -949,7 +949,7 @@ def test_ctrl_c(
     elif case.stored == "created":
         assert out == ""
         fresh = rest.value("/sessions/fresh.json")
-        assert sorted(fresh) == ["members", "meta", "roster"] and fresh["meta"]["owner"] == "ana", fresh
+        assert sorted(fresh) == ["members", "meta", "roster", "seats"] and fresh["meta"]["owner"] == "ana", fresh
         assert [(e["uid"], e["event"]) for e in fresh["roster"].values()] == [("ana", "joined")]
         assert list(fresh["members"]) == ["ana"] and rest.value("/invites/fresh/code.json")
         assert "fresh" in rest.value("/users/ana/sessions.json")

@@ -242,7 +242,7 @@ def test_concurrency_storm(
 
     # -- (c) the stored data keeps the rules' invariants -------------------------------------
     window = (t_go * 1000 - 1, t_settled * 1000 + 1)
-    assert set(sess) <= {"meta", "members", "state", "log", "states", "roster", "presence"}, set(sess)
+    assert set(sess) <= {"meta", "members", "state", "log", "states", "roster", "presence", "seats"}, set(sess)
     # the history records: each state record is the state its rev made (as its log entry says),
     # the last one the state itself; the roster holds each member's joining, by themselves
     records = {e["rev"]: e for e in _entries(sess.get("states"))}
@@ -258,9 +258,16 @@ def test_concurrency_storm(
     assert t_begin * 1000 <= sess["meta"]["created_at"] <= t_setup_done * 1000
     assert set(sess["members"]) == members, set(sess["members"])
     for user, rec in sess["members"].items():
-        assert set(rec) == ({"joined_at", "name"} if user == OWNER else {"joined_at", "name", "code"}), (user, rec)
+        # The CLI's members name their roster entry (mallory joined through REST, without one).
+        roster_key = set() if user == "mallory" else {"roster"}
+        assert set(rec) == ({"joined_at", "name", "seat"} if user == OWNER else {"joined_at", "name", "code", "seat"}) | roster_key, (user, rec)
         assert rec["name"] == user, (user, rec)  # each member's name is their token's
         assert rec.get("code", code) == code and t_begin * 1000 <= rec["joined_at"] <= t_go * 1000
+    # Every member holds one seat of their own (the ceiling of members per session).
+    seats = sess["seats"]
+    held = {int(k): v for k, v in (enumerate(seats) if isinstance(seats, list) else seats.items()) if v is not None}
+    assert sorted(held.values()) == sorted(members), held
+    assert all(sess["members"][uid]["seat"] == seat for seat, uid in held.items()), held
     assert raw["invites"] == {SESSION: {"code": code}}
     assert SESSION not in raw["users"].get("eve", {}).get("sessions", {})
     for e in log:

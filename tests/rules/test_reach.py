@@ -18,12 +18,14 @@ ALICE = {"uid": "alice", "token": {}}
 @pytest.mark.parametrize(
     ("path", "auth", "method", "expected"),
     [
-        (("users", "alice", "sessions"), ALICE, "PUT", True),
-        (("users", "alice", "sessions"), None, "PUT", False),  # anonymous: every grant needs auth
+        (("users", "alice", "sessions", "s1"), ALICE, "PUT", True),
+        (("users", "alice", "sessions"), ALICE, "PUT", False),  # a whole list: granted per entry only
+        (("users", "alice"), ALICE, "PUT", False),
+        (("users", "alice", "sessions", "s1"), None, "PUT", False),  # anonymous: every grant needs auth
         (("users", "bob"), ALICE, "PUT", False),  # auth.uid === $uid, with $uid known
         (("users",), ALICE, "PATCH", True),  # a PATCH may reach users/alice
         (("users",), ALICE, "PUT", False),  # a PUT there needs a grant at or above users
-        (("users",), ALICE, "POST", True),  # the new child is matched by $uid: not known yet
+        (("users",), ALICE, "POST", False),  # a new child of users is a whole users/$uid
         ((), None, "PATCH", False),
         (("sessions", "s1"), None, "PATCH", False),
         (("sessions", "s1"), ALICE, "DELETE", True),  # depends on the data: might be allowed
