@@ -784,7 +784,7 @@ class Focus:
             except timer.TimerError as err:
                 raise NotNow(str(err)) from None
             new = replace(new, updated_by_name=self.name)
-            if new.label and new.label != state.label and REFUSED_TEXT.search(new.label):
+            if new.label and new.label != _stored_label(state) and REFUSED_TEXT.search(new.label):
                 raise UsageError(f"the label {new.label!r} holds control characters, which sessions refuse")
             entry = plan.log_entry(new, self.uid, self.name, op, note)
             tried[new.rev] = new
@@ -964,6 +964,11 @@ def _object(raw: Any) -> dict[str, Any]:
 def _rev_of(raw: Any) -> Any:
     """The stored rev of a stored state (as is, whatever it is), for telling whether it moved."""
     return raw.get("rev") if isinstance(raw, dict) else None
+
+
+def _stored_label(raw: Any) -> Any:
+    """The label of a stored state as read (any value; None when there is none)."""
+    return raw.get("label") if isinstance(raw, dict) else None
 
 
 def new_code() -> str:

@@ -2,7 +2,8 @@
 
 // While a member's page is open it writes, every HEARTBEAT_MS, one update at sessions/<s>:
 //   {"members/<uid>/seen_at": now, "presence/<key>/seen": now}              the span goes on
-//   {"members/<uid>/seen_at": now, "presence/<key>": {uid, name, from: now, seen: now}}   a new one
+//   {"members/<uid>/seen_at": now, "presence/<key>": {uid, name, from: now, seen: now},
+//    "members/<uid>/span": <key>}                                             a new one
 // A span goes on while its last heartbeat is recent (SPAN_FRESH_MS by this browser's clock;
 // the rules allow 45 s by the server's); a refused continuation opens a new span, and a refused
 // opening means rules from before spans: then the plain heartbeat (seen_at alone) from then on.
@@ -30,7 +31,12 @@ export function heartbeat(span, me, localNow, newKey = newOperationId) {
   const key = newKey();
   tries.push({
     key, opens: true,
-    update: { ...seen, [`presence/${key}`]: { uid: me.uid, name: me.name, from: SERVER_NOW, seen: SERVER_NOW } },
+    // the member's record names the span it opens: the rules admit one new span per write, that one
+    update: {
+      ...seen,
+      [`presence/${key}`]: { uid: me.uid, name: me.name, from: SERVER_NOW, seen: SERVER_NOW },
+      [`members/${me.uid}/span`]: key,
+    },
   });
   return tries;
 }

@@ -11,12 +11,13 @@ const ME = { uid: "ana", name: "<i>Ana</i>" };
 const T = 1_700_000_000_000;
 const key = () => "NEWKEY0123456789";
 
-test("the first heartbeat opens a span: uid, name, from and seen all set by the server", () => {
+test("the first heartbeat opens a span: uid, name, from and seen all set by the server, named by the member's record", () => {
   assert.deepEqual(heartbeat(null, ME, T, key), [{
     key: "NEWKEY0123456789", opens: true,
     update: {
       "members/ana/seen_at": SERVER_NOW,
       "presence/NEWKEY0123456789": { uid: "ana", name: "<i>Ana</i>", from: SERVER_NOW, seen: SERVER_NOW },
+      "members/ana/span": "NEWKEY0123456789",
     },
   }]);
 });
