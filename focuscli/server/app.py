@@ -14,7 +14,7 @@ from focuscli.server.change import Change
 from focuscli.server.limits import Limits
 from focuscli.server.offload import Worker, is_big
 from focuscli.server.pushid import PushIds
-from focuscli.server.query import Query, QueryError, parse_query, run_query
+from focuscli.server.query import Query, QueryError, parse_query, run_query, run_sorted, sorted_entries
 from focuscli.server.sse import Listener
 from focuscli.server.store import (
     DEFAULT_NAMESPACE,
@@ -23,7 +23,7 @@ from focuscli.server.store import (
     StoreUnavailable,
     namespace_error,
 )
-from focuscli.server.tree import Path, TreeError
+from focuscli.server.tree import Node, Path, TreeError
 from focuscli.server.wire import (
     SSE_TYPE,
     HttpError,
@@ -188,10 +188,13 @@ class App:
             raise HttpError(401, "Permission denied")
         if query is not None and self.enforce_indexes:
             self._check_index(ns, path, query)
-        node = tree.get(root, path)
+        node = whole = tree.get(root, path)
+        if query is not None and ns.indexes.wants(node, query):
+            node = await self._indexed(ns, path, node, query)
+            query = None
         if is_big(node, self.limits.inline_nodes):  # rendered and encoded off the loop
             return await self.worker.run(
-                bigrequests.read_response, node, query, shallow, params, request.headers, want_etag
+                bigrequests.read_response, whole, query, shallow, params, request.headers, want_etag, (node,)
             )
         if query is not None:
             node = run_query(node, query)
@@ -210,6 +213,15 @@ class App:
                 return Response(304, b"", headers)
         response = json_response(200, value, params, headers)
         return response
+
+    async def _indexed(self, ns: Namespace, path: Path, node: Node, query: Query) -> Node:
+        """``run_query(node, query)`` read off the namespace's index of ``node`` (built on the
+        worker thread the first time: sorting many children takes a while)."""
+        index = ns.indexes.get(path, node, query.order_by)
+        if index is None:
+            entries = await self.worker.run(sorted_entries, node, query.order_by)
+            index = ns.indexes.add(path, node, query.order_by, entries)
+        return run_sorted(node, query, index.entries)
 
     def _query(self, params: dict[str, str], *, shallow: bool) -> Query | None:
         try:

@@ -87,10 +87,11 @@ def patch_change(path: Path, raw: Any, body: bytes, resolve: tree.ServerValue) -
 
 def read_response(
     node: Node, query: Query | None, shallow: bool, params: dict[str, str],
-    headers: dict[str, str], want_etag: bool,
+    headers: dict[str, str], want_etag: bool, answer: tuple[Node] | None = None,
 ) -> Response:  # fmt: skip
-    """A GET's answer for a big ``node`` (worker thread): as App._get answers a small one."""
-    value = run_query(node, query) if query is not None else node
+    """A GET's answer for a big ``node`` (worker thread): as App._get answers a small one.
+    ``answer``: (the query's result,) when it is already known (``query`` is then None)."""
+    value = run_query(node, query) if query is not None else node if answer is None else answer[0]
     if shallow:
         out = tree.shallow(value)
     elif params.get("format") == "export":
