@@ -269,7 +269,6 @@ class Database:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _answer(self, reply: Reply, where: str) -> Any:
-        error = _error(reply)
         if reply.status in (200, 204):
             if not reply.body:
                 return None  # print=silent
@@ -277,6 +276,7 @@ class Database:
                 return json.loads(reply.body)
             except ValueError:
                 raise self._not_rtdb("not JSON") from None
+        error = _error(reply)
         if reply.status == 401 and error == PERMISSION_DENIED:
             raise PermissionDenied(f"permission denied at {where}")
         if reply.status == 401:

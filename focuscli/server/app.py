@@ -14,7 +14,14 @@ from focuscli.server.change import Change
 from focuscli.server.limits import Limits
 from focuscli.server.offload import Worker, is_big
 from focuscli.server.pushid import PushIds
-from focuscli.server.query import Query, QueryError, parse_query, run_query, run_sorted, sorted_entries
+from focuscli.server.query import (
+    Query,
+    QueryError,
+    parse_query,
+    run_query,
+    run_sorted,
+    sorted_entries,
+)
 from focuscli.server.sse import Listener
 from focuscli.server.store import (
     DEFAULT_NAMESPACE,
@@ -194,7 +201,14 @@ class App:
             query = None
         if is_big(node, self.limits.inline_nodes):  # rendered and encoded off the loop
             return await self.worker.run(
-                bigrequests.read_response, whole, query, shallow, params, request.headers, want_etag, (node,)
+                bigrequests.read_response,
+                whole,
+                query,
+                shallow,
+                params,
+                request.headers,
+                want_etag,
+                (node,),
             )
         if query is not None:
             node = run_query(node, query)

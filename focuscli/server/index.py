@@ -29,7 +29,9 @@ class ChildIndex:
 
     __slots__ = ("entries", "node", "of_key", "order_by", "_entry")
 
-    def __init__(self, node: Node, order_by: str, entries: list[q.IndexEntry] | None = None) -> None:
+    def __init__(
+        self, node: Node, order_by: str, entries: list[q.IndexEntry] | None = None
+    ) -> None:
         self.node = node
         self.order_by = order_by
         self._entry = q.index_entry(order_by)
@@ -77,7 +79,12 @@ class Indexes:
 
     def wants(self, node: Node, query: q.Query) -> bool:
         """Whether ``query`` on ``node`` is worth an index: it narrows a node with many children."""
-        return query.narrows() and type(node) is dict and len(node) >= self.min_children and tree.has_children(node)
+        return (
+            query.narrows()
+            and type(node) is dict
+            and len(node) >= self.min_children
+            and tree.has_children(node)
+        )
 
     def get(self, path: Path, node: Node, order_by: str) -> ChildIndex | None:
         """The index of ``node`` (at ``path``) in ``order_by`` order, brought up to date; None

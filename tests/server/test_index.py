@@ -32,7 +32,11 @@ def leaf() -> st.SearchStrategy[Any]:
     obj = st.fixed_dictionaries(
         {},
         optional={
-            "at": st.one_of(PRIMITIVES, st.just({"x": 1}), st.builds(lambda v: {".value": v, ".priority": 1}, value)),
+            "at": st.one_of(
+                PRIMITIVES,
+                st.just({"x": 1}),
+                st.builds(lambda v: {".value": v, ".priority": 1}, value),
+            ),
             "a": st.one_of(value, st.fixed_dictionaries({}, optional={"b": PRIMITIVES})),
             "other": value,
             ".priority": PRIORITIES,
@@ -92,7 +96,13 @@ def apply(root: tree.Node, write: tuple[Any, ...]) -> tuple[tree.Node, tree.Path
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(CHILDREN, st.lists(st.tuples(st.lists(WRITES, max_size=3), st.lists(queries(), min_size=1, max_size=4)), max_size=6))
+@given(
+    CHILDREN,
+    st.lists(
+        st.tuples(st.lists(WRITES, max_size=3), st.lists(queries(), min_size=1, max_size=4)),
+        max_size=6,
+    ),
+)
 def test_indexed_answers_equal_scanned_answers(children: dict[str, Any], rounds: list[Any]) -> None:
     root = tree.set_at(None, AT, tree.normalize(children, AT))
     indexes = Indexes(min_children=0, limit=3)  # small: indexes are evicted and built again too
@@ -111,7 +121,9 @@ def test_indexed_answers_equal_scanned_answers(children: dict[str, Any], rounds:
 
 @settings(max_examples=100, deadline=None)
 @given(CHILDREN, CHILDREN, st.lists(queries(), min_size=1, max_size=4))
-def test_an_index_follows_a_node_it_was_not_told_about(first: dict[str, Any], second: dict[str, Any], asked: list[Query]) -> None:
+def test_an_index_follows_a_node_it_was_not_told_about(
+    first: dict[str, Any], second: dict[str, Any], asked: list[Query]
+) -> None:
     """A read of an older (or rolled back) tree: the index is brought to that node."""
     old, new = tree.normalize(first), tree.normalize(second)
     indexes = Indexes(min_children=0)
