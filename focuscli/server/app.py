@@ -22,6 +22,7 @@ from focuscli.server.query import (
     run_sorted,
     sorted_entries,
 )
+from focuscli.server.rendered import Rendered
 from focuscli.server.sse import Listener
 from focuscli.server.store import (
     DEFAULT_NAMESPACE,
@@ -75,6 +76,7 @@ class App:
         self.push_ids = PushIds()
         self.limits = limits or Limits()
         self.worker = Worker()
+        self.rendered = Rendered()  # the worker thread's, for big reads
 
     async def handle(self, request: Request) -> Response | StreamOpen:
         origin = request.headers.get("origin")
@@ -209,6 +211,7 @@ class App:
                 request.headers,
                 want_etag,
                 (node,),
+                self.rendered,
             )
         if query is not None:
             node = run_query(node, query)
