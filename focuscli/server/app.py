@@ -198,7 +198,7 @@ class App:
         if query is not None and self.enforce_indexes:
             self._check_index(ns, path, query)
         node = whole = tree.get(root, path)
-        if query is not None and ns.indexes.wants(node, query):
+        if query is not None and ns.indexes.wants(node, query) and _declared(ns, path, query):
             node = await self._indexed(ns, path, node, query)
             query = None
         if is_big(node, self.limits.inline_nodes):  # rendered and encoded off the loop
@@ -452,3 +452,9 @@ def _check_write_params(params: dict[str, str]) -> None:
         raise HttpError(
             400, "writeSizeLimit must be one of tiny, small, medium, large or unlimited."
         )
+
+
+def _declared(ns: Namespace, path: Path, query: Query) -> bool:
+    """Whether ``query``'s order has an index at ``path``: ``$key`` always, a child or
+    ``.value`` when ``.indexOn`` declares it there (the rules bound what is kept)."""
+    return query.order_by == "$key" or query.index_name() in ns.access.index_on(path)

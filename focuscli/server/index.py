@@ -22,6 +22,7 @@ from focuscli.server.tree import Node, Path
 
 MIN_CHILDREN = 256  # smaller nodes are scanned: as fast, and nothing to keep
 MAX_INDEXES = 64  # per namespace; the least recently used goes first
+MAX_ENTRIES = 2_000_000  # children indexed per namespace, all indexes together (about 400 MB)
 
 
 class ChildIndex:
@@ -72,9 +73,16 @@ class ChildIndex:
 class Indexes:
     """The indexes of one namespace, by (path of the node, order)."""
 
-    def __init__(self, *, min_children: int = MIN_CHILDREN, limit: int = MAX_INDEXES) -> None:
+    def __init__(
+        self,
+        *,
+        min_children: int = MIN_CHILDREN,
+        limit: int = MAX_INDEXES,
+        max_entries: int = MAX_ENTRIES,
+    ) -> None:
         self.min_children = min_children
         self.limit = limit
+        self.max_entries = max_entries
         self._by: OrderedDict[tuple[Path, str], ChildIndex] = OrderedDict()
 
     def wants(self, node: Node, query: q.Query) -> bool:
@@ -102,8 +110,10 @@ class Indexes:
         index = ChildIndex(node, order_by, entries)
         self._by[(path, order_by)] = index
         self._by.move_to_end((path, order_by))
-        while len(self._by) > self.limit:
-            self._by.popitem(last=False)
+        total = sum(len(kept.entries) for kept in self._by.values())
+        while len(self._by) > 1 and (len(self._by) > self.limit or total > self.max_entries):
+            _, dropped = self._by.popitem(last=False)
+            total -= len(dropped.entries)
         return index
 
     def run(self, path: Path, node: Node, query: q.Query) -> Node:

@@ -131,3 +131,18 @@ def test_an_index_follows_a_node_it_was_not_told_about(
         indexes.run(AT, old, query)
         assert indexes.run(AT, new, query) == run_query(new, query)
         assert indexes.run(AT, old, query) == run_query(old, query)
+
+
+def test_indexes_keep_within_their_budget_of_entries() -> None:
+    """The least recently used index goes once the children indexed exceed the budget; the
+    answers stay those of a scan."""
+    indexes = Indexes(min_children=0, max_entries=10)
+    a = tree.normalize({f"k{i}": {"at": i} for i in range(8)})
+    b = tree.normalize({f"k{i}": {"at": -i} for i in range(8)})
+    query = Query("at", start_at=2, limit_first=3)
+    assert indexes.run(("a",), a, query) == run_query(a, query)
+    assert indexes.get(("a",), a, "at") is not None
+    assert indexes.run(("b",), b, query) == run_query(b, query)
+    assert indexes.get(("a",), a, "at") is None  # 16 entries > 10: a's went
+    assert indexes.get(("b",), b, "at") is not None  # the newest stays, even past the budget
+    assert indexes.run(("a",), a, query) == run_query(a, query)

@@ -641,6 +641,7 @@ def test_ranged_queries_on_a_big_node_follow_its_writes(rest: Any) -> None:
         if missing:
             assert result(rest, "/big/list.json", orderBy="at", limitToFirst=len(missing)) == pick(data, missing)
 
+    rest.set_rules({"rules": {".read": True, ".write": True, "big": {"list": {".indexOn": "at"}}}})
     assert rest.put("/big/list.json", data).status_code == 200
     check()
     data["r0005"] = {"at": 50, "n": 5}
