@@ -631,15 +631,25 @@ def test_ranged_queries_on_a_big_node_follow_its_writes(rest: Any) -> None:
         in_range = {k: data[k] for a, k in numbers if 40 <= a <= 60}
         assert result(rest, "/big/list.json", orderBy="at", startAt=40, endAt=60) == in_range
         first = [k for _, k in numbers[:5]]
-        assert result(rest, "/big/list.json", orderBy="at", startAt=0, limitToFirst=5) == pick(data, first)
+        assert result(rest, "/big/list.json", orderBy="at", startAt=0, limitToFirst=5) == pick(
+            data, first
+        )
         keys = sorted(data)
-        assert result(rest, "/big/list.json", orderBy="$key", limitToLast=3) == pick(data, keys[-3:])
-        assert result(rest, "/big/list.json", orderBy="$key", startAt="r0590") == pick(data, [k for k in keys if k >= "r0590"])
+        assert result(rest, "/big/list.json", orderBy="$key", limitToLast=3) == pick(
+            data, keys[-3:]
+        )
+        assert result(rest, "/big/list.json", orderBy="$key", startAt="r0590") == pick(
+            data, [k for k in keys if k >= "r0590"]
+        )
         texts = [k for k in keys if ats[k] == "text"]
-        assert result(rest, "/big/list.json", orderBy="at", equalTo="text") == (pick(data, texts) or None)
+        assert result(rest, "/big/list.json", orderBy="at", equalTo="text") == (
+            pick(data, texts) or None
+        )
         missing = [k for k in keys if ats[k] is None]
         if missing:
-            assert result(rest, "/big/list.json", orderBy="at", limitToFirst=len(missing)) == pick(data, missing)
+            assert result(rest, "/big/list.json", orderBy="at", limitToFirst=len(missing)) == pick(
+                data, missing
+            )
 
     rest.set_rules({"rules": {".read": True, ".write": True, "big": {"list": {".indexOn": "at"}}}})
     assert rest.put("/big/list.json", data).status_code == 200
@@ -652,7 +662,12 @@ def test_ranged_queries_on_a_big_node_follow_its_writes(rest: Any) -> None:
     check()
     data.update({"r0007": {"at": "text", "n": 7}, "new": {"at": 41}})
     del data["r0008"]
-    assert rest.patch("/big/list.json", {"r0007": data["r0007"], "new": data["new"], "r0008": None}).status_code == 200
+    assert (
+        rest.patch(
+            "/big/list.json", {"r0007": data["r0007"], "new": data["new"], "r0008": None}
+        ).status_code
+        == 200
+    )
     check()
     del data["r0009"]
     assert rest.delete("/big/list/r0009.json").status_code == 200
