@@ -27,7 +27,10 @@ from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
 from focuscli.errors import BackendError, PermissionDenied, Unreachable, UsageError
 from focuscli.http_client import HttpClient, NoAnswer, Reply
-from focuscli.stream import Stream
+
+TYPE_CHECKING = False  # the stream module only when a stream is opened: most commands never do
+if TYPE_CHECKING:
+    from focuscli.stream import Stream
 
 __all__ = [
     "Database", "PermissionDenied", "SERVER_TIMESTAMP", "Target", "TokenSource", "Unreachable",
@@ -206,6 +209,8 @@ class Database:
         low, high = backoff
         if not watchdog_s > 0 or not 0 < low <= high:
             raise UsageError("stream needs watchdog_s > 0 and backoff 0 < first <= cap")
+        from focuscli.stream import Stream
+
         stream = Stream(
             lambda: self.target.rest_url(where, {"auth": self.member.id_token()}),
             where=where,
@@ -269,7 +274,6 @@ class Database:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _answer(self, reply: Reply, where: str) -> Any:
-        error = _error(reply)
         if reply.status in (200, 204):
             if not reply.body:
                 return None  # print=silent
@@ -277,6 +281,7 @@ class Database:
                 return json.loads(reply.body)
             except ValueError:
                 raise self._not_rtdb("not JSON") from None
+        error = _error(reply)
         if reply.status == 401 and error == PERMISSION_DENIED:
             raise PermissionDenied(f"permission denied at {where}")
         if reply.status == 401:

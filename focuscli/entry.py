@@ -4,8 +4,10 @@
 ``--opt=value`` forms) is answered from the snapshot a running `focus watch` keeps (see
 focuscli.prompt) when it is fresh, without the network and without importing typer or rich.
 ``focus status --json [--session S]`` — what scripts, CI jobs and status bars poll — asks the
-database through the same library calls as the full CLI, minus typer's option processing.
-Anything else goes to `focuscli.cli.main`.
+database through the same library calls as the full CLI, minus typer's option processing; so
+does ``focus report`` with its own options only (focuscli.reporting, which the full CLI runs
+too; typer's start-up is most of a week's report otherwise). Anything else goes to
+`focuscli.cli.main`.
 """
 
 from __future__ import annotations
@@ -51,9 +53,91 @@ def main() -> None:
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)  # as the full CLI does: no interpreter teardown once the output is out
+    options = _report_args(sys.argv[1:])
+    if options is not None:
+        code = fast_report(options, dict(os.environ))
+        _flush()
+        os._exit(code)
     from focuscli.cli import main as cli_main
 
     cli_main()
+
+
+def _flush() -> None:
+    import contextlib
+
+    with contextlib.suppress(BrokenPipeError):  # the reader left (`focus report | head -1`)
+        sys.stdout.flush()
+    sys.stderr.flush()
+
+
+_REPORT_VALUES = {"--since": "since", "--from": "first", "--to": "last", "--by": "by", "--session": "session", "-s": "session"}
+_REPORT_FLAGS = {"--json": "as_json", "--csv": "as_csv"}
+
+
+def _report_args(argv: list[str]) -> dict[str, str | bool] | None:
+    """The options of ``report [--since D] [--from D] [--to D] [--by B] [--json] [--csv]
+    [--session S]`` (each at most once, non-empty values, ``--opt=value`` forms too); None for
+    anything else (help, other options, repeats), which the full CLI handles."""
+    if not argv or argv[0] != "report":
+        return None
+    options: dict[str, str | bool] = {}
+    rest = argv[1:]
+    while rest:
+        arg = rest.pop(0)
+        flag = _REPORT_FLAGS.get(arg)
+        if flag is not None:
+            if flag in options:
+                return None
+            options[flag] = True
+            continue
+        name, eq, value = arg.partition("=")
+        field = _REPORT_VALUES.get(name)
+        if field is None or field in options or (eq and name == "-s"):
+            return None
+        if not eq:
+            if not rest:
+                return None
+            value = rest.pop(0)
+        if not value or value.startswith("-"):  # click's own handling of these: the full CLI
+            return None
+        options[field] = value
+    return options
+
+
+def fast_report(options: Mapping[str, str | bool], environ: dict[str, str]) -> int:
+    """`focus report`, run as the full CLI runs it (focuscli.reporting), errors worded as it
+    words them; the exit code."""
+    from focuscli.errors import BadArgument, ExitCode, FocusError, error_text
+    from focuscli.reporting import report
+    from focuscli.shell import Invocation
+
+    inv = Invocation(environ=environ)
+    try:
+        report(inv, echo=_echo, **options)  # type: ignore[arg-type]
+        return 0
+    except BrokenPipeError:
+        return int(ExitCode.ERROR)
+    except FocusError as err:
+        if isinstance(err, BadArgument):  # as focuscli.cli words it: say where the help is
+            err.message = f"{err.message.rstrip('.')}; see focus report --help"
+        sys.stderr.write(error_text(err) + "\n")
+        return int(err.exit_code)
+    except Exception:
+        if environ.get("FOCUS_DEBUG"):
+            raise
+        import traceback
+
+        lines = traceback.format_exc(limit=-3).rstrip().splitlines()
+        sys.stderr.write("focus: internal error (set FOCUS_DEBUG=1 for the full traceback):\n")
+        sys.stderr.write("\n".join(lines[-6:]) + "\n")
+        return int(ExitCode.ERROR)
+    finally:
+        inv.close()
+
+
+def _echo(text: str, nl: bool = True) -> None:
+    sys.stdout.write(text + "\n" if nl else text)
 
 
 def _prompt_args(argv: list[str]) -> tuple[str, str | None] | None:

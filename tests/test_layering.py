@@ -19,7 +19,7 @@ AUTHEMU = sorted(p.relative_to(PACKAGE).as_posix() for p in (PACKAGE / "server" 
 # The realtime protocol core: no aiohttp, no asyncio, only the stdlib and the other cores.
 REALTIME = sorted(p.relative_to(PACKAGE).as_posix() for p in (PACKAGE / "server" / "realtime").glob("*.py"))
 PURE_CORES = [
-    "timer.py", "plan.py", "prompt.py", "completion.py", "blocks.py", "report.py", "period.py", "inert.py", "server/tree.py", "server/query.py", "server/pushid.py",
+    "timer.py", "plan.py", "prompt.py", "completion.py", "blocks.py", "report.py", "period.py", "inert.py", "server/tree.py", "server/query.py", "server/pushid.py", "server/index.py", "server/rendered.py",
     "server/access.py", "server/sdkhash.py", "server/change.py", "server/coverage.py", "server/bigjson.py",
     "server/limits.py", "server/offload.py", *RULES, *AUTHEMU, *REALTIME,
 ]  # fmt: skip

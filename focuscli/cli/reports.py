@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import sys
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
@@ -11,18 +9,14 @@ import typer
 
 from focuscli.cli.common import JsonOpt, SessionOpt, _inv, app
 from focuscli.completion import complete_by
-from focuscli.errors import BadArgument
 
 ICAL_SINCE = "30d"  # focus log --ical without --since: the last 30 days
 
 
 def _period(since: str | None, first: str | None, last: str | None, now: int) -> Any:
-    from focuscli.period import PeriodError, period
+    from focuscli.reporting import period_of
 
-    try:
-        return period(since=since, first=first, last=last, now=now)
-    except PeriodError as err:
-        raise BadArgument(str(err)) from None
+    return period_of(since, first, last, now)
 
 
 @app.command()
@@ -52,30 +46,10 @@ def report(
 
     Example: focus report --since 7d --by member
     """
-    from focuscli import history, inert, summary
-    from focuscli import report as core
+    from focuscli.reporting import report as run
 
-    if as_json and as_csv:
-        raise BadArgument("--json and --csv exclude each other; pick one.")
-    if by not in summary.BY:
-        raise BadArgument(f"--by must be day, member or label, not {by!r}.")
-    inv = _inv(ctx)
-    sid = inv.session_name(session)
-    span = _period(since, first, last, inv.focus.server_now())
-    data, now, horizon = history.read(inv.focus, sid, span.start, span.end)
-    # the report's text (names, uids, labels) comes from the database: made inert for every output
-    result = inert.value(core.build(data, start=span.start, end=span.end, now=now, horizon=horizon))
-    if as_json:
-        typer.echo(json.dumps(summary.to_json(result, inert.text(sid)), ensure_ascii=False))
-    elif as_csv:
-        typer.echo(summary.to_csv(result, by), nl=False)
-    elif sys.stdout.isatty():
-        from focuscli import chart
-
-        chart.show(result, summary.headline(result, sid, span.first, span.last), summary.table(result, by))
-    else:
-        for line in [*summary.headline(result, sid, span.first, span.last), "", *summary.table(result, by)]:
-            typer.echo(line)
+    run(_inv(ctx), since=since, first=first, last=last, by=by, as_json=as_json, as_csv=as_csv,
+        session=session, echo=typer.echo)  # fmt: skip
 
 
 def calendar(ctx: typer.Context, session: str | None, since: str | None) -> None:

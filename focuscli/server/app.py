@@ -14,7 +14,15 @@ from focuscli.server.change import Change
 from focuscli.server.limits import Limits
 from focuscli.server.offload import Worker, is_big
 from focuscli.server.pushid import PushIds
-from focuscli.server.query import Query, QueryError, parse_query, run_query
+from focuscli.server.query import (
+    Query,
+    QueryError,
+    parse_query,
+    run_query,
+    run_sorted,
+    sorted_entries,
+)
+from focuscli.server.rendered import Rendered
 from focuscli.server.sse import Listener
 from focuscli.server.store import (
     DEFAULT_NAMESPACE,
@@ -23,7 +31,7 @@ from focuscli.server.store import (
     StoreUnavailable,
     namespace_error,
 )
-from focuscli.server.tree import Path, TreeError
+from focuscli.server.tree import Node, Path, TreeError
 from focuscli.server.wire import (
     SSE_TYPE,
     HttpError,
@@ -68,6 +76,7 @@ class App:
         self.push_ids = PushIds()
         self.limits = limits or Limits()
         self.worker = Worker()
+        self.rendered = Rendered()  # the worker thread's, for big reads
 
     async def handle(self, request: Request) -> Response | StreamOpen:
         origin = request.headers.get("origin")
@@ -188,10 +197,21 @@ class App:
             raise HttpError(401, "Permission denied")
         if query is not None and self.enforce_indexes:
             self._check_index(ns, path, query)
-        node = tree.get(root, path)
+        node = whole = tree.get(root, path)
+        if query is not None and ns.indexes.wants(node, query) and _declared(ns, path, query):
+            node = await self._indexed(ns, path, node, query)
+            query = None
         if is_big(node, self.limits.inline_nodes):  # rendered and encoded off the loop
             return await self.worker.run(
-                bigrequests.read_response, node, query, shallow, params, request.headers, want_etag
+                bigrequests.read_response,
+                whole,
+                query,
+                shallow,
+                params,
+                request.headers,
+                want_etag,
+                (node,),
+                self.rendered,
             )
         if query is not None:
             node = run_query(node, query)
@@ -210,6 +230,15 @@ class App:
                 return Response(304, b"", headers)
         response = json_response(200, value, params, headers)
         return response
+
+    async def _indexed(self, ns: Namespace, path: Path, node: Node, query: Query) -> Node:
+        """``run_query(node, query)`` read off the namespace's index of ``node`` (built on the
+        worker thread the first time: sorting many children takes a while)."""
+        index = ns.indexes.get(path, node, query.order_by)
+        if index is None:
+            entries = await self.worker.run(sorted_entries, node, query.order_by)
+            index = ns.indexes.add(path, node, query.order_by, entries)
+        return run_sorted(node, query, index.entries)
 
     def _query(self, params: dict[str, str], *, shallow: bool) -> Query | None:
         try:
@@ -423,3 +452,9 @@ def _check_write_params(params: dict[str, str]) -> None:
         raise HttpError(
             400, "writeSizeLimit must be one of tiny, small, medium, large or unlimited."
         )
+
+
+def _declared(ns: Namespace, path: Path, query: Query) -> bool:
+    """Whether ``query``'s order has an index at ``path``: ``$key`` always, a child or
+    ``.value`` when ``.indexOn`` declares it there (the rules bound what is kept)."""
+    return query.order_by == "$key" or query.index_name() in ns.access.index_on(path)

@@ -161,18 +161,71 @@ _COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 _STRICT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
+_SMALL = 256  # values in a container at most this many: encoded in one go, by the C encoder
+
+
 def pieces(value: Any, *, strict: bool = False) -> Iterator[str]:
     """Compact JSON text of ``value`` (as ``json.dumps(value, separators=(",", ":"),
-    ensure_ascii=False)`` writes it) in pieces, encoded by the json module's Python encoder."""
+    ensure_ascii=False)`` writes it) in pieces. Containers are walked in Python; a member
+    holding few values is encoded in one go by the json module's C encoder (which holds the
+    GIL only that long), anything bigger by the walk."""
     encoder = _STRICT if strict else _COMPACT
     batch: list[str] = []
-    for piece in encoder.iterencode(value):  # not one-shot: the Python encoder
+    for piece in _walk(value, encoder):
         batch.append(piece)
         if len(batch) >= _BATCH:
             yield "".join(batch)
             batch.clear()
     if batch:
         yield "".join(batch)
+
+
+def _walk(value: Any, encoder: json.JSONEncoder) -> Iterator[str]:
+    kind = type(value)
+    if kind is dict and value and all(type(key) is str for key in value):
+        sep = "{"
+        for key, child in value.items():
+            yield sep
+            yield encoder.encode(key)
+            yield ":"
+            yield from _member(child, encoder)
+            sep = ","
+        yield "}"
+    elif kind is list and value:
+        sep = "["
+        for child in value:
+            yield sep
+            yield from _member(child, encoder)
+            sep = ","
+        yield "]"
+    elif kind is dict or kind is list:
+        yield from encoder.iterencode(value)  # other keys: as the json module writes them
+    else:
+        yield encoder.encode(value)
+
+
+def _member(child: Any, encoder: json.JSONEncoder) -> Iterator[str]:
+    if type(child) not in (dict, list) or _values_at_most(child, _SMALL):
+        yield encoder.encode(child)
+    else:
+        yield from _walk(child, encoder)
+
+
+def _values_at_most(value: Any, limit: int) -> bool:
+    """Whether ``value`` holds at most ``limit`` values (counting stops past it)."""
+    count = 0
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        count += 1
+        if count > limit:
+            return False
+        kind = type(item)
+        if kind is dict:
+            stack.extend(item.values())
+        elif kind is list:
+            stack.extend(item)
+    return True
 
 
 def encode(value: Any, errors: str = "backslashreplace", *, strict: bool = False) -> bytes:

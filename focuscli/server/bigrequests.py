@@ -26,6 +26,7 @@ from focuscli.server.change import Change
 from focuscli.server.offload import Worker, etag
 from focuscli.server.pushid import PushIds
 from focuscli.server.query import Query, run_query
+from focuscli.server.rendered import Rendered
 from focuscli.server.sse import encoded_object
 from focuscli.server.store import Namespace, Store, written_paths
 from focuscli.server.tree import Node, Path, TreeError
@@ -87,16 +88,13 @@ def patch_change(path: Path, raw: Any, body: bytes, resolve: tree.ServerValue) -
 
 def read_response(
     node: Node, query: Query | None, shallow: bool, params: dict[str, str],
-    headers: dict[str, str], want_etag: bool,
+    headers: dict[str, str], want_etag: bool, answer: tuple[Node] | None = None,
+    rendered: Rendered | None = None,
 ) -> Response:  # fmt: skip
-    """A GET's answer for a big ``node`` (worker thread): as App._get answers a small one."""
-    value = run_query(node, query) if query is not None else node
-    if shallow:
-        out = tree.shallow(value)
-    elif params.get("format") == "export":
-        out = tree.export(value)
-    else:
-        out = tree.render(value)
+    """A GET's answer for a big ``node`` (worker thread): as App._get answers a small one.
+    ``answer``: (the query's result,) when it is already known (``query`` is then None);
+    ``rendered``: the worker's kept encodings, for a plain compact answer."""
+    value = run_query(node, query) if query is not None else node if answer is None else answer[0]
     answer_headers: dict[str, str] = {}
     if_none = headers.get("if-none-match")
     if want_etag or if_none is not None:
@@ -104,7 +102,16 @@ def read_response(
         answer_headers["etag"] = current
         if if_none is not None and if_none == current:
             return Response(304, b"", answer_headers)
-    encoded = None if params.get("print") == "pretty" else bigjson.encode(out)
+    pretty = params.get("print") == "pretty"
+    if shallow:
+        out = tree.shallow(value)
+    elif params.get("format") == "export":
+        out = tree.export(value)
+    elif rendered is not None and not pretty:
+        return json_response(200, None, params, answer_headers, encoded=rendered.encode(value))
+    else:
+        out = tree.render(value)
+    encoded = None if pretty else bigjson.encode(out)
     return json_response(200, out, params, answer_headers, encoded=encoded)
 
 

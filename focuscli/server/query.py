@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import enum
 import heapq
 import json
@@ -349,6 +350,72 @@ def run_query(node: tree.Node, query: Query) -> tree.Node:
         result[tree.PRIORITY] = prio
     return result
 
+
+# ---------------------------------------------------------------------------------------------
+# evaluation on a sorted index (focuscli.server.index keeps one up to date)
+
+IndexEntry: TypeAlias = tuple[Any, Any, str]  # (index value, key order, key)
+_TOP: Final = (2,)  # after every key order: (value, _TOP) follows every entry of that value
+
+
+def index_entry(order_by: str) -> Callable[[str, tree.Node], IndexEntry]:
+    """The function giving a child's index entry for ``order_by``: entries sort as the
+    children do in that order, ties on the index value broken by key order."""
+    order = tree.key_order
+    if order_by == KEY:
+
+        def by_key(key: str, child: tree.Node) -> IndexEntry:
+            k = order(key)
+            return (k, k, key)
+
+        return by_key
+    index = _indexer(order_by)
+    return lambda key, child: (index(key, child), order(key), key)
+
+
+def sorted_entries(node: tree.Node, order_by: str) -> list[IndexEntry]:
+    """Every child of ``node`` as an index entry, sorted (an index built from scratch)."""
+    entry = index_entry(order_by)
+    out = [entry(key, child) for key, child in tree.children(node)]
+    out.sort()
+    return out
+
+
+def run_sorted(node: tree.Node, query: Query, entries: list[IndexEntry]) -> tree.Node:
+    """``run_query(node, query)`` read off ``entries``, the sorted index of ``node``'s children
+    in ``query.order_by`` order: bounds are two binary searches and a limit a slice, so the
+    cost is O(log n + k) for the k children returned (the same answer; see test_index)."""
+    if node is None:
+        return None
+    if not tree.has_children(node):
+        return None if query.narrows() else node
+    total = len(entries)
+    order_by = query.order_by
+    lo, hi = 0, total
+    if query.equal_to is not MISSING:
+        eq = _bound_index(order_by, query.equal_to)
+        lo, hi = bisect.bisect_left(entries, (eq,)), bisect.bisect_left(entries, (eq, _TOP))
+    if query.start_at is not MISSING:
+        lo = max(lo, bisect.bisect_left(entries, (_bound_index(order_by, query.start_at),)))
+    if query.start_after is not MISSING:
+        lo = max(lo, bisect.bisect_left(entries, (_bound_index(order_by, query.start_after), _TOP)))
+    if query.end_at is not MISSING:
+        hi = min(hi, bisect.bisect_left(entries, (_bound_index(order_by, query.end_at), _TOP)))
+    if query.end_before is not MISSING:
+        hi = min(hi, bisect.bisect_left(entries, (_bound_index(order_by, query.end_before),)))
+    if query.limit_first is not None:
+        hi = min(hi, lo + query.limit_first)
+    if query.limit_last is not None:
+        lo = max(lo, hi - query.limit_last)
+    if lo >= hi:
+        return None
+    if hi - lo == total:
+        return node
+    result: dict[str, tree.Node] = {key: node[key] for _, _, key in entries[lo:hi]}
+    prio = tree.priority(node)
+    if prio is not None:
+        result[tree.PRIORITY] = prio
+    return result
 
 
 # The orderings themselves, for the realtime protocol's queries (which also bound by key).

@@ -21,6 +21,7 @@ from focuscli.rules.document import RulesDocument
 from focuscli.server import bigjson, tree
 from focuscli.server.access import Access, compile_access
 from focuscli.server.change import Change
+from focuscli.server.index import Indexes
 from focuscli.server.journal import RETRY_S, Journal, JournalError, JournalStalled
 from focuscli.server.sse import Listener
 from focuscli.server.tree import Node, Path
@@ -72,6 +73,7 @@ class Namespace:
     gate: asyncio.Future[None] | None = None
     held: dict[str, Any] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)  # /.settings/<name>.json values
+    indexes: Indexes = field(default_factory=Indexes)  # sorted children of queried nodes
 
     def can_read(self, listener: Listener, root: Node, now_ms: int) -> bool:
         if listener.admin:
@@ -216,6 +218,7 @@ class Store:
                     assert release is None  # big REST writes release nothing
                     seq = self._append_encoded(record)
             ns.root = new_root
+            ns.indexes.committed(old_root, new_root, change.paths())
             _changed(ns, written_paths(change))
             if release is not None:
                 ns.held.pop(release, None)

@@ -35,6 +35,7 @@ SV = ".sv"
 _INF = float("inf")
 _DOUBLE_INT64_MIN = -(2.0**63)
 _DOUBLE_INT64_END = 2.0**63
+_DIGIT_OR_MINUS = frozenset("-0123456789")
 _FORBIDDEN = frozenset(".$#[]/") | frozenset(chr(c) for c in range(0x20)) | {"\x7f"}
 
 INVALID_JSON = "Invalid data; couldn't parse JSON object, array, or value."
@@ -166,8 +167,15 @@ def render(node: Node) -> Any:
             for key in keys:
                 out[int(key)] = render(node[key])
             return out
-    keys.sort(key=key_order)
-    return {key: render(node[key]) for key in keys}
+    if all(key.isascii() and key[0] not in _DIGIT_OR_MINUS for key in keys):
+        keys.sort()  # no key reads as an integer, and ASCII sorts as UTF-16 does: key order
+    else:
+        keys.sort(key=key_order)
+    rendered: dict[str, Any] = {}
+    for key in keys:
+        child = node[key]
+        rendered[key] = render(child) if type(child) is dict else child
+    return rendered
 
 
 def export(node: Node) -> Any:

@@ -612,3 +612,66 @@ def test_timeout_values_accepted(dino: Any, timeout: str) -> None:
 def test_bad_timeout_is_400(dino: Any, timeout: str) -> None:
     # spec §2.8: non-positive or >15min -> 400 (text unknown)
     error(dino.get("/dinodb/scores.json", params={"timeout": timeout}))
+
+
+# ---------------------------------------------------------------------------------------------
+# indexes: a node with many children is queried off a sorted index kept up to date on writes
+
+
+def test_ranged_queries_on_a_big_node_follow_its_writes(rest: Any) -> None:
+    """Enough children for an index (and a read answered off the loop): every answer, before
+    and after each kind of write, is what the query asks of the data as it is then."""
+    data: dict[str, Any] = {f"r{i:04d}": {"at": (i * 7) % 500, "n": i} for i in range(600)}
+    data["r0100"] = {"n": 100}  # no "at": first in child order
+    data["r0200"] = {"at": "text", "n": 200}  # strings after numbers
+
+    def check() -> None:
+        ats = {k: v.get("at") for k, v in data.items()}
+        numbers = sorted((a, k) for k, a in ats.items() if isinstance(a, int))
+        in_range = {k: data[k] for a, k in numbers if 40 <= a <= 60}
+        assert result(rest, "/big/list.json", orderBy="at", startAt=40, endAt=60) == in_range
+        first = [k for _, k in numbers[:5]]
+        assert result(rest, "/big/list.json", orderBy="at", startAt=0, limitToFirst=5) == pick(
+            data, first
+        )
+        keys = sorted(data)
+        assert result(rest, "/big/list.json", orderBy="$key", limitToLast=3) == pick(
+            data, keys[-3:]
+        )
+        assert result(rest, "/big/list.json", orderBy="$key", startAt="r0590") == pick(
+            data, [k for k in keys if k >= "r0590"]
+        )
+        texts = [k for k in keys if ats[k] == "text"]
+        assert result(rest, "/big/list.json", orderBy="at", equalTo="text") == (
+            pick(data, texts) or None
+        )
+        missing = [k for k in keys if ats[k] is None]
+        if missing:
+            assert result(rest, "/big/list.json", orderBy="at", limitToFirst=len(missing)) == pick(
+                data, missing
+            )
+
+    rest.set_rules({"rules": {".read": True, ".write": True, "big": {"list": {".indexOn": "at"}}}})
+    assert rest.put("/big/list.json", data).status_code == 200
+    check()
+    data["r0005"] = {"at": 50, "n": 5}
+    assert rest.put("/big/list/r0005.json", data["r0005"]).status_code == 200
+    check()
+    data["r0006"]["at"] = 45
+    assert rest.put("/big/list/r0006/at.json", 45).status_code == 200
+    check()
+    data.update({"r0007": {"at": "text", "n": 7}, "new": {"at": 41}})
+    del data["r0008"]
+    assert (
+        rest.patch(
+            "/big/list.json", {"r0007": data["r0007"], "new": data["new"], "r0008": None}
+        ).status_code
+        == 200
+    )
+    check()
+    del data["r0009"]
+    assert rest.delete("/big/list/r0009.json").status_code == 200
+    check()
+    data = {k: {"at": 50 - v["n"] % 20, "n": v["n"]} for k, v in data.items() if k != "new"}
+    assert rest.patch("/big.json", {"list": data}).status_code == 200
+    check()
