@@ -837,14 +837,15 @@ def _mapped(proc: subprocess.Popen[str], needle: str) -> bool:
 
 
 def _without_presence(rest: Rest) -> tuple[str, bytes]:
-    """/sessions without the members' presence (`seen_at`, `away_at`, the presence spans), and
-    /invites as stored."""
+    """/sessions without the members' presence (`seen_at`, `away_at`, the presence spans and the
+    span a record names), and /invites as stored."""
     sessions = rest.value("/sessions.json")
     for session in sessions.values():
         session.pop("presence", None)
         for record in session.get("members", {}).values():
             record.pop("seen_at", None)
             record.pop("away_at", None)
+            record.pop("span", None)
     return json.dumps(sessions, sort_keys=True), rest.get("/invites.json").content
 
 
