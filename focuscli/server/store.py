@@ -8,6 +8,7 @@ streams, only once the journal reports it on disk; streams always see commits in
 from __future__ import annotations
 
 import asyncio
+import bisect
 import logging
 import os
 import re
@@ -279,22 +280,20 @@ class Store:
             self._pending.append(pending)
         return done
 
-    def changed_since(self, ns: Namespace, version: int, paths: Iterable[Path]) -> bool:
+    def changed_since(self, ns: Namespace, version: int, paths: Watched | Iterable[Path]) -> bool:
         """Did a commit after ``version`` write at, above or below any of ``paths``?
-        (True too when the history no longer reaches back that far.)"""
+        (True too when the history no longer reaches back that far.) A few lookups per path
+        committed meanwhile, however many ``paths`` (index them off the loop: ``Watched``)."""
         if ns.version == version:
             return False
         if not ns.history or ns.history[0][0] > version + 1:
             return True
-        watched = list(paths)
+        watched = paths if isinstance(paths, Watched) else Watched(paths)
         for seq, written in reversed(ns.history):
             if seq <= version:
                 break
-            for w in written:
-                for p in watched:
-                    n = min(len(w), len(p))
-                    if w[:n] == p[:n]:
-                        return True
+            if any(watched.touched_by(w) for w in written):
+                return True
         return False
 
     def journal_record(self, ns: Namespace, change: Change) -> bytes | None:
@@ -421,6 +420,25 @@ class Store:
             for listener in list(ns.listeners):
                 listener.close()
             ns.listeners.clear()
+
+
+class Watched:
+    """Paths a write judged off the loop depends on (where it writes, where its rules looked),
+    indexed so that changed_since asks a few lookups per path committed meanwhile, not one
+    comparison per watched path: a member's multi-path write can watch hundreds of thousands."""
+
+    __slots__ = ("_paths", "_sorted")
+
+    def __init__(self, paths: Iterable[Path]) -> None:
+        self._paths = frozenset(paths)
+        self._sorted = sorted(self._paths)  # a path's descendants follow it, in a run
+
+    def touched_by(self, written: Path) -> bool:
+        """Is ``written`` at, above or below one of the paths?"""
+        if any(written[:i] in self._paths for i in range(len(written) + 1)):
+            return True  # at or below one
+        at = bisect.bisect_left(self._sorted, written)
+        return at < len(self._sorted) and self._sorted[at][: len(written)] == written  # above
 
 
 def written_paths(change: Change) -> tuple[Path, ...]:
