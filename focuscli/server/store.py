@@ -8,7 +8,6 @@ streams, only once the journal reports it on disk; streams always see commits in
 from __future__ import annotations
 
 import asyncio
-import bisect
 import logging
 import os
 import re
@@ -425,20 +424,26 @@ class Store:
 class Watched:
     """Paths a write judged off the loop depends on (where it writes, where its rules looked),
     indexed so that changed_since asks a few lookups per path committed meanwhile, not one
-    comparison per watched path: a member's multi-path write can watch hundreds of thousands."""
+    comparison per watched path: a member's multi-path write can watch hundreds of thousands.
+    Built step by step in Python (no long sort holding the GIL), of hashes: a collision can only
+    answer "touched" where nothing was, which costs a judgement again, never a wrong commit."""
 
-    __slots__ = ("_paths", "_sorted")
+    __slots__ = ("_at", "_above")
 
     def __init__(self, paths: Iterable[Path]) -> None:
-        self._paths = frozenset(paths)
-        self._sorted = sorted(self._paths)  # a path's descendants follow it, in a run
+        at: set[int] = set()
+        above: set[int] = set()  # every proper prefix of a path
+        for path in paths:
+            at.add(hash(path))
+            for depth in range(len(path)):
+                above.add(hash(path[:depth]))
+        self._at, self._above = at, above
 
     def touched_by(self, written: Path) -> bool:
         """Is ``written`` at, above or below one of the paths?"""
-        if any(written[:i] in self._paths for i in range(len(written) + 1)):
-            return True  # at or below one
-        at = bisect.bisect_left(self._sorted, written)
-        return at < len(self._sorted) and self._sorted[at][: len(written)] == written  # above
+        if hash(written) in self._above:
+            return True
+        return any(hash(written[:depth]) in self._at for depth in range(len(written) + 1))
 
 
 def written_paths(change: Change) -> tuple[Path, ...]:
