@@ -170,7 +170,9 @@ class Write:
                 if ns.root is not root and self.store.changed_since(ns, version, judged.watched):
                     attempt += 1  # overtaken where it matters: judge again against the new head
                     continue
-                new_root = judged.new_root if ns.root is root else _carried(ns, version, root, judged)
+                new_root = (
+                    judged.new_root if ns.root is root else _carried(ns, version, root, judged)
+                )
                 if new_root is _OVERTAKEN:
                     attempt += 1
                     continue
