@@ -70,14 +70,14 @@ def patch_change(path: Path, raw: Any, body: bytes, resolve: tree.ServerValue) -
         if not rel:
             raise HttpError(400, tree.key_error_message(text(body), key))
         entries.append((rel, normalize(value, path + rel, resolve, body)))
-    ordered = sorted(rel for rel, _ in entries)
-    for before, after in zip(ordered, ordered[1:], strict=False):
-        if after[: len(before)] == before:
-            raise HttpError(
-                400,
-                f"Invalid data; path {tree.path_str(before)} is an ancestor of "
-                f"{tree.path_str(after)} in the same update.",
-            )
+    overlap = tree.first_overlap(rel for rel, _ in entries)
+    if overlap is not None:
+        before, after = overlap
+        raise HttpError(
+            400,
+            f"Invalid data; path {tree.path_str(before)} is an ancestor of "
+            f"{tree.path_str(after)} in the same update.",
+        )
     return Change("patch", path, tuple(entries))
 
 
