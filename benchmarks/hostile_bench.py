@@ -9,12 +9,12 @@ time (a GET and a PUT of their own ``users/<uid>/clock``, the probe `focus` make
 (a) a 20 MB write as admin (a PUT of 350,000 small objects at ``/bench``): processed;
 (b) a 20 MB write as a member, judged by the rules and accepted: a multi-path PATCH at
     ``users/<uid>`` of 350,000 paths ``sessions/<sid>: null`` (sids of 41 characters, none of
-    them in the list). The rules bound what a member adds (a list entry needs one of 200 slots,
-    and a PUT of the whole list is refused before its body is read: no grant at ``sessions``),
-    but deleting an entry is granted per entry, by a ``.write`` that looks the membership up in
-    the tree, for as many entries as one write names: the server parses the body and evaluates
-    that rule once per path (the rules coverage report counts them), and the write can be sent
-    again and again;
+    them in the list, in a shuffled order). The rules bound what a member adds (a list entry
+    needs one of 200 slots, and a PUT of the whole list is refused before its body is read: no
+    grant at ``sessions``), but deleting an entry is granted per entry, by a ``.write`` that
+    looks the membership up in the tree, for as many entries as one write names: the server
+    parses the body and evaluates that rule once per path (the rules coverage report counts
+    them), and the write can be sent again and again;
 (c) the same PATCH as an anonymous client: refused;
 (d) 300 MiB, chunked (no length announced), as an anonymous client: refused.
 
@@ -39,6 +39,7 @@ import argparse
 import base64
 import contextlib
 import json
+import random
 import signal
 import socket
 import sys
@@ -212,9 +213,11 @@ def admin_body(size: int) -> bytes:
 
 
 def member_body(size: int) -> bytes:
-    """A PATCH at ``users/<uid>`` deleting ``size // 60`` list entries that are not there."""
-    count = size // 60
-    return json.dumps({f"sessions/s{i:07d}{'x' * 33}": None for i in range(count)}).encode()
+    """A PATCH at ``users/<uid>`` deleting ``size // 60`` list entries that are not there, in
+    a shuffled order (a hostile member's choice: nothing may depend on a sorted body)."""
+    paths = [f"sessions/s{i:07d}{'x' * 33}" for i in range(size // 60)]
+    random.Random(11).shuffle(paths)
+    return json.dumps(dict.fromkeys(paths)).encode()
 
 
 ENTRY_WRITE = ("/users/$uid/sessions/$sid", ".write")
