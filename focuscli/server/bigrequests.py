@@ -28,7 +28,7 @@ from focuscli.server.pushid import PushIds
 from focuscli.server.query import Query, run_query
 from focuscli.server.rendered import Rendered
 from focuscli.server.sse import encoded_object
-from focuscli.server.store import Namespace, Store, written_paths
+from focuscli.server.store import Namespace, Store, Watched, written_paths
 from focuscli.server.tree import Node, Path, TreeError
 from focuscli.server.wire import (
     TOO_BIG,
@@ -71,14 +71,14 @@ def patch_change(path: Path, raw: Any, body: bytes, resolve: tree.ServerValue) -
         if not rel:
             raise HttpError(400, tree.key_error_message(text(body), key))
         entries.append((rel, normalize(value, path + rel, resolve, body)))
-    ordered = sorted(rel for rel, _ in entries)
-    for before, after in zip(ordered, ordered[1:], strict=False):
-        if after[: len(before)] == before:
-            raise HttpError(
-                400,
-                f"Invalid data; path {tree.path_str(before)} is an ancestor of "
-                f"{tree.path_str(after)} in the same update.",
-            )
+    overlap = tree.first_overlap(rel for rel, _ in entries)
+    if overlap is not None:
+        before, after = overlap
+        raise HttpError(
+            400,
+            f"Invalid data; path {tree.path_str(before)} is an ancestor of "
+            f"{tree.path_str(after)} in the same update.",
+        )
     return Change("patch", path, tuple(entries))
 
 
@@ -124,7 +124,7 @@ class _Judged:
     change: Change  # with its entries rendered
     new_root: Node
     record: bytes | None
-    watched: list[Path]  # written paths and where the rules looked
+    watched: Watched  # written paths and where the rules looked
     etag: str | None
 
 
@@ -161,7 +161,7 @@ class Write:
         while True:
             while ns.gate is not None:
                 await asyncio.shield(ns.gate)
-            gate = None
+            gate, gated = None, ns
             if attempt >= OPTIMISTIC_ATTEMPTS:  # judge the head with the other writes held back
                 gate = ns.gate = self.store.loop.create_future()
             try:
@@ -169,15 +169,25 @@ class Write:
                 judged = await worker.run(self._judge, raw, root, ns.access, self.store.now_ms())
                 if isinstance(judged, _Mismatch):
                     return await self._mismatch(judged)
+                registered = self.store.namespaces.get(ns.name)
+                if registered is not None and registered is not ns:
+                    ns = self.ns = registered  # created meanwhile (by a first small write): judge
+                    attempt += 1  # again against the namespace that holds it
+                    continue
                 if ns.root is not root and self.store.changed_since(ns, version, judged.watched):
                     attempt += 1  # overtaken where it matters: judge again against the new head
                     continue
-                new_root = judged.new_root if ns.root is root else judged.change.apply(ns.root)
+                new_root = (
+                    judged.new_root if ns.root is root else _carried(ns, version, root, judged)
+                )
+                if new_root is _OVERTAKEN:
+                    attempt += 1
+                    continue
                 if new_root is not ns.root:
                     done = self.store.commit(ns, judged.change, new_root, judged.record)
             finally:
                 if gate is not None:
-                    ns.gate = None
+                    gated.gate = None
                     gate.set_result(None)
             break
         if done is None:
@@ -216,7 +226,7 @@ class Write:
         if self.method == "PUT" and (self.if_match is not None or self.want_etag):
             tag = etag(change.entries[0][1])
         record = self.store.journal_record(self.ns, change)
-        watched = [*written_paths(change), *reads.paths]
+        watched = Watched([*written_paths(change), *reads.paths])  # indexed here, off the loop
         return _Judged(change, new_root, record, watched, tag)
 
     async def _mismatch(self, judged: _Mismatch) -> Response:
@@ -255,6 +265,31 @@ class Write:
         node = change.entries[0][1]
         value = tree.render(node) if pretty_print else None
         return json_response(200, value, params, headers, encoded=change.rendered[0])
+
+
+_OVERTAKEN: Any = object()
+
+
+def _carried(ns: Namespace, version: int, root: Node, judged: _Judged) -> Node:
+    """The write applied to the head (loop thread), without applying its many entries again: the
+    commits since ``version`` wrote nowhere it writes or its rules looked (changed_since), so
+    the head is its judged tree with their paths copied over from the head, a few steps each.
+    A write that changed nothing changes nothing on the head either. ``_OVERTAKEN`` when a path
+    lies under a node the write emptied (it would come back without its priority): judge again.
+    """
+    if judged.new_root is root:
+        return ns.root
+    new = judged.new_root
+    for seq, written in reversed(ns.history):
+        if seq <= version:
+            break
+        for path in written:
+            for depth in range(1, len(path)):
+                above = path[:depth]
+                if tree.get(judged.new_root, above) is None and tree.get(root, above) is not None:
+                    return _OVERTAKEN
+            new = tree.set_at(new, path, tree.get(ns.root, path))
+    return new
 
 
 def parse(body: bytes, max_values: int | None) -> Any:

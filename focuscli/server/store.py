@@ -282,22 +282,20 @@ class Store:
             self._pending.append(pending)
         return done
 
-    def changed_since(self, ns: Namespace, version: int, paths: Iterable[Path]) -> bool:
+    def changed_since(self, ns: Namespace, version: int, paths: Watched | Iterable[Path]) -> bool:
         """Did a commit after ``version`` write at, above or below any of ``paths``?
-        (True too when the history no longer reaches back that far.)"""
+        (True too when the history no longer reaches back that far.) A few lookups per path
+        committed meanwhile, however many ``paths`` (index them off the loop: ``Watched``)."""
         if ns.version == version:
             return False
         if not ns.history or ns.history[0][0] > version + 1:
             return True
-        watched = list(paths)
+        watched = paths if isinstance(paths, Watched) else Watched(paths)
         for seq, written in reversed(ns.history):
             if seq <= version:
                 break
-            for w in written:
-                for p in watched:
-                    n = min(len(w), len(p))
-                    if w[:n] == p[:n]:
-                        return True
+            if any(watched.touched_by(w) for w in written):
+                return True
         return False
 
     def journal_record(self, ns: Namespace, change: Change) -> bytes | None:
@@ -424,6 +422,31 @@ class Store:
             for listener in list(ns.listeners):
                 listener.close()
             ns.listeners.clear()
+
+
+class Watched:
+    """Paths a write judged off the loop depends on (where it writes, where its rules looked),
+    indexed so that changed_since asks a few lookups per path committed meanwhile, not one
+    comparison per watched path: a member's multi-path write can watch hundreds of thousands.
+    Built step by step in Python (no long sort holding the GIL), of hashes: a collision can only
+    answer "touched" where nothing was, which costs a judgement again, never a wrong commit."""
+
+    __slots__ = ("_at", "_above")
+
+    def __init__(self, paths: Iterable[Path]) -> None:
+        at: set[int] = set()
+        above: set[int] = set()  # every proper prefix of a path
+        for path in paths:
+            at.add(hash(path))
+            for depth in range(len(path)):
+                above.add(hash(path[:depth]))
+        self._at, self._above = at, above
+
+    def touched_by(self, written: Path) -> bool:
+        """Is ``written`` at, above or below one of the paths?"""
+        if hash(written) in self._above:
+            return True
+        return any(hash(written[:depth]) in self._at for depth in range(len(written) + 1))
 
 
 def written_paths(change: Change) -> tuple[Path, ...]:

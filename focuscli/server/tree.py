@@ -82,6 +82,27 @@ def path_str(path: Path) -> str:
     return "/" + "/".join(path)
 
 
+def first_overlap(paths: Iterable[Path]) -> tuple[Path, Path] | None:
+    """The first pair (in sorted order) of ``paths`` where one is at or below the other: the
+    smallest such ancestor and the smallest path at or below it; None when they are disjoint.
+    Step by step in Python, not by sorting them all: a member's update can hold hundreds of
+    thousands of paths, and one sort of them holds the GIL for a second (the loop stalls)."""
+    seen: set[Path] = set()
+    overlaps: list[tuple[Path, Path]] = []
+    for path in paths:
+        if path in seen:
+            overlaps.append((path, path))
+        seen.add(path)
+    for path in seen:
+        for depth in range(len(path)):
+            if path[:depth] in seen:
+                overlaps.append((path[:depth], path))
+    if not overlaps:
+        return None
+    ancestor = min(pair[0] for pair in overlaps)
+    return ancestor, min(pair[1] for pair in overlaps if pair[0] == ancestor)
+
+
 def split_path(text: str) -> Path:
     """Inverse of ``path_str`` for stored records (no validation)."""
     return tuple(s for s in text.split("/") if s)

@@ -43,6 +43,9 @@ RULES = json.dumps({"rules": {
     "gated": {".read": True, ".write": "auth != null && root.child('switch').val() === true"},
     "switch": {".read": True, ".write": "auth != null"},
     "other": {".read": True, ".write": "auth != null"},
+    # each entry writable unless its flag says no: a multi-path write looks at one place per path
+    "many": {".read": True, "$k": {".write": "auth != null && root.child('flags/' + $k).val() !== false"}},
+    "flags": {".read": True, ".write": "auth != null"},
     # compare-and-set, as focus's state: rev must be the current rev + 1
     "cas": {".read": True, ".write": "auth != null",
             ".validate": "newData.child('rev').val() === (data.child('rev').isNumber() ? data.child('rev').val() : 0) + 1"},
@@ -368,6 +371,62 @@ def test_an_unrelated_commit_meanwhile_costs_no_second_judgement(base: str, ns: 
     assert checkpoint.judgements == 1
     assert call(base, ns, "GET", "/other/z.json").json() == 3
     assert call(base, ns, "GET", "/gated/k000001/v.json").json() == 1
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "judgements", "status"),
+    [
+        ("/other/m.json", b"1", 1, 200),  # nowhere its rules looked
+        ("/flags/k02999.json", b"false", 2, 401),  # where the rules of its last path looked
+        ("/flags.json", b'{"k00000": false}', 2, 401),  # above where they looked
+    ],
+)
+def test_a_commit_where_one_of_many_paths_looked(
+    base: str, ns: str, monkeypatch: Any, path: str, value: bytes, judgements: int, status: int
+) -> None:
+    """A big multi-path write whose rules looked at thousands of places is judged again when a
+    commit meanwhile wrote at or above any one of them, and only then."""
+    body = json.dumps({f"k{i:05d}": i for i in range(3000)}).encode()
+    assert call(base, ns, "PUT", "/other/first.json", b"0", auth=ALICE).status_code == 200
+    checkpoint = Checkpoint(monkeypatch)
+    with in_background(call, base, ns, "PATCH", "/many.json", body, auth=ALICE) as done:
+        checkpoint.wait()
+        assert call(base, ns, "PUT", path, value, auth=ALICE).status_code == 200
+        checkpoint.go.set()
+    assert done[0].status_code == status, done[0].text
+    assert checkpoint.judgements == judgements
+    assert call(base, ns, "GET", "/many/k00001.json").json() == (1 if status == 200 else None)
+
+
+def test_a_big_write_to_a_namespace_created_meanwhile(base: str, ns: str, monkeypatch: Any) -> None:
+    """The first write to a namespace is big; a small one creates the namespace meanwhile: both
+    land (the big one judged again, on the namespace as created)."""
+    checkpoint = Checkpoint(monkeypatch)
+    with in_background(call, base, ns, "PUT", "/open/big.json", big_body(), auth=ALICE) as done:
+        checkpoint.wait()
+        assert call(base, ns, "PUT", "/other/x.json", b"1", auth=ALICE).status_code == 200
+        checkpoint.go.set()
+    assert done[0].status_code == 200, done[0].text
+    assert checkpoint.judgements == 2
+    assert call(base, ns, "GET", "/other/x.json").json() == 1
+    assert call(base, ns, "GET", "/open/big/k000042.json").json() == {"t": "x", "v": 42}
+
+
+def test_a_commit_under_a_node_a_big_write_empties(base: str, ns: str, monkeypatch: Any) -> None:
+    """A commit meanwhile under a node the big write empties: the node stays, with its priority
+    (as if the big write had been judged after it)."""
+    assert call(base, ns, "PUT", "/open/p.json", b'{".priority": 5, "a": 1}').status_code == 200
+    body = json.dumps({"p/a": None, "q": json.loads(big_body())}).encode()
+    checkpoint = Checkpoint(monkeypatch)
+    with in_background(call, base, ns, "PATCH", "/open.json", body, auth=ALICE) as done:
+        checkpoint.wait()
+        assert call(base, ns, "PUT", "/open/p/b.json", b"2", auth=ALICE).status_code == 200
+        checkpoint.go.set()
+    assert done[0].status_code == 200, done[0].text
+    assert checkpoint.judgements == 2
+    exported = call(base, ns, "GET", "/open/p.json", params={"format": "export"}).json()
+    assert exported == {".priority": 5, "b": 2}
+    assert call(base, ns, "GET", "/open/q/k000042.json").json() == {"t": "x", "v": 42}
 
 
 def test_compare_and_set_big_against_small(base: str, ns: str, monkeypatch: Any) -> None:

@@ -469,6 +469,15 @@ def test_patch_overlapping_paths_is_400(rest: Any) -> None:
     assert rest.value("/.json") is None
 
 
+def test_patch_overlapping_paths_names_the_first_pair(rest: Any) -> None:
+    # whatever the order of the body: the first ancestor in path order, and its first descendant
+    body = {"b/c/d": 1, "a/x/y": 2, "b": 3, "a/x": 4, "c": 5, "b/c": 6, "a": 7}
+    resp = rest.patch("/.json", body)
+    assert resp.status_code == 400
+    assert error_of(resp) == "Invalid data; path /a is an ancestor of /a/x in the same update."
+    assert rest.value("/.json") is None
+
+
 def test_patch_empty_object_is_noop(rest: Any) -> None:
     # spec §2.5 (INF): {} -> 200 no-op
     assert rest.put("/p.json", 1).status_code == 200

@@ -63,11 +63,11 @@ def merge_entries(raw: Any) -> list[tuple[Path, Any]]:
         if not rel:
             raise Invalid("An update's keys must name a child.")
         pairs.append((rel, value))
-    ordered = sorted(rel for rel, _ in pairs)
-    for before, after in zip(ordered, ordered[1:], strict=False):
-        if after[: len(before)] == before:
-            raise Invalid(f"Invalid data; path {tree.path_str(before)} is an ancestor of "
-                           f"{tree.path_str(after)} in the same update.")  # fmt: skip
+    overlap = tree.first_overlap(rel for rel, _ in pairs)
+    if overlap is not None:
+        before, after = overlap
+        raise Invalid(f"Invalid data; path {tree.path_str(before)} is an ancestor of "
+                      f"{tree.path_str(after)} in the same update.")  # fmt: skip
     return pairs
 
 
