@@ -319,6 +319,17 @@ class CliResult:
         return f"CliResult(code={self.code}, out={self.out!r}, err={self.err!r})"
 
 
+def point_cli_at(monkeypatch: pytest.MonkeyPatch, url: str, *, user: str | None = None, columns: int = 200) -> None:
+    """Make in-process `focus` runs use the database at ``url`` (and profile ``user``), with no
+    session, config file or admin credential inherited from the environment."""
+    for var in ("FOCUS_SESSION", "FOCUS_CONFIG", "GOOGLE_APPLICATION_CREDENTIALS", "FOCUS_PROJECT"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("FOCUS_DATABASE_URL", url)
+    if user is not None:
+        monkeypatch.setenv("FOCUS_USER", user)
+    monkeypatch.setenv("COLUMNS", str(columns))
+
+
 @pytest.fixture
 def run_cli(monkeypatch: pytest.MonkeyPatch) -> Any:
     """Factory: ``run_cli(argv, home)`` runs `focus ARGV...` in this process, XDG dirs in home."""

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import seed_profile
+from tests.conftest import point_cli_at, seed_profile
 from tests.members import EmulatorMember
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -25,10 +25,7 @@ def focus(
 ) -> Any:
     """Run `focus ARGS...` in-process as `user` (default ana) against this test's namespace."""
     rest.set_rules(RULES)
-    for var in ("FOCUS_SESSION", "FOCUS_CONFIG", "GOOGLE_APPLICATION_CREDENTIALS", "FOCUS_PROJECT"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("FOCUS_DATABASE_URL", f"{server_url}?ns={ns}")
-    monkeypatch.setenv("COLUMNS", "200")
+    point_cli_at(monkeypatch, f"{server_url}?ns={ns}", columns=200)
 
     def run(*args: str, user: str = "ana") -> Any:
         monkeypatch.setenv("FOCUS_USER", user)

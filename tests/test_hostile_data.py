@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import focus_env, seed_profile
+from tests.conftest import focus_env, point_cli_at, seed_profile
 
 ROOT = Path(__file__).resolve().parent.parent
 RULES = (ROOT / "firebase" / "database.rules.json").read_text()
@@ -184,11 +184,7 @@ def world(
     run_cli: Any,
 ) -> Any:
     rest.set_rules(RULES)
-    for var in ("FOCUS_SESSION", "FOCUS_CONFIG", "GOOGLE_APPLICATION_CREDENTIALS", "FOCUS_PROJECT"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("FOCUS_DATABASE_URL", f"{server_url}?ns={ns}")
-    monkeypatch.setenv("FOCUS_USER", "ana")
-    monkeypatch.setenv("COLUMNS", "120")
+    point_cli_at(monkeypatch, f"{server_url}?ns={ns}", user="ana", columns=120)
     seed_profile(f"{server_url}?ns={ns}", tmp_path / "ana" / "config", "ana")
 
     class World:

@@ -31,7 +31,7 @@ import pytest
 from focuscli import inert, timer
 from focuscli.hooks import HookRunner
 from focuscli.service import Focus, Status, WatchEvent
-from tests.conftest import focus_env, seed_profile
+from tests.conftest import focus_env, point_cli_at, seed_profile
 from tests.terminal import Terminal
 
 TITLE, CLIPBOARD, CLEAR, RLO, NUL = (
@@ -168,10 +168,7 @@ def focus(
     monkeypatch: pytest.MonkeyPatch,
     run_cli: Any,
 ) -> Any:
-    for var in ("FOCUS_SESSION", "FOCUS_CONFIG", "GOOGLE_APPLICATION_CREDENTIALS", "FOCUS_PROJECT"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("FOCUS_DATABASE_URL", f"{server_url}?ns={ns}")
-    monkeypatch.setenv("COLUMNS", "300")
+    point_cli_at(monkeypatch, f"{server_url}?ns={ns}", columns=300)
 
     def run(*args: str, user: str = "ana", name: str | None = None) -> Any:
         monkeypatch.setenv("FOCUS_USER", user)

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from focuscli import timer
-from tests.conftest import focus_env
+from tests.conftest import focus_env, point_cli_at, seed_profile
 from tests.terminal import Terminal
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,14 +37,9 @@ def focus(
     run_cli: Any,
 ) -> Any:
     """`focus ARGS...` in-process as ana (a member of team) against this test's namespace."""
-    from tests.conftest import seed_profile
 
     rest.set_rules(RULES)
-    for var in ("FOCUS_SESSION", "FOCUS_CONFIG", "GOOGLE_APPLICATION_CREDENTIALS", "FOCUS_PROJECT"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("FOCUS_DATABASE_URL", f"{server_url}?ns={ns}")
-    monkeypatch.setenv("FOCUS_USER", "ana")
-    monkeypatch.setenv("COLUMNS", "200")
+    point_cli_at(monkeypatch, f"{server_url}?ns={ns}", user="ana", columns=200)
     seed_profile(f"{server_url}?ns={ns}", tmp_path / "ana" / "config", "ana")
 
     def run(*args: str) -> Any:

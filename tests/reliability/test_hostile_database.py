@@ -34,7 +34,7 @@ import pytest
 from focuscli import timer
 from focuscli.errors import ExitCode
 from focuscli.service import Focus
-from tests.conftest import focus_env, seed_profile
+from tests.conftest import focus_env, point_cli_at, seed_profile
 
 pytestmark = pytest.mark.focus_serve
 
@@ -147,11 +147,7 @@ def focus(
     monkeypatch: pytest.MonkeyPatch,
     run_cli: Any,
 ) -> Any:
-    for var in ("FOCUS_SESSION", "FOCUS_CONFIG", "GOOGLE_APPLICATION_CREDENTIALS", "FOCUS_PROJECT"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("FOCUS_DATABASE_URL", f"{server_url}?ns={ns}")
-    monkeypatch.setenv("FOCUS_USER", "ana")
-    monkeypatch.setenv("COLUMNS", "120")
+    point_cli_at(monkeypatch, f"{server_url}?ns={ns}", user="ana", columns=120)
     seed_profile(f"{server_url}?ns={ns}", tmp_path / "ana" / "config", "ana")
     return lambda *args: run_cli(["--session", "team", *args], tmp_path / "ana")
 
