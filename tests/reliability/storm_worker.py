@@ -29,6 +29,7 @@ import io
 import json
 import os
 import random
+import secrets
 import sys
 import time
 from dataclasses import replace
@@ -225,9 +226,9 @@ class Rest:
 
 def legit_write(state_raw: Any, user: str, rnd: random.Random) -> dict[str, Any]:
     """The update a well-behaved client would send now (as focuscli.service.Focus.act builds it)."""
-    from focuscli import timer
+    from focuscli import plan, timer
     from focuscli.backend import to_wire
-    from focuscli.timer import SERVER_NOW, TimerState
+    from focuscli.timer import TimerState
 
     state = TimerState.from_wire(state_raw)
     now = int(time.time() * 1000)
@@ -247,11 +248,8 @@ def legit_write(state_raw: Any, user: str, rnd: random.Random) -> dict[str, Any]
     except timer.TimerError:  # a running phase that is over: start the next one
         new = timer.stop(state, user, now)
     new = replace(new, updated_by_name=user)
-    entry: dict[str, Any] = {"action": new.action, "by": user, "name": user, "at": SERVER_NOW, "rev": new.rev}
-    if new.action in ("start", "skip"):
-        entry.update(phase=new.phase, ms=new.duration_ms)
-    if new.action == "extend":
-        entry["ms"] = 30_000
+    # the entry as the CLI makes it (a skip of a labelled block carries its label, as the rules ask)
+    entry = plan.log_entry(new, user, user, secrets.token_urlsafe(12), {"ms": 30_000} if new.action == "extend" else None)
     wire: dict[str, Any] = to_wire({"state": new.to_wire(), f"log/{new.rev}": entry})
     return wire
 
