@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from focuscli.backend import PermissionDenied
@@ -30,13 +32,30 @@ def read(focus: Focus, session: str, start: int, end: int) -> tuple[dict[str, An
     horizon = min(now, end + LOOKAHEAD_MS)
     base = f"sessions/{session}"
     db = focus.db
-    try:
+    with translated(focus, session):
         state = db.get(f"{base}/state")
         records = by_rev(db.query(f"{base}/states", order_by="updated_at", start_at=start, end_at=horizon))
         _add_baseline(db, base, records, state)
         log = _log_for_gaps(focus, base, records, state, start, horizon)
         presence = db.query(f"{base}/presence", order_by="seen", start_at=start)
         roster = db.query(f"{base}/roster", order_by="at", start_at=start, end_at=horizon)
+    history = {
+        "state": state,
+        "states": {str(rev): record for rev, record in sorted(records.items())},
+        "log": {str(rev): entry for rev, entry in sorted(log.items())},
+        "presence": presence if isinstance(presence, dict) else {},
+        "roster": roster if isinstance(roster, dict) else {},
+        "members": members,
+    }
+    return history, now, horizon
+
+
+@contextmanager
+def translated(focus: Focus, session: str) -> Iterator[None]:
+    """The reads of a report: a member removed meanwhile is told so in the usual line, rules
+    from before reports (no index) in one that says what to do."""
+    try:
+        yield
     except PermissionDenied:
         focus.members(session)  # removed meanwhile: the usual line
         raise
@@ -47,15 +66,6 @@ def read(focus: Focus, session: str, start: int, end: int) -> tuple[dict[str, An
                 "rules: cd firebase && firebase deploy --only database"
             ) from None
         raise
-    history = {
-        "state": state,
-        "states": {str(rev): record for rev, record in sorted(records.items())},
-        "log": {str(rev): entry for rev, entry in sorted(log.items())},
-        "presence": presence if isinstance(presence, dict) else {},
-        "roster": roster if isinstance(roster, dict) else {},
-        "members": members,
-    }
-    return history, now, horizon
 
 
 def _add_baseline(db: Any, base: str, records: dict[int, dict[str, Any]], state: Any) -> None:

@@ -150,10 +150,11 @@ class History:
     who, and what the replay could not know exactly."""
 
     blocks: list[tuple[Block, dict[str, int]]]  # the blocks that began in the range, in order
-    steps: list[blk.Step]  # every action read (the range and around it)
+    steps: list[blk.Step]  # every action read (the range and around it); [] from the cache
     names: dict[str, str]  # uid -> display name (the latest known)
     members: list[str]  # the uids of the current members
     inexact: int  # actions whose state was replayed from the log, or unreadable
+    actions: dict[str, int]  # uid -> actions taken in the range
 
 
 def analyse(
@@ -174,25 +175,66 @@ def analyse(
     steps, inexact = blk.steps(history.get("states"), history.get("log"), cycle=cycle)
     replayed = blk.replay(steps, now if horizon is None else min(now, horizon))
     chosen = [b for b in replayed if start <= b.start < end]
+    actions: dict[str, int] = {}
+    for step in steps:
+        if start <= step.at < end and step.by:
+            actions[step.by] = actions.get(step.by, 0) + 1
+    named = {s.by: s.name for s in steps if s.by and s.name}
+    return attend(
+        chosen,
+        history,
+        start=start,
+        end=end,
+        now=now,
+        named=named,
+        actions=actions,
+        steps=steps,
+        inexact=inexact,
+    )
+
+
+def attend(
+    chosen: list[Block], history: Mapping[str, Any], *, start: int, end: int, now: int,
+    named: dict[str, str], actions: dict[str, int], steps: list[blk.Step] | None = None, inexact: int = 0,
+) -> History:  # fmt: skip
+    """The `History` of the blocks ``chosen`` (those that began in [start, end), in replay
+    order): who attended each, from the ``presence``, ``roster`` and ``members`` in ``history``;
+    ``named``: the names the actions read gave (uid -> name), ``actions``: the actions taken
+    in the range by uid."""
     present = spans(history.get("presence"), now)
     reach = max((b.runs[-1][1] for b in chosen if b.runs), default=end)
     present = [s for s in present if s[3] > start and s[2] < max(end, reach)]
 
     names: dict[str, str] = {}
     roster = history.get("roster")
-    events = [e for e in roster.values() if isinstance(e, Mapping)] if isinstance(roster, Mapping) else []
+    events = (
+        [e for e in roster.values() if isinstance(e, Mapping)]
+        if isinstance(roster, Mapping)
+        else []
+    )
     events = [e for e in events if isinstance(e.get("uid"), str) and isinstance(e.get("name"), str)]
     for event in sorted(events, key=lambda e: (_int(e.get("at")) or 0, e["uid"], e["name"])):
         names[event["uid"]] = event["name"]
-    names.update({s.by: s.name for s in steps if s.by and s.name})
+    names.update(named)
     names.update({uid: name for uid, name, _, _ in present if name})
     members = history.get("members")
-    current_members = sorted(u for u, r in members.items() if isinstance(r, Mapping)) if isinstance(members, Mapping) else []
+    current_members = (
+        sorted(u for u, r in members.items() if isinstance(r, Mapping))
+        if isinstance(members, Mapping)
+        else []
+    )
     for uid in current_members:
         name = members[uid].get("name")  # type: ignore[index]
         if isinstance(name, str):
             names[uid] = name
-    return History(list(zip(chosen, attendance(chosen, present), strict=True)), steps, names, current_members, inexact)
+    return History(
+        list(zip(chosen, attendance(chosen, present), strict=True)),
+        steps or [],
+        names,
+        current_members,
+        inexact,
+        actions,
+    )
 
 
 def build(
@@ -200,7 +242,19 @@ def build(
     horizon: int | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     """The report of the blocks that began in [start, end) (see `analyse` for the arguments)."""
-    seen = analyse(history, start=start, end=end, now=now, horizon=horizon)
+    return summarise(
+        analyse(history, start=start, end=end, now=now, horizon=horizon),
+        start=start,
+        end=end,
+        now=now,
+        tz=tz,
+    )
+
+
+def summarise(
+    seen: History, *, start: int, end: int, now: int, tz: tzinfo | None = None
+) -> dict[str, Any]:
+    """The report of ``seen`` (`analyse`, or `attend`), the blocks that began in [start, end)."""
     days = {d: _tally() for d in _dates(day_of(start, tz), day_of(max(start, end - 1), tz))}
     day_members: dict[str, dict[str, int]] = {d: {} for d in days}
     totals, unattended = _tally(), {"blocks": 0, "focus_ms": 0}
@@ -231,10 +285,9 @@ def build(
             if completed:
                 member_days.setdefault(uid, set()).add(d)
     actions = 0
-    for step in seen.steps:
-        if start <= step.at < end and step.by:
-            actions += 1
-            people.setdefault(step.by, {**_tally(), "actions": 0})["actions"] += 1
+    for uid, count in seen.actions.items():
+        actions += count
+        people.setdefault(uid, {**_tally(), "actions": 0})["actions"] += count
 
     member_rows: list[dict[str, Any]] = [
         {"uid": uid, "name": seen.names.get(uid, uid), **row,
