@@ -17,7 +17,7 @@ from focuscli.service import Focus
 LEGACY_LOOKBACK_MS = 2 * 24 * 3_600_000
 
 
-def read(focus: Focus, session: str, start: int, end: int) -> tuple[dict[str, Any], int, int]:
+def read(focus: Focus, session: str, start: int, end: int, *, now: int | None = None) -> tuple[dict[str, Any], int, int]:
     """(history, now, horizon) for the blocks that began in [start, end) (server ms): the
     `focuscli.report.analyse` input, read up to ``horizon`` (``end`` plus LOOKAHEAD_MS, so that
     blocks begun in the range can end, at most now).
@@ -25,10 +25,11 @@ def read(focus: Focus, session: str, start: int, end: int) -> tuple[dict[str, An
     Reads: the state records in the range and the one before it (the timer as the range
     begins), the presence spans still open at its start or later, the roster entries in it, the
     members and the current state; log entries only for revs with no state record. Every read
-    of a list is a ranged query on an indexed child (``.indexOn`` in the rules).
+    of a list is a ranged query on an indexed child (``.indexOn`` in the rules). ``now``: the
+    server's time (default: asked).
     """
     members = focus.members(session)  # also tells a non-member so, in one line
-    now = focus.server_now()
+    now = focus.server_now() if now is None else now
     horizon = min(now, end + LOOKAHEAD_MS)
     base = f"sessions/{session}"
     db = focus.db

@@ -13,7 +13,7 @@ cache (a span still open moves on). Anything that does not fit (another version,
 a recreated session, a history with log-only or unreadable revs, a range that ends before now)
 means the report is made as without the cache: never a different report.
 
-The file: ``$XDG_CACHE_HOME/focus/reports/<hash of database URL and session>``, mode 0600, written
+The file: ``$XDG_CACHE_HOME/focus/reports/<hash of database URL and session>`` (~/.cache/focus), mode 0600, written
 whole to a temporary file then renamed; ``FOCUS_NO_CACHE=1`` turns the cache off; removing the
 directory clears it.
 """
@@ -46,18 +46,11 @@ def enabled(environ: Mapping[str, str]) -> bool:
     return environ.get(ENV_OFF, "") in ("", "0")
 
 
-def directory(environ: Mapping[str, str]) -> Path:
-    """Where the caches live: $XDG_CACHE_HOME/focus/reports (absolute values only, as the XDG
-    spec says), else ~/.cache/focus/reports."""
-    value = environ.get("XDG_CACHE_HOME")
-    home = Path(environ["HOME"]) if environ.get("HOME") else Path.home()
-    base = Path(value) if value and os.path.isabs(value) else home / ".cache"
-    return base / "focus" / "reports"
-
-
-def path_for(environ: Mapping[str, str], url: str, session: str) -> Path:
+def path_for(cache_dir: Path, url: str, session: str) -> Path:
+    """The cache of ``session`` on the database at ``url`` (namespace included), in
+    ``cache_dir`` ($XDG_CACHE_HOME/focus, focuscli.settings)."""
     key = hashlib.blake2b(f"{url}\0{session}".encode(), digest_size=16).hexdigest()
-    return directory(environ) / key
+    return cache_dir / "reports" / key
 
 
 # ---------------------------------------------------------------------------------------------
@@ -147,12 +140,16 @@ def _prune(folder: Path) -> None:
 
 
 def report(
-    focus: Any, environ: Mapping[str, str], url: str, session: str, start: int, end: int
-) -> tuple[core.History, int] | None:
+    focus: Any, cache_dir: Path | None, url: str, session: str, start: int, end: int, *,
+    now: int | None = None,
+) -> tuple[core.History, int] | None:  # fmt: skip
     """(`report.History` of [start, end), now) through the cache, or None when the cache
-    cannot answer exactly as `history.read` + `report.analyse` would (the caller does that)."""
+    cannot answer exactly as `history.read` + `report.analyse` would (the caller does that).
+    ``now``: the server's time (default: asked)."""
+    if cache_dir is None:
+        return None
     members = focus.members(session)
-    now = focus.server_now()
+    now = focus.server_now() if now is None else now
     horizon = min(now, end + core.LOOKAHEAD_MS)
     if horizon != now:
         return None  # a range that ends before now: its replay stops at its horizon
@@ -164,7 +161,7 @@ def report(
     if not isinstance(created, int) or not isinstance(first, int):
         return None
     identity = (url, session, created, first)
-    path = path_for(environ, url, session)
+    path = path_for(cache_dir, url, session)
     cached = load(path, identity)
     fresh = _resume(focus, session, base, cached, horizon) if cached is not None else None
     if fresh is None:

@@ -52,7 +52,7 @@ def report(
         built = None
         if replaycache.enabled(inv.environ):  # the replayed history kept on disk
             cached = replaycache.report(
-                inv.focus, inv.environ, inv.settings.target.url, sid, span.start, span.end
+                inv.focus, inv.settings.cache_dir, inv.settings.target.url, sid, span.start, span.end
             )
             if cached is not None:
                 built = core.summarise(cached[0], start=span.start, end=span.end, now=cached[1])
