@@ -54,14 +54,7 @@ def _tally() -> dict[str, int]:
     return dict.fromkeys(TALLY, 0)
 
 
-def _count(t: dict[str, int], block: Block, ms: int) -> None:
-    if block.phase == "focus":
-        t["focus_ms"] += ms
-        key = {"completed": "completed", "interrupted": "interrupted"}.get(block.outcome, "in_progress")
-        t[key] += 1
-    else:
-        t["break_ms"] += ms
-        t["breaks"] += 1
+_OUTCOME_KEY: Final = {"completed": "completed", "interrupted": "interrupted"}  # else in_progress
 
 
 def spans(presence: Any, now: int) -> list[tuple[str, str | None, int, int]]:
@@ -92,11 +85,16 @@ def _int(value: Any) -> int | None:
 
 def shares(block: Block, present: list[tuple[str, str | None, int, int]]) -> dict[str, int]:
     """Each attending member's share of ``block``'s running time (see the module's doc)."""
-    out = {uid: block.running_ms for uid in block.actors}
+    actors, runs = block.actors, block.runs
+    out = dict.fromkeys(actors, block.running_ms)
     for uid, _, start, end in present:
-        if uid in block.actors:
+        if uid in actors:
             continue
-        overlap = sum(max(0, min(b, end) - max(a, start)) for a, b in block.runs)
+        overlap = 0
+        for a, b in runs:
+            lo, hi = (a if a > start else start), (b if b < end else end)
+            if hi > lo:
+                overlap += hi - lo
         if overlap > 0:
             out[uid] = out.get(uid, 0) + overlap
     return out
@@ -262,26 +260,44 @@ def summarise(
     labels: dict[str | None, dict[str, int]] = {}
     team_days: set[str] = set()
     member_days: dict[str, set[str]] = {}
-    for block, share in seen.blocks:
+    for block, share in seen.blocks:  # the hot loop of a year's report
+        running, focus = block.running_ms, block.phase == "focus"
         if not share:
-            if block.phase == "focus":
+            if focus:
                 unattended["blocks"] += 1
-                unattended["focus_ms"] += block.running_ms
+                unattended["focus_ms"] += running
             continue
         d = day_of(block.start, tz)
-        row = days.setdefault(d, _tally())
+        row = days.get(d)
+        if row is None:
+            row = days[d] = _tally()
         on_day = day_members.setdefault(d, {})
-        _count(totals, block, block.running_ms)
-        _count(row, block, block.running_ms)
-        if block.phase == "focus":  # a break keeps the label of the block before it: not its own
-            _count(labels.setdefault(block.label or None, _tally()), block, block.running_ms)
-        completed = block.phase == "focus" and block.outcome == blk.COMPLETED
+        if focus:  # a break keeps the label of the block before it: not its own
+            key = _OUTCOME_KEY.get(block.outcome, "in_progress")
+            label_row = labels.get(block.label or None)
+            if label_row is None:
+                label_row = labels[block.label or None] = _tally()
+            for t in (totals, row, label_row):
+                t["focus_ms"] += running
+                t[key] += 1
+        else:
+            key = "breaks"
+            for t in (totals, row):
+                t["break_ms"] += running
+                t["breaks"] += 1
+        completed = focus and block.outcome == blk.COMPLETED
         if completed:
             team_days.add(d)
         for uid, ms in share.items():
-            _count(people.setdefault(uid, {**_tally(), "actions": 0}), block, ms)
-            if block.phase == "focus":
+            person = people.get(uid)
+            if person is None:
+                person = people[uid] = {**_tally(), "actions": 0}
+            person[key] += 1
+            if focus:
+                person["focus_ms"] += ms
                 on_day[uid] = on_day.get(uid, 0) + ms
+            else:
+                person["break_ms"] += ms
             if completed:
                 member_days.setdefault(uid, set()).add(d)
     actions = 0
