@@ -163,7 +163,12 @@ def report(
     identity = (url, session, created, first)
     path = path_for(cache_dir, url, session)
     cached = load(path, identity)
-    fresh = _resume(focus, session, base, cached, horizon) if cached is not None else None
+    fresh = None
+    if cached is not None:
+        try:
+            fresh = _resume(focus, session, base, cached, horizon)
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError):
+            fresh = None  # not the shape this version writes: made again
     if fresh is None:
         cached = None
         fresh = _resume(focus, session, base, None, horizon)

@@ -11,7 +11,9 @@ and compared whole (every block, every share, the report's JSON). End to end: `f
 
 from __future__ import annotations
 
+import hashlib
 import json
+import marshal
 import os
 import random
 import shutil
@@ -203,11 +205,16 @@ def test_a_warm_cache_gives_the_report_made_without_it(
     # a damaged file (cut short, a flipped byte, garbage): not used, made again
     whole, identity = path.read_bytes(), (url, sid, base, records[0]["updated_at"])
     kept = replaycache.load(path, identity)
+    payload = marshal.dumps({**kept, "pending": 5})  # type: ignore[dict-item]
+    odd = (
+        replaycache.MAGIC + hashlib.blake2b(payload, digest_size=32).digest() + payload
+    )  # whole, not this shape
     for damaged in (
         whole[: len(whole) // 2],
         whole[:-7] + bytes([whole[-7] ^ 1]) + whole[-6:],
         b"x" * 100,
         b"",
+        odd,
     ):
         path.write_bytes(damaged)
         assert report_both(focus, cache_dir, url, sid, base - DAY, now + DAY)[0]
