@@ -40,6 +40,9 @@ MAGIC = b"focus-replay\n"
 MAX_BYTES = 64 * 1024 * 1024  # a bigger cache is not written (a year of a busy team is ~3 MB)
 MAX_FILES = 64  # at most this many sessions' caches: the least recently used go
 ENV_OFF = "FOCUS_NO_CACHE"
+# With no cache, one is made (the whole history read and replayed) only for a range at least
+# this share of the history's time: a week of a year is read by range until a longer report.
+COLD_SHARE = 16
 
 
 def enabled(environ: Mapping[str, str]) -> bool:
@@ -170,6 +173,8 @@ def report(
         except (KeyError, TypeError, ValueError, IndexError, AttributeError):
             fresh = None  # not the shape this version writes: made again
     if fresh is None:
+        if (now - start) * COLD_SHARE < now - first:
+            return None  # a short range of a long history: its own read is cheaper than all of it
         cached = None
         fresh = _resume(focus, session, base, None, horizon)
         if fresh is None:

@@ -325,3 +325,22 @@ def test_focus_report_twice_with_actions_between(
         plain, (today - timedelta(days=1)).isoformat()
     )
     assert os.listdir(tmp_path / "ana" / "cache" / "focus" / "reports") == [cached[0].name]
+
+
+def test_a_short_range_of_a_long_history_makes_no_cache(
+    rest: Any, member: Any, server_url: str, ns: str, tmp_path: Path
+) -> None:
+    """With no cache, a range under 1/16 of the history's time is read by range alone (reading
+    all of it would be slower); a longer one makes the cache, which the short one then uses."""
+    focus = member("ana")
+    url, cache_dir = f"{server_url}?ns={ns}", tmp_path / "cache"
+    now = focus.server_now()
+    base = now - 40 * DAY
+    records = generate(random.Random(11), 60, base)
+    assert rest.put("/sessions/long.json", session_node(records, base, {})).status_code == 200
+    path = replaycache.path_for(cache_dir, url, "long")
+    assert not report_both(focus, cache_dir, url, "long", now - DAY, now + DAY)[0]
+    assert not path.exists()
+    assert report_both(focus, cache_dir, url, "long", base - DAY, now + DAY)[0]
+    assert path.exists()
+    assert report_both(focus, cache_dir, url, "long", now - DAY, now + DAY)[0]
