@@ -190,7 +190,8 @@ def report(
     if cached is None or cached["pending"] != pending_record:
         save(path, keep)
     live = replay.finish(horizon)
-    chosen = [_thaw(t) for t in frozen if start <= t[2] < end]
+    # (read only from here: the lists and dicts unmarshalled for this run need no copies)
+    chosen = [Block(*t) for t in frozen if start <= t[2] < end]
     chosen += [b for b in live if start <= b.start < end]
 
     with hist.translated(focus, session):
