@@ -91,7 +91,8 @@ def generate(actions: int, end: int, uids: list[str], seed: int = 15) -> dict[st
         if len(states) >= actions:
             return False
         uid = rng.choice(uids)
-        at = max(at, state.updated_at if isinstance(state.updated_at, int) else at)  # commit times only grow
+        if isinstance(state.updated_at, int):  # commit times only grow
+            at = max(at, state.updated_at)
         try:
             new = fn(state, uid, at, *args, **kwargs)
         except timer.TimerError:
@@ -208,7 +209,8 @@ def bench(runs: int, actions: int, tmp: Path, no_cache: bool = False) -> int:
         check = {}
         cold: dict[str, float] = {}
         for name, cmd in commands.items():
-            shutil.rmtree(tmp / "cache", ignore_errors=True)  # the report cache: cold, once per range
+            # the report cache: cold, once per range
+            shutil.rmtree(tmp / "cache", ignore_errors=True)
             cold[name] = run_timed(cmd, env, f"focus report ({name}, cold)")[0]
             _, out = run_timed([*cmd, "--json"], env, f"focus report --json ({name})")
             check[name] = json.loads(out)["totals"]
@@ -257,7 +259,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--runs", type=int, default=10, help="timed runs per range (default 10)")
     parser.add_argument("--actions", type=int, default=50_000, help="actions in the year (default 50000)")
-    parser.add_argument("--no-cache", action="store_true", help="without the report cache (FOCUS_NO_CACHE=1)")
+    parser.add_argument(
+        "--no-cache", action="store_true", help="without the report cache (FOCUS_NO_CACHE=1)"
+    )
     args = parser.parse_args(argv)
     if not 1 <= args.runs <= 1000 or not 1000 <= args.actions <= 1_000_000:
         parser.error("--runs must be 1..1000 and --actions 1000..1000000")

@@ -17,7 +17,9 @@ from focuscli.service import Focus
 LEGACY_LOOKBACK_MS = 2 * 24 * 3_600_000
 
 
-def read(focus: Focus, session: str, start: int, end: int, *, now: int | None = None) -> tuple[dict[str, Any], int, int]:
+def read(
+    focus: Focus, session: str, start: int, end: int, *, now: int | None = None
+) -> tuple[dict[str, Any], int, int]:
     """(history, now, horizon) for the blocks that began in [start, end) (server ms): the
     `focuscli.report.analyse` input, read up to ``horizon`` (``end`` plus LOOKAHEAD_MS, so that
     blocks begun in the range can end, at most now).

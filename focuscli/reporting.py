@@ -51,8 +51,9 @@ def report(
     try:
         built = None
         if replaycache.enabled(inv.environ):  # the replayed history kept on disk
+            settings = inv.settings
             cached = replaycache.report(
-                inv.focus, inv.settings.cache_dir, inv.settings.target.url, sid, span.start, span.end
+                inv.focus, settings.cache_dir, settings.target.url, sid, span.start, span.end
             )
             if cached is not None:
                 built = core.summarise(cached[0], start=span.start, end=span.end, now=cached[1])
