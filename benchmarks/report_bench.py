@@ -17,7 +17,12 @@ per range, the CPU time of the report process and of the server per run (medians
 work on the machine disturbs less than wall time), and the report's totals, as a check that
 every action was seen.
 
-    python benchmarks/report_bench.py [--runs N] [--actions N]
+    python benchmarks/report_bench.py [--runs N] [--actions N] [--no-cache]
+
+The report cache (focuscli/replaycache.py) is cleared before each range's first run, which is
+printed apart (cold: it reads and replays the whole history); the timed runs are warm (the cache
+holds every rev: each run reads only the records after it). ``--no-cache`` times the reports
+without it (FOCUS_NO_CACHE=1).
 
 Exit status: 0 when every figure was measured (PASS/FAIL against the goal is printed, not
 turned into the exit status), 1 when a measurement failed, 130 on Ctrl-C. Only 127.0.0.1 is
@@ -86,6 +91,8 @@ def generate(actions: int, end: int, uids: list[str], seed: int = 15) -> dict[st
         if len(states) >= actions:
             return False
         uid = rng.choice(uids)
+        if isinstance(state.updated_at, int):  # commit times only grow
+            at = max(at, state.updated_at)
         try:
             new = fn(state, uid, at, *args, **kwargs)
         except timer.TimerError:
@@ -171,10 +178,12 @@ def run_timed(cmd: list[str], env: dict[str, str], what: str, cpu: list[float] |
     return ms, done.stdout.decode("utf-8", "replace")
 
 
-def bench(runs: int, actions: int, tmp: Path) -> int:
+def bench(runs: int, actions: int, tmp: Path, no_cache: bool = False) -> int:
     print(f"report_bench: python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load avg {os.getloadavg()[0]:.2f}, runs={runs}, actions={actions}", flush=True)
     env = child_env(HOME=str(tmp), XDG_CONFIG_HOME=str(tmp / "config"), XDG_STATE_HOME=str(tmp / "state"),
                     XDG_DATA_HOME=str(tmp / "data"), XDG_CACHE_HOME=str(tmp / "cache"), TZ="UTC", LC_ALL="C.UTF-8")  # fmt: skip
+    if no_cache:
+        env["FOCUS_NO_CACHE"] = "1"
     env.pop("PYTHONDONTWRITEBYTECODE", None)  # an installed focus has its bytecode: do not compile on every run
     server, port = start_server(tmp, env)
     try:
@@ -198,8 +207,11 @@ def bench(runs: int, actions: int, tmp: Path) -> int:
               f"{len(body) / 1e6:.1f} MB (generated in {generated:.1f} s, loaded in {time.perf_counter() - t1:.1f} s)", flush=True)  # fmt: skip
         commands = {name: [*focus, "report", "--since", since] for name, since in RANGES}
         check = {}
+        cold: dict[str, float] = {}
         for name, cmd in commands.items():
-            run_timed(cmd, env, f"focus report ({name}, warm-up)")
+            # the report cache: cold, once per range
+            shutil.rmtree(tmp / "cache", ignore_errors=True)
+            cold[name] = run_timed(cmd, env, f"focus report ({name}, cold)")[0]
             _, out = run_timed([*cmd, "--json"], env, f"focus report --json ({name})")
             check[name] = json.loads(out)["totals"]
         times: dict[str, list[float]] = {name: [] for name in commands}
@@ -223,6 +235,10 @@ def bench(runs: int, actions: int, tmp: Path) -> int:
         print(f"{'focus report --since ' + since + ' (' + name + ')':<34} {len(values):>4} {med:>8.1f} "
               f"{percentile(values, 0.9):>8.1f} {values[0]:>8.1f} {GOAL_MS:>6.0f} {'PASS' if med <= GOAL_MS else 'FAIL':>7}")  # fmt: skip
     print()
+    cache = "off (FOCUS_NO_CACHE=1)" if no_cache else "on: the runs above are warm"
+    print(f"report cache {cache}; the first run per range, cache cleared (cold): "
+          + ", ".join(f"{name} {ms:.0f} ms" for name, ms in cold.items()))  # fmt: skip
+    print()
     print("CPU ms per run, medians (less disturbed than wall time by other work on the machine):")
     print(f"{'':<34} {'client':>8} {'server':>8}")
     for name, since in RANGES:
@@ -243,13 +259,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--runs", type=int, default=10, help="timed runs per range (default 10)")
     parser.add_argument("--actions", type=int, default=50_000, help="actions in the year (default 50000)")
+    parser.add_argument(
+        "--no-cache", action="store_true", help="without the report cache (FOCUS_NO_CACHE=1)"
+    )
     args = parser.parse_args(argv)
     if not 1 <= args.runs <= 1000 or not 1000 <= args.actions <= 1_000_000:
         parser.error("--runs must be 1..1000 and --actions 1000..1000000")
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     tmp = Path(tempfile.mkdtemp(prefix="focus-report-bench-"))
     try:
-        return bench(args.runs, args.actions, tmp)
+        return bench(args.runs, args.actions, tmp, args.no_cache)
     except BenchError as err:
         print(f"report_bench: error: {err}", file=sys.stderr)
         return 1

@@ -65,7 +65,10 @@ class Block:
 
     @property
     def running_ms(self) -> int:
-        return sum(b - a for a, b in self.runs)
+        runs = self.runs
+        if len(runs) == 1:  # most blocks (a year's report asks tens of thousands)
+            return runs[0][1] - runs[0][0]
+        return sum(b - a for a, b in runs)
 
     def run(self, start: int, end: int) -> None:
         if end <= start:
@@ -226,10 +229,46 @@ def replay(history: list[Step], horizon: int) -> list[Block]:
     """Every phase run from the first step up to ``horizon`` (server ms, normally now), in
     order. Blocks that ran for no time at all (begun and ended in the same millisecond) are left
     out."""
-    blocks: list[Block] = []
+    run = Replay()
+    run.feed(history)
+    return run.finish(horizon)
+
+
+@dataclass
+class Replay:
+    """`replay`, one step at a time, so that it can stop after any step and go on later (the
+    report cache, focuscli/replaycache.py, keeps it between runs).
+
+    ``blocks`` are the blocks begun so far: all but ``current`` are final, whatever steps come
+    next. ``pending`` is the last step fed, whose run (up to the next step, or the horizon) is
+    not made yet: nothing before it depends on the horizon.
+    """
+
+    blocks: list[Block] = field(default_factory=list)
     current: Block | None = None  # the block of the phase the timer is in (closed: it ran out)
-    for i, step in enumerate(history):
-        until = max(step.at, history[i + 1].at if i + 1 < len(history) else horizon)
+    pending: Step | None = None
+
+    def feed(self, history: list[Step]) -> None:
+        for step in history:
+            if self.pending is not None:
+                self._step(self.pending, max(self.pending.at, step.at))
+            self.pending = step
+
+    def finish(self, horizon: int) -> list[Block]:
+        """The blocks, the last step run up to ``horizon`` (the replay is over after this)."""
+        last = self.pending
+        if last is None:
+            return []
+        self._step(last, max(last.at, horizon))
+        self.pending = None
+        current = self.current
+        if current is not None and current.end is None:
+            v = timer.view(last.state, max(horizon, last.at))
+            current.outcome = PAUSED if v.status == "paused" else RUNNING
+        return [b for b in self.blocks if shown(b)]
+
+    def _step(self, step: Step, until: int) -> None:
+        blocks, current = self.blocks, self.current
         state, at, action = step.state, step.at, step.state.action
         if current is not None and action in _ENDS_BLOCK:
             if current.end is None:  # a stop or skip before its time ran out
@@ -244,10 +283,12 @@ def replay(history: list[Step], horizon: int) -> list[Block]:
         current = entered
         if state.status == "running":
             current = _run(blocks, current, state, at, until)
-    if current is not None and current.end is None:
-        v = timer.view(history[-1].state, max(horizon, history[-1].at))
-        current.outcome = PAUSED if v.status == "paused" else RUNNING
-    return [b for b in blocks if b.runs or b.outcome in (RUNNING, PAUSED)]
+        self.current = current
+
+
+def shown(block: Block) -> bool:
+    """Whether a replay's result has ``block``: not when it ran for no time at all."""
+    return bool(block.runs) or block.outcome in (RUNNING, PAUSED)
 
 
 def _acted(block: Block, step: Step) -> None:

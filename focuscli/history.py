@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from focuscli.backend import PermissionDenied
@@ -15,7 +17,9 @@ from focuscli.service import Focus
 LEGACY_LOOKBACK_MS = 2 * 24 * 3_600_000
 
 
-def read(focus: Focus, session: str, start: int, end: int) -> tuple[dict[str, Any], int, int]:
+def read(
+    focus: Focus, session: str, start: int, end: int, *, now: int | None = None
+) -> tuple[dict[str, Any], int, int]:
     """(history, now, horizon) for the blocks that began in [start, end) (server ms): the
     `focuscli.report.analyse` input, read up to ``horizon`` (``end`` plus LOOKAHEAD_MS, so that
     blocks begun in the range can end, at most now).
@@ -23,20 +27,38 @@ def read(focus: Focus, session: str, start: int, end: int) -> tuple[dict[str, An
     Reads: the state records in the range and the one before it (the timer as the range
     begins), the presence spans still open at its start or later, the roster entries in it, the
     members and the current state; log entries only for revs with no state record. Every read
-    of a list is a ranged query on an indexed child (``.indexOn`` in the rules).
+    of a list is a ranged query on an indexed child (``.indexOn`` in the rules). ``now``: the
+    server's time (default: asked).
     """
     members = focus.members(session)  # also tells a non-member so, in one line
-    now = focus.server_now()
+    now = focus.server_now() if now is None else now
     horizon = min(now, end + LOOKAHEAD_MS)
     base = f"sessions/{session}"
     db = focus.db
-    try:
+    with translated(focus, session):
         state = db.get(f"{base}/state")
         records = by_rev(db.query(f"{base}/states", order_by="updated_at", start_at=start, end_at=horizon))
         _add_baseline(db, base, records, state)
         log = _log_for_gaps(focus, base, records, state, start, horizon)
         presence = db.query(f"{base}/presence", order_by="seen", start_at=start)
         roster = db.query(f"{base}/roster", order_by="at", start_at=start, end_at=horizon)
+    history = {
+        "state": state,
+        "states": {str(rev): record for rev, record in sorted(records.items())},
+        "log": {str(rev): entry for rev, entry in sorted(log.items())},
+        "presence": presence if isinstance(presence, dict) else {},
+        "roster": roster if isinstance(roster, dict) else {},
+        "members": members,
+    }
+    return history, now, horizon
+
+
+@contextmanager
+def translated(focus: Focus, session: str) -> Iterator[None]:
+    """The reads of a report: a member removed meanwhile is told so in the usual line, rules
+    from before reports (no index) in one that says what to do."""
+    try:
+        yield
     except PermissionDenied:
         focus.members(session)  # removed meanwhile: the usual line
         raise
@@ -47,15 +69,6 @@ def read(focus: Focus, session: str, start: int, end: int) -> tuple[dict[str, An
                 "rules: cd firebase && firebase deploy --only database"
             ) from None
         raise
-    history = {
-        "state": state,
-        "states": {str(rev): record for rev, record in sorted(records.items())},
-        "log": {str(rev): entry for rev, entry in sorted(log.items())},
-        "presence": presence if isinstance(presence, dict) else {},
-        "roster": roster if isinstance(roster, dict) else {},
-        "members": members,
-    }
-    return history, now, horizon
 
 
 def _add_baseline(db: Any, base: str, records: dict[int, dict[str, Any]], state: Any) -> None:

@@ -54,14 +54,7 @@ def _tally() -> dict[str, int]:
     return dict.fromkeys(TALLY, 0)
 
 
-def _count(t: dict[str, int], block: Block, ms: int) -> None:
-    if block.phase == "focus":
-        t["focus_ms"] += ms
-        key = {"completed": "completed", "interrupted": "interrupted"}.get(block.outcome, "in_progress")
-        t[key] += 1
-    else:
-        t["break_ms"] += ms
-        t["breaks"] += 1
+_OUTCOME_KEY: Final = {"completed": "completed", "interrupted": "interrupted"}  # else in_progress
 
 
 def spans(presence: Any, now: int) -> list[tuple[str, str | None, int, int]]:
@@ -92,11 +85,16 @@ def _int(value: Any) -> int | None:
 
 def shares(block: Block, present: list[tuple[str, str | None, int, int]]) -> dict[str, int]:
     """Each attending member's share of ``block``'s running time (see the module's doc)."""
-    out = {uid: block.running_ms for uid in block.actors}
+    actors, runs = block.actors, block.runs
+    out = dict.fromkeys(actors, block.running_ms)
     for uid, _, start, end in present:
-        if uid in block.actors:
+        if uid in actors:
             continue
-        overlap = sum(max(0, min(b, end) - max(a, start)) for a, b in block.runs)
+        overlap = 0
+        for a, b in runs:
+            lo, hi = (a if a > start else start), (b if b < end else end)
+            if hi > lo:
+                overlap += hi - lo
         if overlap > 0:
             out[uid] = out.get(uid, 0) + overlap
     return out
@@ -150,10 +148,11 @@ class History:
     who, and what the replay could not know exactly."""
 
     blocks: list[tuple[Block, dict[str, int]]]  # the blocks that began in the range, in order
-    steps: list[blk.Step]  # every action read (the range and around it)
+    steps: list[blk.Step]  # every action read (the range and around it); [] from the cache
     names: dict[str, str]  # uid -> display name (the latest known)
     members: list[str]  # the uids of the current members
     inexact: int  # actions whose state was replayed from the log, or unreadable
+    actions: dict[str, int]  # uid -> actions taken in the range
 
 
 def analyse(
@@ -174,25 +173,66 @@ def analyse(
     steps, inexact = blk.steps(history.get("states"), history.get("log"), cycle=cycle)
     replayed = blk.replay(steps, now if horizon is None else min(now, horizon))
     chosen = [b for b in replayed if start <= b.start < end]
+    actions: dict[str, int] = {}
+    for step in steps:
+        if start <= step.at < end and step.by:
+            actions[step.by] = actions.get(step.by, 0) + 1
+    named = {s.by: s.name for s in steps if s.by and s.name}
+    return attend(
+        chosen,
+        history,
+        start=start,
+        end=end,
+        now=now,
+        named=named,
+        actions=actions,
+        steps=steps,
+        inexact=inexact,
+    )
+
+
+def attend(
+    chosen: list[Block], history: Mapping[str, Any], *, start: int, end: int, now: int,
+    named: dict[str, str], actions: dict[str, int], steps: list[blk.Step] | None = None, inexact: int = 0,
+) -> History:  # fmt: skip
+    """The `History` of the blocks ``chosen`` (those that began in [start, end), in replay
+    order): who attended each, from the ``presence``, ``roster`` and ``members`` in ``history``;
+    ``named``: the names the actions read gave (uid -> name), ``actions``: the actions taken
+    in the range by uid."""
     present = spans(history.get("presence"), now)
     reach = max((b.runs[-1][1] for b in chosen if b.runs), default=end)
     present = [s for s in present if s[3] > start and s[2] < max(end, reach)]
 
     names: dict[str, str] = {}
     roster = history.get("roster")
-    events = [e for e in roster.values() if isinstance(e, Mapping)] if isinstance(roster, Mapping) else []
+    events = (
+        [e for e in roster.values() if isinstance(e, Mapping)]
+        if isinstance(roster, Mapping)
+        else []
+    )
     events = [e for e in events if isinstance(e.get("uid"), str) and isinstance(e.get("name"), str)]
     for event in sorted(events, key=lambda e: (_int(e.get("at")) or 0, e["uid"], e["name"])):
         names[event["uid"]] = event["name"]
-    names.update({s.by: s.name for s in steps if s.by and s.name})
+    names.update(named)
     names.update({uid: name for uid, name, _, _ in present if name})
     members = history.get("members")
-    current_members = sorted(u for u, r in members.items() if isinstance(r, Mapping)) if isinstance(members, Mapping) else []
+    current_members = (
+        sorted(u for u, r in members.items() if isinstance(r, Mapping))
+        if isinstance(members, Mapping)
+        else []
+    )
     for uid in current_members:
         name = members[uid].get("name")  # type: ignore[index]
         if isinstance(name, str):
             names[uid] = name
-    return History(list(zip(chosen, attendance(chosen, present), strict=True)), steps, names, current_members, inexact)
+    return History(
+        list(zip(chosen, attendance(chosen, present), strict=True)),
+        steps or [],
+        names,
+        current_members,
+        inexact,
+        actions,
+    )
 
 
 def build(
@@ -200,7 +240,19 @@ def build(
     horizon: int | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     """The report of the blocks that began in [start, end) (see `analyse` for the arguments)."""
-    seen = analyse(history, start=start, end=end, now=now, horizon=horizon)
+    return summarise(
+        analyse(history, start=start, end=end, now=now, horizon=horizon),
+        start=start,
+        end=end,
+        now=now,
+        tz=tz,
+    )
+
+
+def summarise(
+    seen: History, *, start: int, end: int, now: int, tz: tzinfo | None = None
+) -> dict[str, Any]:
+    """The report of ``seen`` (`analyse`, or `attend`), the blocks that began in [start, end)."""
     days = {d: _tally() for d in _dates(day_of(start, tz), day_of(max(start, end - 1), tz))}
     day_members: dict[str, dict[str, int]] = {d: {} for d in days}
     totals, unattended = _tally(), {"blocks": 0, "focus_ms": 0}
@@ -208,33 +260,50 @@ def build(
     labels: dict[str | None, dict[str, int]] = {}
     team_days: set[str] = set()
     member_days: dict[str, set[str]] = {}
-    for block, share in seen.blocks:
+    for block, share in seen.blocks:  # the hot loop of a year's report
+        running, focus = block.running_ms, block.phase == "focus"
         if not share:
-            if block.phase == "focus":
+            if focus:
                 unattended["blocks"] += 1
-                unattended["focus_ms"] += block.running_ms
+                unattended["focus_ms"] += running
             continue
         d = day_of(block.start, tz)
-        row = days.setdefault(d, _tally())
+        row = days.get(d)
+        if row is None:
+            row = days[d] = _tally()
         on_day = day_members.setdefault(d, {})
-        _count(totals, block, block.running_ms)
-        _count(row, block, block.running_ms)
-        if block.phase == "focus":  # a break keeps the label of the block before it: not its own
-            _count(labels.setdefault(block.label or None, _tally()), block, block.running_ms)
-        completed = block.phase == "focus" and block.outcome == blk.COMPLETED
+        if focus:  # a break keeps the label of the block before it: not its own
+            key = _OUTCOME_KEY.get(block.outcome, "in_progress")
+            label_row = labels.get(block.label or None)
+            if label_row is None:
+                label_row = labels[block.label or None] = _tally()
+            for t in (totals, row, label_row):
+                t["focus_ms"] += running
+                t[key] += 1
+        else:
+            key = "breaks"
+            for t in (totals, row):
+                t["break_ms"] += running
+                t["breaks"] += 1
+        completed = focus and block.outcome == blk.COMPLETED
         if completed:
             team_days.add(d)
         for uid, ms in share.items():
-            _count(people.setdefault(uid, {**_tally(), "actions": 0}), block, ms)
-            if block.phase == "focus":
+            person = people.get(uid)
+            if person is None:
+                person = people[uid] = {**_tally(), "actions": 0}
+            person[key] += 1
+            if focus:
+                person["focus_ms"] += ms
                 on_day[uid] = on_day.get(uid, 0) + ms
+            else:
+                person["break_ms"] += ms
             if completed:
                 member_days.setdefault(uid, set()).add(d)
     actions = 0
-    for step in seen.steps:
-        if start <= step.at < end and step.by:
-            actions += 1
-            people.setdefault(step.by, {**_tally(), "actions": 0})["actions"] += 1
+    for uid, count in seen.actions.items():
+        actions += count
+        people.setdefault(uid, {**_tally(), "actions": 0})["actions"] += count
 
     member_rows: list[dict[str, Any]] = [
         {"uid": uid, "name": seen.names.get(uid, uid), **row,

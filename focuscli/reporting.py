@@ -34,7 +34,7 @@ def report(
     echo: Echo,
 ) -> None:  # fmt: skip
     """The report of ``session`` over the range, as JSON, CSV, a chart (on a terminal) or text."""
-    from focuscli import history, inert, summary
+    from focuscli import history, inert, replaycache, summary
     from focuscli import report as core
 
     if as_json and as_csv:
@@ -49,9 +49,19 @@ def report(
     collecting = gc.isenabled()
     gc.disable()
     try:
-        data, now, horizon = history.read(inv.focus, sid, span.start, span.end)
+        built = None
+        if replaycache.enabled(inv.environ):  # the replayed history kept on disk
+            settings = inv.settings
+            cached = replaycache.report(
+                inv.focus, settings.cache_dir, settings.target.url, sid, span.start, span.end
+            )
+            if cached is not None:
+                built = core.summarise(cached[0], start=span.start, end=span.end, now=cached[1])
+        if built is None:
+            data, now, horizon = history.read(inv.focus, sid, span.start, span.end)
+            built = core.build(data, start=span.start, end=span.end, now=now, horizon=horizon)
         # the report's text (names, uids, labels) comes from the database: made inert for every output
-        result = inert.value(core.build(data, start=span.start, end=span.end, now=now, horizon=horizon))
+        result = inert.value(built)
     finally:
         if collecting:
             gc.enable()

@@ -113,6 +113,7 @@ class Settings:
     admin_secret_file: Path | None = None  # a focus serve's admin secret: administrator tasks only
     serve_port_fixed: bool = False  # the embedded server's port was set with FOCUS_SERVE_PORT
     hosting_url: str | None = None  # where a Firebase project's page is deployed (`focus web`)
+    cache_dir: Path | None = None  # what can be made again: $XDG_CACHE_HOME/focus (report caches)
 
 
 def validate_name(kind: str, name: str) -> str:
@@ -217,6 +218,7 @@ def resolve(
         config_path=config_path,
         state_dir=state_dir,
         data_dir=data_dir,
+        cache_dir=_xdg(environ, "XDG_CACHE_HOME", home / ".cache") / "focus",
         cleanup_after_ms=cleanup_ms,
         hosting_url=hosting_url,
         hooks=config.hooks,

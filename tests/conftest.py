@@ -299,6 +299,7 @@ def focus_env(url: str, user: str, home: Path, *, seed: bool = True, **extra: st
         "XDG_STATE_HOME": str(home / "state"),
         "XDG_CONFIG_HOME": str(home / "config"),
         "XDG_DATA_HOME": str(home / "data"),
+        "XDG_CACHE_HOME": str(home / "cache"),
         "PYTHONPATH": os.pathsep.join(p for p in (str(Path(__file__).resolve().parent.parent), os.environ.get("PYTHONPATH")) if p),
         "PYTHONUNBUFFERED": "1",
         **extra,
@@ -350,6 +351,7 @@ def _run_focus(argv: list[str], monkeypatch: pytest.MonkeyPatch, home: Path) -> 
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "config"))
     monkeypatch.setenv("XDG_STATE_HOME", str(home / "state"))
     monkeypatch.setenv("XDG_DATA_HOME", str(home / "data"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home / "cache"))
     out, err = io.StringIO(), io.StringIO()
     previous = signal.getsignal(signal.SIGINT)  # main() installs its own Ctrl-C handler
     code = 0
