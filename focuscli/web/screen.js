@@ -122,7 +122,7 @@ function timerPanel(model, serverNow) {
   try {
     state = stateFromWire(model.state);
   } catch (err) {
-    problem = `The timer in the database is malformed: ${err.message}`;
+    problem = `The timer in the database is malformed (${err.message}); a member can start it clean from a terminal with: focus reset --session ${model.route.session}`;
     state = stateFromWire(null);
   }
   const v = view(state, serverNow);

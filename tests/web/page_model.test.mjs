@@ -74,7 +74,7 @@ test("the timer panel: the clock, phase line, controls and title at server time"
   assert.equal(s.timer.last, "started by ana · 1 min ago");
   assert.deepEqual(s.timer.controls, { start: false, pause: true, resume: false, skip: true, stop: true, extend: true });
   m = reduce(m, { type: "state", value: { rev: "bad" } });
-  assert.match(screen(m, T0).timer.problem, /malformed/);
+  assert.match(screen(m, T0).timer.problem, /malformed .*focus reset --session team$/);
   assert.deepEqual(screen(m, T0).notice, { text: screen(m, T0).timer.problem, error: true });
 });
 
