@@ -9,34 +9,16 @@ focuscli/web/ranges.js under node (tests/web/ranges_cases.test.mjs), which must 
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from focuscli import report
 from focuscli.period import period
-
-CASES = Path(__file__).parent / "cases" / "ranges"
-
-
-def case_files() -> list[Path]:
-    return sorted(CASES.glob("*.json"))
+from tests import casefiles
 
 
-def _params() -> list[Any]:
-    params = []
-    for path in case_files():
-        spec = json.loads(path.read_text(encoding="utf-8"))
-        assert spec["kind"] == "ranges"
-        names = [case["name"] for case in spec["cases"]]
-        assert len(names) == len(set(names)), f"{path.name}: case names repeat"
-        params += [pytest.param(case, id=f"{path.stem}:{case['name']}") for case in spec["cases"]]
-    return params
-
-
-@pytest.mark.parametrize("case", _params())
+@pytest.mark.parametrize("case", casefiles.case_params("ranges", "ranges"))
 def test_case(case: dict[str, Any]) -> None:
     got = period(
         since=case["since"], first=None, last=None, now=case["now"], tz=report.zone(case["tz"])

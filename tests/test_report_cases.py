@@ -12,30 +12,12 @@ whole. Every case has a ``name`` (unique in its file; the test id) and may have 
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from focuscli import report
-
-CASES = Path(__file__).parent / "cases" / "report"
-
-
-def case_files() -> list[Path]:
-    return sorted(CASES.glob("*.json"))
-
-
-def _params() -> list[Any]:
-    params = []
-    for path in case_files():
-        spec = json.loads(path.read_text(encoding="utf-8"))
-        assert spec["kind"] == "report"
-        names = [case["name"] for case in spec["cases"]]
-        assert len(names) == len(set(names)), f"{path.name}: case names repeat"
-        params += [pytest.param(case, id=f"{path.stem}:{case['name']}") for case in spec["cases"]]
-    return params
+from tests import casefiles
 
 
 def run_case(case: dict[str, Any]) -> None:
@@ -48,6 +30,6 @@ def run_case(case: dict[str, Any]) -> None:
         assert built[key] == value, key
 
 
-@pytest.mark.parametrize("case", _params())
+@pytest.mark.parametrize("case", casefiles.case_params("report", "report"))
 def test_case(case: dict[str, Any]) -> None:
     run_case(case)

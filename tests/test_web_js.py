@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests import node
+from tests import casefiles, node
 from tests.test_timer_cases import case_files, load
 
 WEB = Path(__file__).parent / "web"
@@ -54,18 +54,14 @@ def test_node_ran_every_timer_case(node_run: tuple[subprocess.CompletedProcess[s
 
 
 def test_node_ran_every_report_case(node_run: tuple[subprocess.CompletedProcess[str], list[dict[str, Any]]]) -> None:
-    from tests.test_report_cases import case_files as report_files
-
     _, records = node_run
     ran = {r["name"] for r in records if r["file"].endswith("report_cases.test.mjs")}
-    cases = {f"{path.stem}:{case['name']}" for path in report_files() for case in load(path)["cases"]}
+    cases = {f"{path.stem}:{case['name']}" for path in casefiles.case_files("report") for case in load(path)["cases"]}
     assert cases and ran == cases, f"only under node: {sorted(ran - cases)[:5]}; only in pytest: {sorted(cases - ran)[:5]}"
 
 
 def test_node_ran_every_range_case(node_run: tuple[subprocess.CompletedProcess[str], list[dict[str, Any]]]) -> None:
-    from tests.test_range_cases import case_files as range_files
-
     _, records = node_run
     ran = {r["name"] for r in records if r["file"].endswith("ranges_cases.test.mjs") and ":" in r["name"]}
-    cases = {f"{path.stem}:{case['name']}" for path in range_files() for case in load(path)["cases"]}
+    cases = {f"{path.stem}:{case['name']}" for path in casefiles.case_files("ranges") for case in load(path)["cases"]}
     assert cases and ran == cases, f"only under node: {sorted(ran - cases)[:5]}; only in pytest: {sorted(cases - ran)[:5]}"
