@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from focuscli import inert
 from focuscli.credentials import CredentialStore
 from focuscli.errors import SignInError, UsageError
 from focuscli.signin import SESSION_ENDED, SignIn, Tokens
@@ -208,9 +209,10 @@ class Account:
 
 
 def check_name(name: str) -> str:
-    """A display name members will see: 1-64 characters, no control characters."""
+    """A display name members will see: 1-64 characters, none that sessions' rules refuse
+    (controls, bidi overrides: `inert.refused`)."""
     cleaned = name.strip()
-    if not 1 <= len(cleaned) <= 64 or any(ord(c) < 32 or 127 <= ord(c) < 160 for c in cleaned):
+    if not 1 <= len(cleaned) <= 64 or inert.refused(cleaned):
         raise UsageError(f"invalid display name {name!r}: use 1-64 printable characters")
     return cleaned
 

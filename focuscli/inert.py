@@ -24,6 +24,16 @@ def text(value: object) -> str:
     )
 
 
+def refused(value: str) -> bool:
+    """Whether focus's rules refuse ``value`` as a name or label: it holds a C0 control (tab
+    and newlines too), DEL, a C1 control, or a bidi override or isolate (U+202A-202E,
+    U+2066-2069); clients check it before writing, so that the refusal is theirs to explain."""
+    return any(
+        o < 0x20 or 0x7F <= o <= 0x9F or 0x202A <= o <= 0x202E or 0x2066 <= o <= 0x2069
+        for o in map(ord, value)
+    )
+
+
 def _escaped(c: str) -> str:
     code = ord(c)
     return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"

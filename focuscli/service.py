@@ -6,7 +6,6 @@ import contextlib
 import json
 import os
 import random
-import re
 import secrets
 import time
 from collections.abc import Callable, Generator, Iterator, Mapping
@@ -44,7 +43,6 @@ MAX_SEATS = 200
 MAX_SLOTS = 200
 # What the rules refuse in names and labels: C0 and C1 controls, DEL, bidi embeddings, overrides
 # and isolates (docs/design.md, "What the rules admit").
-REFUSED_TEXT = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 SEAT_ATTEMPTS = MAX_RETRIES  # races for a free seat a join may lose (20 members joining at once)
 
 
@@ -381,7 +379,7 @@ class Focus:
 
     def _name_allowed(self) -> None:
         """Refuse, before anything is written, to store a display name the rules refuse."""
-        if REFUSED_TEXT.search(self.name):
+        if inert.refused(self.name):
             raise UsageError(
                 f"your display name {self.name!r} holds control characters, which sessions refuse; "
                 "choose another with: focus login EMAIL --name NAME"
@@ -784,7 +782,7 @@ class Focus:
             except timer.TimerError as err:
                 raise NotNow(str(err)) from None
             new = replace(new, updated_by_name=self.name)
-            if new.label and new.label != _stored_label(state) and REFUSED_TEXT.search(new.label):
+            if new.label and new.label != _stored_label(state) and inert.refused(new.label):
                 raise UsageError(f"the label {new.label!r} holds control characters, which sessions refuse")
             entry = plan.log_entry(new, self.uid, self.name, op, note)
             tried[new.rev] = new
