@@ -9,7 +9,7 @@ from typing import Any
 from focuscli.backend import PermissionDenied
 from focuscli.blocks import by_rev
 from focuscli.errors import BackendError
-from focuscli.report import LOOKAHEAD_MS
+from focuscli.report import LOOKAHEAD_MS, PRESENCE_FRESH_MS
 from focuscli.service import Focus
 
 # History from before state records (older clients): the log is replayed from this long before
@@ -25,7 +25,9 @@ def read(
     blocks begun in the range can end, at most now).
 
     Reads: the state records in the range and the one before it (the timer as the range
-    begins), the presence spans still open at its start or later, the roster entries in it, the
+    begins), the presence spans that can reach into it (those seen PRESENCE_FRESH_MS before its
+    start or later: the rules let a span be ended only that long after its last heartbeat, so
+    which spans a block overlaps does not depend on the range), the roster entries in it, the
     members and the current state; log entries only for revs with no state record. Every read
     of a list is a ranged query on an indexed child (``.indexOn`` in the rules). ``now``: the
     server's time (default: asked).
@@ -40,7 +42,7 @@ def read(
         records = by_rev(db.query(f"{base}/states", order_by="updated_at", start_at=start, end_at=horizon))
         _add_baseline(db, base, records, state)
         log = _log_for_gaps(focus, base, records, state, start, horizon)
-        presence = db.query(f"{base}/presence", order_by="seen", start_at=start)
+        presence = db.query(f"{base}/presence", order_by="seen", start_at=start - PRESENCE_FRESH_MS)
         roster = db.query(f"{base}/roster", order_by="at", start_at=start, end_at=horizon)
     history = {
         "state": state,

@@ -23,7 +23,7 @@ Definitions (docs/design.md, "Reports"):
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
 from typing import Any, Final
 from zoneinfo import ZoneInfo
@@ -50,12 +50,6 @@ def day_of(ms: int, tz: tzinfo | None) -> str:
     return datetime.fromtimestamp(ms / 1000, tz).date().isoformat()
 
 
-def _tally() -> dict[str, int]:
-    return dict.fromkeys(TALLY, 0)
-
-
-_OUTCOME_KEY: Final = {"completed": "completed", "interrupted": "interrupted"}  # else in_progress
-
 
 def spans(presence: Any, now: int) -> list[tuple[str, str | None, int, int]]:
     """(uid, name, from, to) of each presence span: to is its clean end, else its last heartbeat
@@ -63,18 +57,30 @@ def spans(presence: Any, now: int) -> list[tuple[str, str | None, int, int]]:
     out = []
     items = presence.values() if isinstance(presence, Mapping) else presence if isinstance(presence, list) else []
     for span in items:
-        if not isinstance(span, Mapping) or not isinstance(span.get("uid"), str):
-            continue
-        start, seen, end = (_int(span.get(k)) for k in ("from", "seen", "to"))
-        if start is None or seen is None:
-            continue
-        if end is None:
-            end = now if now - seen <= PRESENCE_FRESH_MS else seen
-        name = span.get("name") if isinstance(span.get("name"), str) else None
-        if end > start:
-            out.append((span["uid"], name, start, end))
-    out.sort(key=lambda s: (s[2], s[0], s[3], s[1] or ""))
+        one = span_of(span, now)
+        if one is not None:
+            out.append(one[:4])
+    out.sort(key=span_order)
     return out
+
+
+def span_order(span: tuple[Any, ...]) -> tuple[int, str, int, str]:
+    """The order of `spans`: by start, then uid, end and name."""
+    return (span[2], span[0], span[3], span[1] or "")
+
+
+def span_of(span: Any, now: int) -> tuple[str, str | None, int, int, int] | None:
+    """(uid, name, from, to, seen) of one stored presence span (see `spans`), None when it is
+    malformed or lasted no time."""
+    if not isinstance(span, Mapping) or not isinstance(span.get("uid"), str):
+        return None
+    start, seen, end = (_int(span.get(k)) for k in ("from", "seen", "to"))
+    if start is None or seen is None:
+        return None
+    if end is None:
+        end = now if now - seen <= PRESENCE_FRESH_MS else seen
+    name = span.get("name") if isinstance(span.get("name"), str) else None
+    return (span["uid"], name, start, end, seen) if end > start else None
 
 
 def _int(value: Any) -> int | None:
@@ -153,6 +159,9 @@ class History:
     members: list[str]  # the uids of the current members
     inexact: int  # actions whose state was replayed from the log, or unreadable
     actions: dict[str, int]  # uid -> actions taken in the range
+    # days whose blocks are summed already (`day_sums`: the report cache keeps those of days that
+    # can no longer change); their blocks are not in ``blocks``
+    days: Mapping[str, Any] = field(default_factory=dict)
 
 
 def analyse(
@@ -194,12 +203,16 @@ def analyse(
 def attend(
     chosen: list[Block], history: Mapping[str, Any], *, start: int, end: int, now: int,
     named: dict[str, str], actions: dict[str, int], steps: list[blk.Step] | None = None, inexact: int = 0,
+    present: list[tuple[str, str | None, int, int]] | None = None,
+    days: Mapping[str, Any] | None = None,
 ) -> History:  # fmt: skip
     """The `History` of the blocks ``chosen`` (those that began in [start, end), in replay
     order): who attended each, from the ``presence``, ``roster`` and ``members`` in ``history``;
     ``named``: the names the actions read gave (uid -> name), ``actions``: the actions taken
-    in the range by uid."""
-    present = spans(history.get("presence"), now)
+    in the range by uid. ``present``: `spans` of the presence, when known already; ``days``:
+    the figures of days whose blocks are not in ``chosen`` (`History.days`)."""
+    if present is None:
+        present = spans(history.get("presence"), now)
     reach = max((b.runs[-1][1] for b in chosen if b.runs), default=end)
     present = [s for s in present if s[3] > start and s[2] < max(end, reach)]
 
@@ -232,6 +245,7 @@ def attend(
         current_members,
         inexact,
         actions,
+        days or {},
     )
 
 
@@ -249,69 +263,133 @@ def build(
     )
 
 
-def summarise(
-    seen: History, *, start: int, end: int, now: int, tz: tzinfo | None = None
-) -> dict[str, Any]:
-    """The report of ``seen`` (`analyse`, or `attend`), the blocks that began in [start, end)."""
-    days = {d: _tally() for d in _dates(day_of(start, tz), day_of(max(start, end - 1), tz))}
-    day_members: dict[str, dict[str, int]] = {d: {} for d in days}
-    totals, unattended = _tally(), {"blocks": 0, "focus_ms": 0}
-    people: dict[str, dict[str, int]] = {uid: {**_tally(), "actions": 0} for uid in seen.members}
-    labels: dict[str | None, dict[str, int]] = {}
-    team_days: set[str] = set()
-    member_days: dict[str, set[str]] = {}
-    for block, share in seen.blocks:  # the hot loop of a year's report
+# A day's figures (`day_sums`): plain lists, dicts, numbers and text, which the report cache
+# keeps for days that can no longer change. A tally is a list in TALLY's order.
+BLOCKS, ATTENDED, ROW, MEMBERS, LABELS, PEOPLE, COMPLETED_BY, TEAM_COMPLETED, UNATTENDED = range(9)
+_FOCUS_MS, _BREAK_MS, _COMPLETED, _INTERRUPTED, _IN_PROGRESS, _BREAKS = range(len(TALLY))
+_OUTCOME_AT: Final = {"completed": _COMPLETED, "interrupted": _INTERRUPTED}  # else in progress
+
+
+def _day() -> list[Any]:
+    return [0, 0, [0] * len(TALLY), {}, {}, {}, {}, False, [0, 0]]
+
+
+def day_sums(blocks: list[tuple[Block, dict[str, int]]], tz: tzinfo | None = None) -> dict[str, list[Any]]:
+    """The figures of ``blocks`` (with each one's shares, as `History.blocks`) per day they began
+    on (YYYY-MM-DD in ``tz``): what `summarise` adds up. A day's figures, by index: BLOCKS (all
+    begun on it), ATTENDED (those someone attended), their ROW (a tally), MEMBERS (uid -> focus
+    ms), LABELS (label or None -> tally, focus blocks), PEOPLE (uid -> tally), COMPLETED_BY (uid
+    -> 1: a completed focus block they attended), TEAM_COMPLETED (one that someone attended), and
+    UNATTENDED ([focus blocks nobody attended, their focus ms]).
+    """
+    out: dict[str, list[Any]] = {}
+    for block, share in blocks:  # the hot loop of a year's report
         running, focus = block.running_ms, block.phase == "focus"
+        d = day_of(block.start, tz)
+        part = out.get(d)
+        if part is None:
+            part = out[d] = _day()
+        part[BLOCKS] += 1
         if not share:
             if focus:
-                unattended["blocks"] += 1
-                unattended["focus_ms"] += running
+                part[UNATTENDED][0] += 1
+                part[UNATTENDED][1] += running
             continue
-        d = day_of(block.start, tz)
-        row = days.get(d)
-        if row is None:
-            row = days[d] = _tally()
-        on_day = day_members.setdefault(d, {})
+        part[ATTENDED] += 1
+        row, on_day, people = part[ROW], part[MEMBERS], part[PEOPLE]
         if focus:  # a break keeps the label of the block before it: not its own
-            key = _OUTCOME_KEY.get(block.outcome, "in_progress")
-            label_row = labels.get(block.label or None)
+            key = _OUTCOME_AT.get(block.outcome, _IN_PROGRESS)
+            label_row = part[LABELS].get(block.label or None)
             if label_row is None:
-                label_row = labels[block.label or None] = _tally()
-            for t in (totals, row, label_row):
-                t["focus_ms"] += running
-                t[key] += 1
+                label_row = part[LABELS][block.label or None] = [0] * len(TALLY)
+            row[_FOCUS_MS] += running
+            row[key] += 1
+            label_row[_FOCUS_MS] += running
+            label_row[key] += 1
         else:
-            key = "breaks"
-            for t in (totals, row):
-                t["break_ms"] += running
-                t["breaks"] += 1
+            key = _BREAKS
+            row[_BREAK_MS] += running
+            row[_BREAKS] += 1
         completed = focus and block.outcome == blk.COMPLETED
         if completed:
-            team_days.add(d)
+            part[TEAM_COMPLETED] = True
         for uid, ms in share.items():
             person = people.get(uid)
             if person is None:
-                person = people[uid] = {**_tally(), "actions": 0}
+                person = people[uid] = [0] * len(TALLY)
             person[key] += 1
             if focus:
-                person["focus_ms"] += ms
+                person[_FOCUS_MS] += ms
                 on_day[uid] = on_day.get(uid, 0) + ms
             else:
-                person["break_ms"] += ms
+                person[_BREAK_MS] += ms
             if completed:
-                member_days.setdefault(uid, set()).add(d)
+                part[COMPLETED_BY][uid] = 1
+    return out
+
+
+def _add(into: list[int], more: list[int]) -> None:
+    for i, v in enumerate(more):
+        into[i] += v
+
+
+def summarise(
+    seen: History, *, start: int, end: int, now: int, tz: tzinfo | None = None
+) -> dict[str, Any]:
+    """The report of ``seen`` (`analyse`, or `attend`), the blocks that began in [start, end):
+    its blocks' figures per day (`day_sums`, in ``tz``) and those of its ``days``, added up."""
+    width = len(TALLY)
+    days = {d: [0] * width for d in _dates(day_of(start, tz), day_of(max(start, end - 1), tz))}
+    day_members: dict[str, dict[str, int]] = {d: {} for d in days}
+    totals, unattended = [0] * width, [0, 0]
+    people: dict[str, list[int]] = {uid: [0] * width for uid in seen.members}
+    labels: dict[str | None, list[int]] = {}
+    team_days: set[str] = set()
+    member_days: dict[str, set[str]] = {}
+    parts: list[tuple[str, Any]] = [*day_sums(seen.blocks, tz).items(), *seen.days.items()]
+    for d, part in parts:
+        _add(unattended, part[UNATTENDED])
+        if not part[ATTENDED]:
+            continue
+        row = days.get(d)
+        if row is None:
+            row = days[d] = [0] * width
+        _add(row, part[ROW])
+        _add(totals, part[ROW])
+        on_day = day_members.setdefault(d, {})
+        for uid, ms in part[MEMBERS].items():
+            on_day[uid] = on_day.get(uid, 0) + ms
+        for label, tally in part[LABELS].items():
+            label_row = labels.get(label)
+            if label_row is None:
+                label_row = labels[label] = [0] * width
+            _add(label_row, tally)
+        for uid, tally in part[PEOPLE].items():
+            person = people.get(uid)
+            if person is None:
+                person = people[uid] = [0] * width
+            _add(person, tally)
+        if part[TEAM_COMPLETED]:
+            team_days.add(d)
+        for uid in part[COMPLETED_BY]:
+            member_days.setdefault(uid, set()).add(d)
     actions = 0
+    acted: dict[str, int] = {}
     for uid, count in seen.actions.items():
         actions += count
-        people.setdefault(uid, {**_tally(), "actions": 0})["actions"] += count
+        acted[uid] = acted.get(uid, 0) + count
+        people.setdefault(uid, [0] * width)
 
     member_rows: list[dict[str, Any]] = [
-        {"uid": uid, "name": seen.names.get(uid, uid), **row,
+        {"uid": uid, "name": seen.names.get(uid, uid), **dict(zip(TALLY, row, strict=True)),
+         "actions": acted.get(uid, 0),
          "longest_streak": longest_streak(sorted(member_days.get(uid, ())))["days"]}
         for uid, row in people.items()
     ]  # fmt: skip
     member_rows.sort(key=lambda r: (-r["focus_ms"], r["name"], r["uid"]))
-    label_rows: list[dict[str, Any]] = [{"label": label, **{k: row[k] for k in LABEL_TALLY}} for label, row in labels.items()]
+    label_rows: list[dict[str, Any]] = [
+        {"label": label, **{k: row[TALLY.index(k)] for k in LABEL_TALLY}} for label, row in labels.items()
+    ]
     label_rows.sort(key=lambda r: (-r["focus_ms"], r["label"] is None, r["label"] or ""))
     return {
         "schema": SCHEMA,
@@ -321,13 +399,16 @@ def summarise(
         "exact": seen.inexact == 0,
         "inexact_actions": seen.inexact,
         "totals": {
-            **totals,
+            **dict(zip(TALLY, totals, strict=True)),
             "actions": actions,
             "members": sum(1 for r in member_rows if r["focus_ms"] or r["break_ms"] or r["actions"]),
             "longest_streak": longest_streak(sorted(team_days)),
-            "unattended": unattended,
+            "unattended": {"blocks": unattended[0], "focus_ms": unattended[1]},
         },
-        "days": [{"date": d, **row, "members": dict(sorted(day_members[d].items()))} for d, row in sorted(days.items())],
+        "days": [
+            {"date": d, **dict(zip(TALLY, row, strict=True)), "members": dict(sorted(day_members[d].items()))}
+            for d, row in sorted(days.items())
+        ],
         "members": member_rows,
         "labels": label_rows,
     }  # fmt: skip

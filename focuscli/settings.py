@@ -39,8 +39,6 @@ from __future__ import annotations
 import getpass
 import os
 import re
-import tempfile
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,7 +47,6 @@ from urllib.parse import parse_qs, urlsplit
 
 from focuscli.backend import Target
 from focuscli.errors import UsageError
-from focuscli.hooks import HOOK_EVENTS
 from focuscli.signin import PRODUCTION_ROOT, AuthService
 
 ENV_DATABASE_URL = "FOCUS_DATABASE_URL"
@@ -235,6 +232,8 @@ def remember_session(settings: Settings, name: str | None) -> None:
         path.unlink(missing_ok=True)
         return
     validate_name("session", name)
+    import tempfile  # (here: most commands never write it, and every import is start-up time)
+
     try:
         settings.state_dir.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".session.", dir=settings.state_dir)
@@ -304,6 +303,8 @@ def _load_config(path: Path, *, explicit: bool) -> _Config:
     except OSError as err:
         reason = err.strerror.lower() if err.strerror else str(err)
         raise UsageError(f"cannot read config file {path}: {reason}") from None
+    import tomllib  # (here: only when there is a config file)
+
     try:
         data: dict[str, Any] = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
@@ -335,6 +336,8 @@ def _load_config(path: Path, *, explicit: bool) -> _Config:
 
 
 def _hooks_table(path: Path, value: object) -> dict[str, str]:
+    from focuscli.hooks import HOOK_EVENTS  # (here: it imports subprocess and threading)
+
     if not isinstance(value, dict):
         raise UsageError(f"config file {path}: hooks must be a table ([hooks])")
     hooks: dict[str, str] = {}

@@ -20,13 +20,14 @@ import shutil
 import subprocess
 import sys
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
-from focuscli import history, replaycache, timer
+from focuscli import history, period, replaycache, timer
 from focuscli import report as core
 from focuscli.service import new_with_times
 from focuscli.timer import Cycle, TimerState
@@ -49,37 +50,45 @@ def generate(
     t = records[-1]["updated_at"] if records else base
     while len(records) < n:
         t += rng.choice((0, 1, 1_000, M, 3 * M, 7 * M, 12 * M, 30 * M, 2 * 60 * M))
-        by = rng.choice(UIDS)
-        name = f"{by}{rng.choice(('', '', '2'))}"
-        roll = rng.random()
-        try:
-            if roll < 0.25:
-                new = timer.start(state, by, t, label=rng.choice((None, "spec", "review")),
-                                  phase=rng.choice(("focus", "focus", "short_break", "long_break")),
-                                  duration_ms=rng.choice((None, 5 * M, 20 * M)))  # fmt: skip
-            elif roll < 0.35:
-                new = timer.pause(state, by, t)
-            elif roll < 0.45:
-                new = timer.resume(state, by, t)
-            elif roll < 0.55:
-                new = timer.stop(state, by, t)
-            elif roll < 0.65:
-                new = timer.skip(state, by, t)
-            elif roll < 0.75:
-                new = timer.extend(state, by, t, rng.choice((M, 10 * M)))
-            elif roll < 0.83:
-                new = timer.relabel(state, by, t, rng.choice(("spec", "docs", "")))
-            elif roll < 0.95:
-                cycle = Cycle(focus_ms=rng.choice((4, 10, 25)) * M, short_break_ms=2 * M, long_break_ms=5 * M,
-                              long_every=rng.choice((1, 2, 4)), auto_advance=rng.random() < 0.6)  # fmt: skip
-                new = timer.configure(state, by, t, cycle)
-            else:
-                new = timer.reset(state, by, t)
-        except timer.TimerError:
-            continue
-        state = replace(new_with_times(new, t), updated_by_name=name)
-        records.append(state.to_wire())
+        new = act(rng, state, t)
+        if new is not None:
+            state = new
+            records.append(state.to_wire())
     return records
+
+
+def act(rng: random.Random, state: TimerState, t: int) -> TimerState | None:
+    """A random action of a random member on ``state`` at ``t`` (as stored: times resolved,
+    the actor's name then), or None when it makes no sense there."""
+    by = rng.choice(UIDS)
+    name = f"{by}{rng.choice(('', '', '2'))}"
+    roll = rng.random()
+    try:
+        if roll < 0.25:
+            new = timer.start(state, by, t, label=rng.choice((None, "spec", "review")),
+                              phase=rng.choice(("focus", "focus", "short_break", "long_break")),
+                              duration_ms=rng.choice((None, 5 * M, 20 * M)))  # fmt: skip
+        elif roll < 0.35:
+            new = timer.pause(state, by, t)
+        elif roll < 0.45:
+            new = timer.resume(state, by, t)
+        elif roll < 0.55:
+            new = timer.stop(state, by, t)
+        elif roll < 0.65:
+            new = timer.skip(state, by, t)
+        elif roll < 0.75:
+            new = timer.extend(state, by, t, rng.choice((M, 10 * M)))
+        elif roll < 0.83:
+            new = timer.relabel(state, by, t, rng.choice(("spec", "docs", "")))
+        elif roll < 0.95:
+            cycle = Cycle(focus_ms=rng.choice((4, 10, 25)) * M, short_break_ms=2 * M, long_break_ms=5 * M,
+                          long_every=rng.choice((1, 2, 4)), auto_advance=rng.random() < 0.6)  # fmt: skip
+            new = timer.configure(state, by, t, cycle)
+        else:
+            new = timer.reset(state, by, t)
+    except timer.TimerError:
+        return None
+    return replace(new_with_times(new, t), updated_by_name=name)
 
 
 def log_entry(record: dict[str, Any]) -> dict[str, Any]:
@@ -124,28 +133,38 @@ def spans(rng: random.Random, base: int, now: int) -> dict[str, Any]:
 
 
 def report_both(
-    focus: Any, cache_dir: Path, url: str, sid: str, start: int, end: int
-) -> tuple[bool, Any]:
-    """Whether the cache answered, and the report; asserts it is the one made without it."""
-    now = focus.server_now()
+    focus: Any, cache_dir: Path, url: str, sid: str, start: int, end: int, *,
+    now: int | None = None, tz: tzinfo = UTC,
+) -> tuple[bool, Any]:  # fmt: skip
+    """Whether the cache answered, and the report; asserts it is the one made without it.
+    ``now``: the server's time (default: asked); ``tz``: the time zone of the report's days."""
+    now = focus.server_now() if now is None else now
     data, _, horizon = history.read(focus, sid, start, end, now=now)
     expected = core.analyse(data, start=start, end=end, now=now, horizon=horizon)
-    got = replaycache.report(focus, cache_dir, url, sid, start, end, now=now)
-    want = core.summarise(expected, start=start, end=end, now=now, tz=UTC)
+    got = replaycache.report(focus, cache_dir, url, sid, start, end, now=now, tz=tz)
+    want = core.summarise(expected, start=start, end=end, now=now, tz=tz)
     if got is None:
         return False, want
     seen, at = got
     assert at == now
-    assert [(b.to_json(), s) for b, s in seen.blocks] == [
-        (b.to_json(), s) for b, s in expected.blocks
-    ]
+    # every block's figures, each member's share of it included, summed by the day it began
+    assert seen.blocks == []
+    assert dict(seen.days) == core.day_sums(expected.blocks, tz)
     assert (seen.names, seen.members, seen.inexact) == (
         expected.names,
         expected.members,
         expected.inexact,
     )
-    assert core.summarise(seen, start=start, end=end, now=now, tz=UTC) == want
+    assert core.summarise(seen, start=start, end=end, now=now, tz=tz) == want
     return True, want
+
+
+def content(cache: dict[str, Any] | None) -> dict[str, Any]:
+    """What a cache holds, whatever the time it was written (``settled``, ``spans_to``) and
+    however marshal shared its objects (the bytes of its chunks)."""
+    assert cache is not None
+    blocks = [t for *_, blob in cache["chunks"] for t in marshal.loads(blob)]
+    return {**{k: v for k, v in cache.items() if k not in ("settled", "spans_to", "chunks")}, "blocks": blocks}
 
 
 def ranges(rng: random.Random, base: int, now: int) -> list[tuple[int, int]]:
@@ -207,7 +226,7 @@ def test_a_warm_cache_gives_the_report_made_without_it(
     kept = replaycache.load(path, identity)
     payload = marshal.dumps({**kept, "pending": 5})  # type: ignore[dict-item]
     odd = (
-        replaycache.MAGIC + hashlib.blake2b(payload, digest_size=32).digest() + payload
+        replaycache.MAGIC + hashlib.sha256(payload).digest() + payload
     )  # whole, not this shape
     for damaged in (
         whole[: len(whole) // 2],
@@ -218,7 +237,7 @@ def test_a_warm_cache_gives_the_report_made_without_it(
     ):
         path.write_bytes(damaged)
         assert report_both(focus, cache_dir, url, sid, base - DAY, now + DAY)[0]
-        assert replaycache.load(path, identity) == kept  # made again whole
+        assert content(replaycache.load(path, identity)) == content(kept)  # made again whole
 
     # the cache of the same session name on another backend: not this one's
     other = replaycache.path_for(cache_dir, "http://127.0.0.1:9/?ns=elsewhere", sid)
@@ -243,6 +262,88 @@ def test_a_warm_cache_gives_the_report_made_without_it(
         report_both(focus, cache_dir, url, sid, start, end)
     assert report_both(focus, cache_dir, url, sid, base - DAY, now + DAY)[0]
     assert replaycache.load(path, (url, sid, base, again[0]["updated_at"]))["pending"] == again[-1]  # type: ignore[index]
+
+
+ZONES = (UTC, ZoneInfo("America/New_York"), ZoneInfo("Asia/Kolkata"))  # DST on 2026-03-08; +05:30
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_days_and_spans_kept_as_time_goes_on(
+    seed: int, rest: Any, member: Any, server_url: str, ns: str, tmp_path: Path
+) -> None:
+    """Time goes on (the server's time as a report reads it, from days before a DST change to
+    days after it): actions come, members open presence spans, keep them going while fresh and
+    close them or let them go stale, as the rules let them; now and then reports of recent days,
+    of whole days in three time zones and of everything, through the cache and without it, are
+    the same. The cache keeps the figures of whole days and the presence spans that can no
+    longer change, and is used."""
+    rng = random.Random(seed)
+    focus = member("ana")
+    url, sid, cache_dir = f"{server_url}?ns={ns}", "team", tmp_path / "cache"
+    t = int(datetime(2026, 3, 4, 9, tzinfo=UTC).timestamp() * 1000) + rng.randrange(DAY)
+    created = t
+    state, records, presence = TimerState(), [], {}
+    node = {"meta": {"owner": "ana", "created_at": created},
+            "members": {u: {"joined_at": created, "name": u} for u in ("ana", "bob")}}  # fmt: skip
+    assert rest.put(f"/sessions/{sid}.json", node).status_code == 200
+    answered = 0
+    for step in range(110):
+        t += rng.choice((5_000, 20_000, 20_000, 40_000, 40_000, 50_000, 10 * M, 2 * 60 * M, 9 * 60 * M, DAY))
+        update: dict[str, Any] = {}
+        for _ in range(rng.choice((0, 0, 1, 3))):
+            new = act(rng, state, t)
+            if new is not None:
+                state = new
+                record = state.to_wire()
+                records.append(record)
+                update.update({"state": record, f"states/{state.rev}": record, f"log/{state.rev}": log_entry(record)})
+        for key, span in presence.items():  # as a watch does, within the rules
+            fresh = "to" not in span and t - span["seen"] <= core.PRESENCE_FRESH_MS
+            if fresh and rng.random() < 0.8:
+                span["seen" if rng.random() < 0.85 else "to"] = t
+                update[f"presence/{key}"] = dict(span)
+        if rng.random() < 0.4:
+            key = f"span{step:04d}{rng.randrange(10**6):06d}"
+            who = rng.choice((*UIDS, "dee", "dee"))  # dee watches and never acts
+            presence[key] = {"uid": who, "name": f"{who} watching", "from": t, "seen": t}
+            update[f"presence/{key}"] = dict(presence[key])
+        if update:
+            assert rest.patch(f"/sessions/{sid}.json", update).status_code == 200
+        if not records or rng.random() < 0.6:
+            continue
+        tz = ZONES[step % len(ZONES)]
+        today = datetime.fromtimestamp(t / 1000, tz).date()
+        start, end = rng.choice((
+            (t - 7 * DAY, t),
+            (period.midnight(today - timedelta(days=rng.randint(1, 10)), tz), t),
+            (created - DAY, t + DAY),
+        ))  # fmt: skip
+        answered += report_both(focus, cache_dir, url, sid, start, end, now=t, tz=tz)[0]
+    cache = replaycache.load(replaycache.path_for(cache_dir, url, sid), (url, sid, created, records[0]["updated_at"]))
+    assert cache is not None and cache["days"] and cache["spans"]
+    assert answered >= 10
+
+
+def test_a_span_seen_before_the_range_and_ended_in_it(
+    rest: Any, member: Any, server_url: str, ns: str, tmp_path: Path
+) -> None:
+    """A presence span whose last heartbeat came before a range's start but whose clean end came
+    after it (the rules allow PRESENCE_FRESH_MS between them) counts in that range, with the
+    cache and without it: who attended a block does not depend on the range asked for."""
+    focus = member("ana")
+    url, cache_dir = f"{server_url}?ns={ns}", tmp_path / "cache"
+    now = focus.server_now()
+    s = now - 2 * DAY
+    started = timer.start(TimerState(), "ana", s, label="spec", duration_ms=25 * M)
+    records = [replace(new_with_times(started, s), updated_by_name="ana").to_wire()]
+    span = {"uid": "dee", "name": "Dee", "from": s - 60_000, "seen": s - 30_000, "to": s + 10_000}
+    assert rest.put("/sessions/team.json", session_node(records, s - 3 * DAY, {"span-dee-0001": span})).status_code == 200
+    assert report_both(focus, cache_dir, url, "team", s - 3 * DAY, now)[0]  # makes the cache
+    for start in (s - 5_000, s - 3 * DAY):
+        answered, got = report_both(focus, cache_dir, url, "team", start, now)
+        assert answered
+        dee = next(m for m in got["members"] if m["uid"] == "dee")
+        assert (dee["name"], dee["focus_ms"], dee["completed"]) == ("Dee", 10_000, 1)
 
 
 def test_histories_the_cache_does_not_answer(

@@ -24,7 +24,7 @@ import { HEARTBEAT_MS } from "./screen.js";
 import { stateFromWire } from "./timer.js";
 import { endAt, orderByChild, startAt } from "./vendor/firebase/13.2.0/firebase-database.js";
 import { ending, heartbeat, plainHeartbeat } from "./presence.js";
-import { LOOKAHEAD_MS, byRev } from "./report.js";
+import { LOOKAHEAD_MS, PRESENCE_FRESH_MS, byRev } from "./report.js";
 
 const MAX_ATTEMPTS = 30; // focuscli/service.py MAX_RETRIES
 const BACKOFF_MS = [10, 200]; // first pause after a lost race, cap (service.py RETRY_BACKOFF_S)
@@ -335,7 +335,9 @@ const LEGACY_LOOKBACK_MS = 2 * 24 * 3_600_000;
 
 /** {history, now, horizon} for a report of the blocks that began in [start, end) (server ms):
  * focuscli/history.py `read`, by the same ranged queries on the indexed children (the state
- * records in the range and the one before it, presence spans seen since its start, roster
+ * records in the range and the one before it, presence spans that can reach into it (seen since
+ * PRESENCE_FRESH_MS before its start: a span's clean end comes at most that long after its last
+ * heartbeat), roster
  * entries in it, the members and the state; log entries only for revs without a state record),
  * read up to `horizon` (end plus LOOKAHEAD_MS, at most now). Throws the SDK's error (a refusal:
  * not a member). */
@@ -350,7 +352,7 @@ export async function readHistory(conn, session, start, end, serverNow) {
     value("members"),
     value("state"),
     ranged("states", orderByChild("updated_at"), start, horizon),
-    ranged("presence", orderByChild("seen"), start, null),
+    ranged("presence", orderByChild("seen"), start - PRESENCE_FRESH_MS, null),
     ranged("roster", orderByChild("at"), start, horizon),
   ]);
   const records = byRev(stored);
