@@ -8,8 +8,12 @@ server time and who took it (the report's action counts and names). A report rea
 from rev N on (one ``orderBy="$key"`` query: rev keys are 32-bit integers, which RTDB orders as
 numbers), checks that rev N's record is the one the cache holds and that the session is the same
 one (its ``meta/created_at`` and rev 1's time), feeds the new revs, writes the cache back and
-finishes the replay at the horizon. Presence, the roster and the members are read as without the
-cache (a span still open moves on). Anything that does not fit (another version, a damaged file,
+finishes the replay at the horizon. Also kept, as final under the rules: presence spans last
+seen more than PRESENCE_FRESH_MS (plus a margin) ago, which nobody may move on or end any more
+(a report reads only the spans seen since), and the figures (`report.day_sums`) of whole days
+on which no block can begin any more and whose blocks ran their last that long ago (a report
+sums those instead of attributing their blocks). The roster and the members are read as without
+the cache. Anything that does not fit (another version, a damaged file,
 a recreated session, a history with log-only or unreadable revs, a range that ends before now)
 means the report is made as without the cache: never a different report.
 
