@@ -288,10 +288,12 @@ def report(
     keep_days: dict[tuple[str, int, int], Any] = dict(cached["days"]) if trusted else {}  # type: ignore[index]
 
     # the blocks: those of whole days summed already, the others from the chunks and the replay
+    # Blocks before the open one are final; the open one and those after it (begun by the last
+    # rev's run, or by actions to come) begin at its start or the last rev's time at the earliest.
+    # (Not the block the timer is in at the horizon: history may still be stored in the past.)
     frontier = min(now, replay.pending.at, *([replay.current.start] if replay.current is not None else []))
     current = marshal.loads(marshal.dumps(_freeze(replay.current))) if replay.current is not None else None
     live = replay.finish(horizon)  # (it changes the current block: what is kept is the copy above)
-    frontier = min([frontier, *(b.start for b in live)])
     whole = _days(start, end, tz)
     done = {d: keep_days[(d, a, b)] for d, a, b in whole if (d, a, b) in keep_days and b <= frontier}
     gaps = _gaps(start, end, [(a, b) for d, a, b in whole if d in done])
@@ -330,8 +332,9 @@ def report(
             actions[uids[u]] = actions.get(uids[u], 0) + 1
     history = {"roster": roster if isinstance(roster, dict) else {}, "members": members}
     seen = core.attend(
-        chosen, history, start=start, end=end, now=now, named=names, actions=actions, present=present
-    )
+        chosen, history, start=start, end=end, now=now, named=names, actions=actions, present=present,
+        days=done,
+    )  # fmt: skip
     parts = core.day_sums(seen.blocks, tz)
 
     # what the next report can take from here

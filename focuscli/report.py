@@ -213,7 +213,7 @@ def attend(
     the figures of days whose blocks are not in ``chosen`` (`History.days`)."""
     if present is None:
         present = spans(history.get("presence"), now)
-    reach = max((b.runs[-1][1] for b in chosen if b.runs), default=end)
+    reach = max([*(b.runs[-1][1] for b in chosen if b.runs), *(part[REACH] for part in (days or {}).values()), end])
     present = [s for s in present if s[3] > start and s[2] < max(end, reach)]
 
     names: dict[str, str] = {}
@@ -265,13 +265,13 @@ def build(
 
 # A day's figures (`day_sums`): plain lists, dicts, numbers and text, which the report cache
 # keeps for days that can no longer change. A tally is a list in TALLY's order.
-BLOCKS, ATTENDED, ROW, MEMBERS, LABELS, PEOPLE, COMPLETED_BY, TEAM_COMPLETED, UNATTENDED = range(9)
+BLOCKS, ATTENDED, ROW, MEMBERS, LABELS, PEOPLE, COMPLETED_BY, TEAM_COMPLETED, UNATTENDED, REACH = range(10)
 _FOCUS_MS, _BREAK_MS, _COMPLETED, _INTERRUPTED, _IN_PROGRESS, _BREAKS = range(len(TALLY))
 _OUTCOME_AT: Final = {"completed": _COMPLETED, "interrupted": _INTERRUPTED}  # else in progress
 
 
 def _day() -> list[Any]:
-    return [0, 0, [0] * len(TALLY), {}, {}, {}, {}, False, [0, 0]]
+    return [0, 0, [0] * len(TALLY), {}, {}, {}, {}, False, [0, 0], 0]
 
 
 def day_sums(blocks: list[tuple[Block, dict[str, int]]], tz: tzinfo | None = None) -> dict[str, list[Any]]:
@@ -279,8 +279,9 @@ def day_sums(blocks: list[tuple[Block, dict[str, int]]], tz: tzinfo | None = Non
     on (YYYY-MM-DD in ``tz``): what `summarise` adds up. A day's figures, by index: BLOCKS (all
     begun on it), ATTENDED (those someone attended), their ROW (a tally), MEMBERS (uid -> focus
     ms), LABELS (label or None -> tally, focus blocks), PEOPLE (uid -> tally), COMPLETED_BY (uid
-    -> 1: a completed focus block they attended), TEAM_COMPLETED (one that someone attended), and
-    UNATTENDED ([focus blocks nobody attended, their focus ms]).
+    -> 1: a completed focus block they attended), TEAM_COMPLETED (one that someone attended),
+    UNATTENDED ([focus blocks nobody attended, their focus ms]) and REACH (the latest end of a run
+    of its blocks, 0 for none: `attend` reads presence up to there).
     """
     out: dict[str, list[Any]] = {}
     for block, share in blocks:  # the hot loop of a year's report
@@ -290,6 +291,8 @@ def day_sums(blocks: list[tuple[Block, dict[str, int]]], tz: tzinfo | None = Non
         if part is None:
             part = out[d] = _day()
         part[BLOCKS] += 1
+        if block.runs and block.runs[-1][1] > part[REACH]:
+            part[REACH] = block.runs[-1][1]
         if not share:
             if focus:
                 part[UNATTENDED][0] += 1

@@ -346,6 +346,32 @@ def test_a_span_seen_before_the_range_and_ended_in_it(
         assert (dee["name"], dee["focus_ms"], dee["completed"]) == ("Dee", 10_000, 1)
 
 
+def test_a_block_run_past_the_range_on_a_day_kept_whole(
+    rest: Any, member: Any, server_url: str, ns: str, tmp_path: Path
+) -> None:
+    """A range that ends before now, whose last block (on a day whose figures the cache keeps)
+    ran past its end: the presence spans it reads reach as far as that block, with the cache as
+    without it (here: the name a watcher had then)."""
+    focus = member("ana")
+    url, cache_dir = f"{server_url}?ns={ns}", tmp_path / "cache"
+    midnight = int(datetime(2026, 3, 10, tzinfo=UTC).timestamp() * 1000)
+    at = midnight - 10 * M  # 23:50, 25 minutes: it ends at 00:15 the next day
+    started = timer.start(TimerState(), "ana", at, label="spec", duration_ms=25 * M)
+    states = [new_with_times(started, at)]
+    for action, when in ((timer.stop, 30), (timer.start, 60), (timer.pause, 70)):  # the next day
+        states.append(new_with_times(action(states[-1], "bob", midnight + when * M), midnight + when * M))
+    records = [replace(state, updated_by_name=state.updated_by).to_wire() for state in states]
+    span = {"uid": "cy", "name": "Cy watching", "from": midnight + 5 * M, "seen": midnight + 10 * M, "to": midnight + 10 * M}
+    node = session_node(records, midnight - 3 * DAY, {"span-cy-00001": span})
+    assert rest.put("/sessions/team.json", node).status_code == 200
+    now = midnight + 12 * 60 * M
+    assert report_both(focus, cache_dir, url, "team", midnight - 3 * DAY, now, now=now)[0]  # makes the cache
+    answered, got = report_both(focus, cache_dir, url, "team", midnight - 3 * DAY, midnight, now=now)
+    assert answered
+    cy = next(m for m in got["members"] if m["uid"] == "cy")
+    assert (cy["name"], cy["focus_ms"]) == ("Cy watching", 5 * M)
+
+
 def test_histories_the_cache_does_not_answer(
     rest: Any, member: Any, server_url: str, ns: str, tmp_path: Path
 ) -> None:
