@@ -43,7 +43,7 @@ from focuscli import period
 from focuscli import report as core
 from focuscli.blocks import Block, Replay, Step
 
-VERSION = 2
+VERSION = 3
 MAGIC = b"focus-replay\n"
 MAX_BYTES = 64 * 1024 * 1024  # a bigger cache is not written (a year of a busy team is ~3 MB)
 MAX_FILES = 64  # at most this many sessions' caches: the least recently used go
@@ -265,12 +265,26 @@ def report(
     identity = (url, session, created, first)
     path = path_for(cache_dir, url, session)
     cached = load(path, identity)
-    fresh = None
+    args = (focus, path, identity, session, start, end, now, tz, members)
     if cached is not None:
         try:
-            fresh = _resume(focus, session, base, cached, horizon)
-        except (KeyError, TypeError, ValueError, IndexError, AttributeError):
-            fresh = None  # not the shape this version writes: made again
+            return _answer(*args, cached)
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError, EOFError):
+            with contextlib.suppress(OSError):  # not the shape this version writes: made again
+                path.unlink()
+    return _answer(*args, None)
+
+
+def _answer(
+    focus: Any, path: Path, identity: tuple[Any, ...], session: str, start: int, end: int, now: int,
+    tz: tzinfo | None, members: Any, cached: dict[str, Any] | None,
+) -> tuple[core.History, int] | None:  # fmt: skip
+    """`report`, with the cache loaded (or None)."""
+    base = f"sessions/{session}"
+    db = focus.db
+    horizon = now
+    first = identity[3]
+    fresh = _resume(focus, session, base, cached, horizon) if cached is not None else None
     if fresh is None:
         if (now - start) * COLD_SHARE < now - first:
             return None  # a short range of a long history: its own read is cheaper than all of it

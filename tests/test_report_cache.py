@@ -224,16 +224,21 @@ def test_a_warm_cache_gives_the_report_made_without_it(
     # a damaged file (cut short, a flipped byte, garbage): not used, made again
     whole, identity = path.read_bytes(), (url, sid, base, records[0]["updated_at"])
     kept = replaycache.load(path, identity)
-    payload = marshal.dumps({**kept, "pending": 5})  # type: ignore[dict-item]
-    odd = (
-        replaycache.MAGIC + hashlib.sha256(payload).digest() + payload
-    )  # whole, not this shape
+
+    def whole_file(data: dict[str, Any]) -> bytes:  # a digest that matches: not this shape all the same
+        payload = marshal.dumps(data)
+        return replaycache.MAGIC + hashlib.sha256(payload).digest() + payload
+
+    assert kept is not None and kept["chunks"]
     for damaged in (
         whole[: len(whole) // 2],
         whole[:-7] + bytes([whole[-7] ^ 1]) + whole[-6:],
         b"x" * 100,
         b"",
-        odd,
+        whole_file({**kept, "pending": 5}),
+        whole_file({**kept, "days": {k: v[:-1] for k, v in kept["days"].items()}}),  # an older layout
+        whole_file({**kept, "chunks": [(0, 2**62, 3, b"not marshal")]}),
+        whole_file({**kept, "spans": [("uid",)] * len(kept["spans"])}),
     ):
         path.write_bytes(damaged)
         assert report_both(focus, cache_dir, url, sid, base - DAY, now + DAY)[0]
