@@ -1,4 +1,4 @@
-"""Membership bookkeeping: the seats, slots and roster entries written with joining, leaving and removal."""
+"""Membership bookkeeping: the seats, slots and roster entries of joining, leaving and removal."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ class Known:
 
     # History records (states/<rev>, presence spans, roster events) are written while the
     # rules in force accept them; rules from before them refuse the whole write, which is
-    # then made again without them (and they are not tried again by this object).
+    # then made again without them (and they are not tried again by this member's Focus).
     history: bool = True
     # Seats and slots (the ceilings) likewise: rules from before them refuse them, and the
     # membership write is then made again without them.
