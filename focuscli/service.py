@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from focuscli import inert, plan, timer
 from focuscli.backend import Database, PermissionDenied, Unreachable
 from focuscli.errors import BackendError, FocusError, NotNow, UsageError, WaitStopped, WaitTimedOut
+from focuscli.membership import SEAT_ATTEMPTS, Known, Membership, timestamp
 from focuscli.timer import SERVER_NOW, Phase, TimerState, TimerView
 
 # Compare-and-set attempts per action. Each refusal by a moved rev is a lost race; a busy session
@@ -36,14 +37,6 @@ PRESENCE_FRESH_MS = 45_000  # here while seen_at is this recent: 3 heartbeats, s
 # A presence span goes on while its last heartbeat is this recent (by this machine's clock; the
 # rules allow PRESENCE_FRESH_MS by the server's), else the next heartbeat opens a new one.
 SPAN_FRESH_S = 40.0
-# Ceilings the rules enforce (docs/design.md, "What the rules admit, and the ceilings"): a
-# membership holds one of a session's MAX_SEATS numbered seats, and an entry of a member's list
-# of sessions one of their MAX_SLOTS.
-MAX_SEATS = 200
-MAX_SLOTS = 200
-# What the rules refuse in names and labels: C0 and C1 controls, DEL, bidi embeddings, overrides
-# and isolates (docs/design.md, "What the rules admit").
-SEAT_ATTEMPTS = MAX_RETRIES  # races for a free seat a join may lose (20 members joining at once)
 
 
 class Me(Protocol):
@@ -181,13 +174,8 @@ class Focus:
         self.sleep = sleep
         self._offset: int | None = None
         self.created: list[str] = []  # sessions this object created (for a one-time notice)
-        # History records (states/<rev>, presence spans, roster events) are written while the
-        # rules in force accept them; rules from before them refuse the whole write, which is
-        # then made again without them (and they are not tried again by this object).
-        self.history = True
-        # Seats and slots (the ceilings) likewise: rules from before them refuse them, and the
-        # membership write is then made again without them.
-        self.seating = True
+        self.known = Known()  # what the rules in force know: history records, seats and slots
+        self._membership = Membership(db, me, self.known)
         self._spans: dict[str, tuple[str, float]] = {}  # session -> (open span, clock() of its last heartbeat)
 
     # -- server clock -----------------------------------------------------------------------
@@ -223,6 +211,24 @@ class Focus:
         return int(self.clock() * 1000) + self.clock_offset()
 
     @property
+    def history(self) -> bool:
+        """Whether the rules in force know history records (`Known.history`)."""
+        return self.known.history
+
+    @history.setter
+    def history(self, value: bool) -> None:
+        self.known.history = value
+
+    @property
+    def seating(self) -> bool:
+        """Whether the rules in force know seats and slots (`Known.seating`)."""
+        return self.known.seating
+
+    @seating.setter
+    def seating(self, value: bool) -> None:
+        self.known.seating = value
+
+    @property
     def uid(self) -> str:
         return self.me.uid
 
@@ -242,12 +248,12 @@ class Focus:
         if meta is not None:
             raise self._exists(session)
         code = new_code()
+        record: dict[str, Any] = {"joined_at": SERVER_NOW, "name": self.name}
         write = {
             f"sessions/{session}/meta": {"owner": self.uid, "created_at": SERVER_NOW},
             f"invites/{session}": {"code": code},
-            **self._seated(session, {"joined_at": SERVER_NOW, "name": self.name}, seat=1),
+            **self._membership.joining(session, record, seat=1),
         }
-        write |= self._roster(session, "joined", self.uid, write[f"sessions/{session}/members/{self.uid}"])
         for attempt in range(UNANSWERED_RETRIES + 1):
             try:
                 self.db.update("", write)
@@ -266,7 +272,7 @@ class Focus:
                     meta = self.db.get(f"sessions/{session}/meta")
                     if meta is not None:
                         raise self._exists(session) from None
-                    if self._without_roster(write) or self._without_seating(write):
+                    if self._membership.without_unknown(write):
                         continue  # rules from before the roster or the ceilings: create it without
                     raise
                 if attempt == UNANSWERED_RETRIES:
@@ -312,15 +318,19 @@ class Focus:
                 )
             record["code"] = normalize_code(code)
         lost = 0  # races lost for a seat
-        seat = self._free_seat(session) if self.seating else None
-        write = self._joining(session, record, seat)
+        seat = self._membership.free_seat(session) if self.seating else None
+        write = self._membership.joining(session, record, seat)
         while True:
             try:
                 self.db.update("", write)
                 return
             except PermissionDenied:
                 pass
-            if self.seating and seat is not None and self._seat_holder(session, seat) not in (None, self.uid):
+            if (
+                self.seating
+                and seat is not None
+                and self._membership.seat_holder(session, seat) not in (None, self.uid)
+            ):
                 # Someone else took that seat first: another one, at random among the free ones
                 # so that the joiners who lost this race do not all collide again.
                 lost += 1
@@ -328,10 +338,10 @@ class Focus:
                     raise BackendError(f"too many members joining {session!r} at once; try again")
                 first, cap = RETRY_BACKOFF_S
                 self.sleep(random.uniform(0, min(cap, first * 2**lost)))
-                seat = self._free_seat(session, lowest=False)
-                write = self._joining(session, record, seat)
+                seat = self._membership.free_seat(session, lowest=False)
+                write = self._membership.joining(session, record, seat)
                 continue
-            if self._without_roster(write) or self._without_seating(write):
+            if self._membership.without_unknown(write):
                 continue  # rules from before the roster or the ceilings: once more without
             raise BackendError(f"the invite code for {session!r} is not right; ask a member for it")
 
@@ -341,41 +351,15 @@ class Focus:
             raise self._not_member(session)
         write = {
             f"sessions/{session}/members/{self.uid}": None,
-            **self._unseated(session, record),
-            **self._unlisted(session),
-            **self._roster(session, "left", self.uid, record),
+            **self._membership.unseated(session, record),
+            **self._membership.unlisted(session),
+            **self._membership.roster(session, "left", self.uid, record),
         }
-        self._update_with_roster(write)
+        self._membership.update_with_roster(write)
 
     def sessions(self) -> list[str]:
         mine = self.db.get(f"users/{self.uid}/sessions") or {}
         return sorted(mine)
-
-    def _roster(self, session: str, event: str, uid: str, record: Any) -> dict[str, Any]:
-        """The roster entry of a membership change, for the same update as the change: ``joined``
-        (``record`` is the new member record, which gets the entry's key as ``roster``), ``left``
-        or ``removed`` (``record`` is the one that goes: the key is ``<uid>-<joined_at>``). None
-        when the rules in force do not know the roster, or no name or joining time is known."""
-        name = _name_in(record)
-        if not self.history or name is None:
-            return {}
-        if event == "joined":
-            key = secrets.token_urlsafe(12)
-            record["roster"] = key
-        else:
-            joined_at = _timestamp(record.get("joined_at"))
-            if joined_at is None:
-                return {}
-            key = f"{uid}-{joined_at}"
-        entry = {"uid": uid, "name": name, "event": event, "at": SERVER_NOW, "by": self.uid}
-        return {f"sessions/{session}/roster/{key}": entry}
-
-    # -- ceilings: seats and slots (docs/design.md, "What the rules admit") ---------------
-
-    def _joining(self, session: str, record: dict[str, Any], seat: int | None) -> dict[str, Any]:
-        """The update of this member joining ``session``: record, seat, list entry, roster."""
-        write = self._seated(session, record, seat)
-        return write | self._roster(session, "joined", self.uid, write[f"sessions/{session}/members/{self.uid}"])
 
     def _name_allowed(self) -> None:
         """Refuse, before anything is written, to store a display name the rules refuse."""
@@ -384,135 +368,6 @@ class Focus:
                 f"your display name {self.name!r} holds control characters, which sessions refuse; "
                 "choose another with: focus login EMAIL --name NAME"
             )
-
-    def _seated(self, session: str, record: dict[str, Any], seat: int | None) -> dict[str, Any]:
-        """The writes of this member's new membership: their record in ``seat`` (taking it) and
-        their list entry in a free slot (keeping the one it has); without seats and slots when
-        the rules in force do not know them. Raises when this member's list is full."""
-        entry: dict[str, Any] = {"joined_at": SERVER_NOW}
-        write: dict[str, Any] = {f"sessions/{session}/members/{self.uid}": dict(record)}
-        if self.seating and seat is not None:
-            write[f"sessions/{session}/members/{self.uid}"]["seat"] = seat
-            write[f"sessions/{session}/seats/{seat}"] = self.uid
-            slot = self._free_slot(session)
-            entry["slot"] = slot
-            write[f"users/{self.uid}/slots/{slot}"] = session
-        write[f"users/{self.uid}/sessions/{session}"] = entry
-        return write
-
-    def _free_seat(self, session: str, *, lowest: bool = True) -> int:
-        """The lowest seat of ``session`` that nobody holds, or this member's own (``lowest``
-        False: any free one, at random)."""
-        seats = _numbered(self.db.get(f"sessions/{session}/seats"))
-        free = [seat for seat in range(1, MAX_SEATS + 1) if seats.get(seat) in (None, self.uid)]
-        own = [seat for seat in free if seats.get(seat) == self.uid]
-        if free:
-            return own[0] if own else free[0] if lowest else random.choice(free)
-        raise BackendError(
-            f"session {session!r} has {MAX_SEATS} members, the most a session can have; "
-            "ask its owner to remove someone (focus session kick)"
-        )
-
-    def _seat_holder(self, session: str, seat: int) -> Any:
-        try:
-            return self.db.get(f"sessions/{session}/seats/{seat}")
-        except PermissionDenied:
-            return None
-
-    def _free_slot(self, session: str) -> int:
-        """The slot of this member's list entry for ``session``: the one it holds, else the
-        lowest free one (held by no entry). Raises when all MAX_SLOTS are held."""
-        mine = self.db.get(f"users/{self.uid}")
-        mine = mine if isinstance(mine, dict) else {}
-        listed = mine.get("sessions")
-        entries: dict[str, Any] = listed if isinstance(listed, dict) else {}
-        slots = _numbered(mine.get("slots"))
-
-        def held(slot: int) -> bool:
-            sid = slots.get(slot)
-            entry = entries.get(sid) if isinstance(sid, str) else None
-            return isinstance(entry, dict) and entry.get("slot") == slot
-
-        own = entries.get(session)
-        if isinstance(own, dict) and isinstance(own.get("slot"), int) and held(own["slot"]):
-            return int(own["slot"])
-        for slot in range(1, MAX_SLOTS + 1):
-            if not held(slot):
-                return slot
-        raise BackendError(
-            f"you are in {MAX_SLOTS} sessions, the most one member can be in; "
-            "leave one first (focus session list shows them)"
-        )
-
-    def _unseated(self, session: str, record: Any) -> dict[str, Any]:
-        """Freeing the seat of a member record that goes (none for records from before seats)."""
-        seat = record.get("seat") if isinstance(record, dict) else None
-        if not self.seating or not isinstance(seat, int) or isinstance(seat, bool):
-            return {}
-        return {f"sessions/{session}/seats/{seat}": None}
-
-    def _unlisted(self, session: str) -> dict[str, Any]:
-        """Removing this member's list entry for ``session``, and freeing the slot it holds."""
-        write: dict[str, Any] = {f"users/{self.uid}/sessions/{session}": None}
-        entry = self.db.get(f"users/{self.uid}/sessions/{session}")
-        slot = entry.get("slot") if isinstance(entry, dict) else None
-        held = self.seating and isinstance(slot, int) and not isinstance(slot, bool)
-        if held and self.db.get(f"users/{self.uid}/slots/{slot}") == session:
-            write[f"users/{self.uid}/slots/{slot}"] = None
-        return write
-
-    def _stale_seats(self, session: str) -> dict[str, Any]:
-        """Freeing the seats held by no member record (members who went with a client from
-        before seats): a joiner cannot tell them from taken ones, the owner can."""
-        if not self.seating:
-            return {}
-        members = self.members(session)
-        seats = _numbered(self.db.get(f"sessions/{session}/seats"))
-        stale = [
-            seat for seat, uid in seats.items()
-            if not (isinstance(uid, str) and isinstance(members.get(uid), dict) and members[uid].get("seat") == seat)
-        ]  # fmt: skip
-        return {f"sessions/{session}/seats/{seat}": None for seat in stale}
-
-    def _without_seating(self, write: dict[str, Any]) -> bool:
-        """Drop seats and slots from ``write`` (after a refusal); False if it had none."""
-        keys = [k for k in write if "/seats/" in k or "/slots/" in k]
-        for key in keys:
-            del write[key]
-        for key, value in write.items():
-            if isinstance(value, dict) and ("/members/" in key or key.startswith("users/")):
-                value.pop("seat", None)
-                value.pop("slot", None)
-        if keys:
-            self.seating = False
-        return bool(keys)
-
-    def _without_roster(self, write: dict[str, Any]) -> bool:
-        """Drop the roster entry from ``write`` (after a refusal); False if it had none."""
-        keys = [k for k in write if "/roster/" in k]
-        for key in keys:
-            del write[key]
-        for key, value in write.items():
-            if isinstance(value, dict) and "/members/" in key:
-                value.pop("roster", None)
-        if keys:
-            self.history = False
-        return bool(keys)
-
-    def _update_with_roster(self, write: dict[str, Any], refused: FocusError | None = None) -> None:
-        """One update at the root; refused, once more without its roster entry (rules from
-        before the roster), and without seats and slots (rules from before the ceilings), then
-        ``refused`` (or the refusal itself)."""
-        for _ in range(3):
-            try:
-                self.db.update("", write)
-                return
-            except PermissionDenied:
-                if self._without_roster(write) or self._without_seating(write):
-                    continue
-                if refused is not None:
-                    raise refused from None
-                raise
 
     # -- owner powers -------------------------------------------------------------------------
 
@@ -549,12 +404,12 @@ class Focus:
         code = new_code()
         write = {
             f"sessions/{session}/members/{uid}": None,
-            **self._unseated(session, record),
-            **self._stale_seats(session),
+            **self._membership.unseated(session, record),
+            **self._membership.stale_seats(session, self.members),
             f"invites/{session}": {"code": code},
-            **self._roster(session, "removed", uid, record),
+            **self._membership.roster(session, "removed", uid, record),
         }
-        self._update_with_roster(write)
+        self._membership.update_with_roster(write)
         return str(record.get("name") or uid), code
 
     def rotate_invite(self, session: str) -> str:
@@ -576,7 +431,8 @@ class Focus:
     def delete(self, session: str) -> None:
         """Delete the session and its invite; owner only."""
         self._require_owner(session, "delete it")
-        self.db.update("", {f"sessions/{session}": None, f"invites/{session}": None, **self._unlisted(session)})
+        write = {f"sessions/{session}": None, f"invites/{session}": None}
+        self.db.update("", write | self._membership.unlisted(session))
 
     def invite_code(self, session: str) -> str:
         code = _object(self._member_read(session, f"invites/{session}")).get("code")
@@ -658,7 +514,7 @@ class Focus:
             except PermissionDenied:
                 meta = state = None  # no longer a member
             if meta is None:
-                self.db.update("", self._unlisted(session))
+                self.db.update("", self._membership.unlisted(session))
                 continue
             if state is not None and not isinstance(state, dict):
                 continue  # malformed: never taken for idle
@@ -983,33 +839,12 @@ def presence(members: Mapping[str, Any], server_now: int) -> dict[str, dict[str,
     for uid, rec in sorted(members.items()):
         record = dict(inert.value(rec)) if isinstance(rec, dict) else {}
         uid = inert.text(uid)
-        seen_at, away_at = _timestamp(record.get("seen_at")), _timestamp(record.get("away_at"))
+        seen_at, away_at = timestamp(record.get("seen_at")), timestamp(record.get("away_at"))
         record["seen_at"], record["away_at"] = seen_at, away_at
         fresh = seen_at is not None and server_now - seen_at <= PRESENCE_FRESH_MS
         record["here"] = fresh and (away_at is None or away_at < seen_at)  # type: ignore[operator]
         out[uid] = record
     return out
-
-
-def _numbered(raw: Any) -> dict[int, Any]:
-    """Seats or slots by number, as stored: an object keyed "1".."200" or, when the keys are
-    dense enough, the array RTDB makes of it."""
-    items = enumerate(raw) if isinstance(raw, list) else raw.items() if isinstance(raw, dict) else iter(())
-    out: dict[int, Any] = {}
-    for key, value in items:
-        number = int(key) if isinstance(key, int) or (isinstance(key, str) and key.isdigit()) else 0
-        if 1 <= number <= max(MAX_SEATS, MAX_SLOTS) and value is not None:
-            out[number] = value
-    return out
-
-
-def _name_in(record: Any) -> str | None:
-    name = record.get("name") if isinstance(record, dict) else None
-    return name if isinstance(name, str) else None
-
-
-def _timestamp(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def new_with_times(state: TimerState, now: int) -> TimerState:

@@ -218,3 +218,11 @@ def test_the_prompt_path_loads_no_framework() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_membership_stands_below_the_use_cases() -> None:
+    """membership.py (seats, slots, roster entries) needs only the database boundary, the errors
+    and the timer's SERVER_NOW; service.py imports it, never the reverse."""
+    mine = {n for n in _imports(PACKAGE / "membership.py") if n.startswith("focuscli")}
+    assert {_module_file(n) for n in mine} <= {"backend.py", "errors.py", "timer.py"}, sorted(mine)
+    assert "focuscli.membership" in _imports(PACKAGE / "service.py")
