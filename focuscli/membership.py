@@ -17,9 +17,6 @@ from focuscli.timer import SERVER_NOW
 # of sessions one of their MAX_SLOTS.
 MAX_SEATS = 200
 MAX_SLOTS = 200
-# Races for a free seat a join may lose (20 members joining at once): as many as the attempts of
-# a timer action (service.MAX_RETRIES).
-SEAT_ATTEMPTS = 30
 
 
 @dataclass

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 from focuscli import inert, plan, timer
 from focuscli.backend import Database, PermissionDenied, Unreachable
 from focuscli.errors import BackendError, FocusError, NotNow, UsageError, WaitStopped, WaitTimedOut
-from focuscli.membership import SEAT_ATTEMPTS, Known, Membership, timestamp
+from focuscli.membership import Known, Membership, timestamp
 from focuscli.timer import SERVER_NOW, Phase, TimerState, TimerView
 
 # Compare-and-set attempts per action. Each refusal by a moved rev is a lost race; a busy session
@@ -24,6 +24,7 @@ from focuscli.timer import SERVER_NOW, Phase, TimerState, TimerView
 # is generous, and attempts are spread by a short random backoff so that the losers of one race
 # do not all collide again on the next rev.
 MAX_RETRIES = 30
+SEAT_ATTEMPTS = MAX_RETRIES  # races for a free seat a join may lose (20 members joining at once)
 # After a write that got no answer (timeout, dropped connection) and is found not to have landed,
 # it is sent again this many times: its rev can be taken only once, so that is safe. (Nothing
 # below resends on its own: the HTTP client never repeats a write.)
