@@ -43,6 +43,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 _FIGURES: list[tuple[str, str]] = []
+_FIGURE = "focus-figure"  # the user property a figure travels in (from an xdist worker too)
 
 
 @pytest.fixture
@@ -51,9 +52,18 @@ def figures(request: pytest.FixtureRequest) -> Any:
     printed in pytest's summary under "figures" (the README's Reliability section quotes them)."""
 
     def record(text: str) -> None:
-        _FIGURES.append((request.node.nodeid, text))
+        request.node.user_properties.append((_FIGURE, text))
 
     return record
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Collect the figures as the reports arrive: in the only process, or in the xdist
+    controller from its workers' reports (user properties travel with them). The teardown
+    report carries every figure the test recorded, once."""
+    if report.when != "teardown":
+        return
+    _FIGURES.extend((report.nodeid, text) for name, text in report.user_properties if name == _FIGURE)
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
