@@ -42,6 +42,27 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(only_ours)
 
 
+_TERMINAL = ("COLUMNS", "LINES")  # what a child's width comes from when its terminal has none
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """pytest-xdist, in the controller: hand each worker this process's terminal variables."""
+    node.workerinput["focus_terminal"] = {name: os.environ.get(name) for name in _TERMINAL}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """In an xdist worker: the controller's COLUMNS and LINES, not the 80x24 a worker finds
+    set, so that a program the tests start on a terminal of N columns draws to N columns (as
+    it does in a serial run) instead of inheriting COLUMNS=80."""
+    given = getattr(config, "workerinput", {}).get("focus_terminal")
+    for name, value in (given or {}).items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
 _FIGURES: list[tuple[str, str]] = []
 _FIGURE = "focus-figure"  # the user property a figure travels in (from an xdist worker too)
 
