@@ -84,7 +84,9 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     report carries every figure the test recorded, once."""
     if report.when != "teardown":
         return
-    _FIGURES.extend((report.nodeid, text) for name, text in report.user_properties if name == _FIGURE)
+    _FIGURES.extend(
+        (report.nodeid, text) for name, text in report.user_properties if name == _FIGURE
+    )
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

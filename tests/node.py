@@ -46,7 +46,7 @@ def npm_ci(directory: Path) -> None:
         done = subprocess.run(
             [executable("npm"), "ci", "--no-audit", "--no-fund", "--loglevel=error"],
             cwd=directory, env=environ(), capture_output=True, text=True, timeout=600,
-        )
+        )  # fmt: skip
     if done.returncode != 0:
         raise AssertionError(f"npm ci in {directory.name} failed:\n{done.stdout}\n{done.stderr}")
 

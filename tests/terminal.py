@@ -134,7 +134,9 @@ class Terminal:
             if not pending:
                 return
             if time.monotonic() > deadline:
-                raise AssertionError(f"the screen still had unread output after {timeout} s:\n{self.text()}")
+                raise AssertionError(
+                    f"the screen still had unread output after {timeout} s:\n{self.text()}"
+                )
             time.sleep(0.01)
 
     def canonical(self) -> bool:
