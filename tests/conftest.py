@@ -42,7 +42,29 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(only_ours)
 
 
+_TERMINAL = ("COLUMNS", "LINES")  # what a child's width comes from when its terminal has none
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """pytest-xdist, in the controller: hand each worker this process's terminal variables."""
+    node.workerinput["focus_terminal"] = {name: os.environ.get(name) for name in _TERMINAL}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """In an xdist worker: the controller's COLUMNS and LINES, not the 80x24 a worker finds
+    set, so that a program the tests start on a terminal of N columns draws to N columns (as
+    it does in a serial run) instead of inheriting COLUMNS=80."""
+    given = getattr(config, "workerinput", {}).get("focus_terminal")
+    for name, value in (given or {}).items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
 _FIGURES: list[tuple[str, str]] = []
+_FIGURE = "focus-figure"  # the user property a figure travels in (from an xdist worker too)
 
 
 @pytest.fixture
@@ -51,9 +73,20 @@ def figures(request: pytest.FixtureRequest) -> Any:
     printed in pytest's summary under "figures" (the README's Reliability section quotes them)."""
 
     def record(text: str) -> None:
-        _FIGURES.append((request.node.nodeid, text))
+        request.node.user_properties.append((_FIGURE, text))
 
     return record
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Collect the figures as the reports arrive: in the only process, or in the xdist
+    controller from its workers' reports (user properties travel with them). The teardown
+    report carries every figure the test recorded, once."""
+    if report.when != "teardown":
+        return
+    _FIGURES.extend(
+        (report.nodeid, text) for name, text in report.user_properties if name == _FIGURE
+    )
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
@@ -89,6 +122,7 @@ class Rest:
         self.base = base
         self.ns = ns
         self.session = requests.Session()
+        self.uploaded_rules = False  # see release_rules
 
     def url(self, path: str) -> str:
         path = path if path.startswith("/") else "/" + path
@@ -111,7 +145,18 @@ class Rest:
         else:
             query = {**(params or {}), "ns": self.ns}
         kwargs.setdefault("timeout", 10)
+        if method == "PUT" and path.lstrip("/").startswith(".settings/rules"):
+            self.uploaded_rules = True
         return self.session.request(method, self.url(path), params=query, headers=hdrs, **kwargs)
+
+    def release_rules(self) -> None:
+        """Put the namespace back on open rules once its test is done, if rules were uploaded:
+        the session's server keeps every namespace, and each keeps its compiled rules (focus's
+        are ~13,000 Python objects), which made the test process's garbage collector scan
+        millions of objects, seconds per full collection."""
+        if self.uploaded_rules:
+            self.uploaded_rules = False
+            self.put("/.settings/rules.json", {"rules": {".read": True, ".write": True}})
 
     def get(self, path: str, **kw: Any) -> requests.Response:
         return self.request("GET", path, **kw)
@@ -153,6 +198,7 @@ class Rest:
 def rest(server_url: str, ns: str) -> Iterator[Rest]:
     client = Rest(server_url, ns)
     yield client
+    client.release_rules()
     client.session.close()
 
 

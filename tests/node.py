@@ -3,11 +3,15 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
+
+from filelock import FileLock
 
 VENV_BIN = Path(sys.executable).parent
 
@@ -31,14 +35,24 @@ def environ() -> dict[str, str]:
 
 def npm_ci(directory: Path) -> None:
     """Install `directory`'s locked npm packages once (skipped while node_modules matches the
-    lockfile); raises AssertionError with npm's output if that fails."""
-    lock = directory / "package-lock.json"
-    stamp = directory / "node_modules" / ".package-lock.json"
-    if stamp.exists() and stamp.stat().st_mtime >= lock.stat().st_mtime:
-        return
-    done = subprocess.run(
-        [executable("npm"), "ci", "--no-audit", "--no-fund", "--loglevel=error"],
-        cwd=directory, env=environ(), capture_output=True, text=True, timeout=600,
-    )
+    lockfile); raises AssertionError with npm's output if that fails.
+
+    Parallel test processes (pytest -n) share the checkout's node_modules: a file lock outside
+    the checkout makes one of them install while the others wait and then find it done."""
+    key = hashlib.sha256(str(directory.resolve()).encode()).hexdigest()[:16]
+    with FileLock(Path(tempfile.gettempdir()) / f"focus-npm-ci-{key}.lock", timeout=900):
+        if _installed(directory):
+            return
+        done = subprocess.run(
+            [executable("npm"), "ci", "--no-audit", "--no-fund", "--loglevel=error"],
+            cwd=directory, env=environ(), capture_output=True, text=True, timeout=600,
+        )  # fmt: skip
     if done.returncode != 0:
         raise AssertionError(f"npm ci in {directory.name} failed:\n{done.stdout}\n{done.stderr}")
+
+
+def _installed(directory: Path) -> bool:
+    """node_modules is there and no older than the lockfile (npm ci writes its stamp last)."""
+    lock = directory / "package-lock.json"
+    stamp = directory / "node_modules" / ".package-lock.json"
+    return stamp.exists() and stamp.stat().st_mtime >= lock.stat().st_mtime

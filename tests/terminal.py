@@ -77,13 +77,13 @@ class Terminal:
             ready, _, _ = select.select([self.master], [], [], 0.05)
             if not ready:
                 continue
-            try:
-                data = os.read(self.master, 65536)
-            except OSError:
-                return
-            if not data:
-                return
-            with self.lock:
+            with self.lock:  # read and feed as one step: see _drained
+                try:
+                    data = os.read(self.master, 65536)
+                except OSError:
+                    data = b""
+                if not data:
+                    return
                 self.raw += data
                 self.stream.feed(data)
 
@@ -112,7 +112,8 @@ class Terminal:
         self._set_size(columns, lines)
 
     def wait(self, timeout: float = 15.0) -> int:
-        """The program's exit status; fails after ``timeout`` (and kills it)."""
+        """The program's exit status, once the screen shows everything it wrote; fails after
+        ``timeout`` (and kills it)."""
         try:
             return self.proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -120,7 +121,23 @@ class Terminal:
             self.proc.wait(timeout=10)
             raise AssertionError(f"the program did not exit within {timeout} s; the screen shows:\n{self.text()}") from None
         finally:
-            time.sleep(0.1)  # let the reader take the last bytes
+            self._drained(timeout=10.0)
+
+    def _drained(self, timeout: float) -> None:
+        """Wait until the reader has fed the screen every byte the exited program wrote: the
+        master has nothing left to read (the kernel's poll pushes what is still in the pty's
+        buffers first) while the reader, which reads and feeds under the lock, is between reads."""
+        deadline = time.monotonic() + timeout
+        while self._reader.is_alive():
+            with self.lock:
+                pending, _, _ = select.select([self.master], [], [], 0)
+            if not pending:
+                return
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"the screen still had unread output after {timeout} s:\n{self.text()}"
+                )
+            time.sleep(0.01)
 
     def canonical(self) -> bool:
         """Whether the terminal is back in canonical (line) mode with echo, as a shell leaves it."""
