@@ -12,9 +12,13 @@ nox.options.reuse_existing_virtualenvs = True
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """The fast suite against focus serve (in-process, port 0), one process per core."""
+    """The suite as the README runs it: one process per core, then the reliability tests alone."""
     session.install("-e", ".[test]")
-    session.run("pytest", *(session.posargs or ["-n", "auto", "--dist", "loadfile"]))
+    if session.posargs:
+        session.run("pytest", *session.posargs)
+        return
+    session.run("pytest", "-n", "auto", "--dist", "loadfile", "--ignore=tests/reliability")
+    session.run("pytest", "tests/reliability")
 
 
 @nox.session
